@@ -1,0 +1,78 @@
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "cli.h"
+
+namespace bs::cli {
+
+Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags) {
+    for (size_t i = 0; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+            std::string name = a.substr(2), value;
+            const auto eq = name.find('=');
+            if (eq != std::string::npos) {
+                value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            } else if (std::find(flags.begin(), flags.end(), name) == flags.end()) {
+                if (i + 1 >= argv.size()) throw std::runtime_error("--" + name + " needs a value");
+                value = argv[++i];
+            } else {
+                value = "1";
+            }
+            options_[name] = value;
+        } else if (a == "-h") {
+            options_["help"] = "1";
+        } else {
+            positional_.push_back(a);
+        }
+    }
+}
+
+bool Args::has(const std::string& name) const { return options_.count(name) != 0; }
+
+std::string Args::get(const std::string& name, const std::string& fallback) const {
+    auto it = options_.find(name);
+    return it == options_.end() ? fallback : it->second;
+}
+
+long long Args::getInt(const std::string& name, long long fallback) const {
+    if (!has(name)) return fallback;
+    const std::string v = get(name);
+    try {
+        size_t used = 0;
+        long long n = std::stoll(v, &used);
+        if (used != v.size()) throw std::invalid_argument(v);
+        return n;
+    } catch (const std::exception&) {
+        throw std::runtime_error("--" + name + " expects a whole number, got '" + v + "'");
+    }
+}
+
+double Args::getDouble(const std::string& name, double fallback) const {
+    if (!has(name)) return fallback;
+    const std::string v = get(name);
+    try {
+        size_t used = 0;
+        double d = std::stod(v, &used);
+        if (used != v.size()) throw std::invalid_argument(v);
+        return d;
+    } catch (const std::exception&) {
+        throw std::runtime_error("--" + name + " expects a number, got '" + v + "'");
+    }
+}
+
+std::vector<std::string> Args::unknown(const std::vector<std::string>& known) const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : options_)
+        if (k != "help" && std::find(known.begin(), known.end(), k) == known.end()) out.push_back("--" + k);
+    return out;
+}
+
+int fail(const std::string& command, const std::string& message, int status) {
+    std::fprintf(stderr, "batchscope %s: %s\n", command.c_str(), message.c_str());
+    return status;
+}
+
+}  // namespace bs::cli

@@ -1,0 +1,37 @@
+// Command-line front end: one function per subcommand, each parsing its own
+// options and returning the process exit status.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bs::cli {
+
+// Minimal option parser: `--name value`, `--flag`, and positionals.
+class Args {
+public:
+    // `flags` are options that take no value.
+    Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags);
+    bool has(const std::string& name) const;
+    std::string get(const std::string& name, const std::string& fallback = "") const;
+    long long getInt(const std::string& name, long long fallback) const;  // throws on bad number
+    double getDouble(const std::string& name, double fallback) const;
+    const std::vector<std::string>& positional() const { return positional_; }
+    // Options given that are not in `known`: reported as errors by commands.
+    std::vector<std::string> unknown(const std::vector<std::string>& known) const;
+
+private:
+    std::map<std::string, std::string> options_;
+    std::vector<std::string> positional_;
+};
+
+// Prints "batchscope <cmd>: <message>" on stderr and returns `status`.
+int fail(const std::string& command, const std::string& message, int status = 2);
+
+int runDump(const std::vector<std::string>& args);
+int runAudit(const std::vector<std::string>& args, int argc, char** argv);
+int runBench(const std::vector<std::string>& args);
+int runCompare(const std::vector<std::string>& args);
+
+}  // namespace bs::cli

@@ -1,0 +1,65 @@
+// Image decoding that reproduces torchvision's default loader,
+// `PIL.Image.open(path).convert('RGB')` (Pillow 9.4), pixel for pixel.
+//
+// Per source mode (as Pillow names it) the result is:
+//   RGB          as stored (JPEG: libjpeg-turbo ISLOW DCT, fancy upsampling)
+//   L            gray replicated to R=G=B
+//   P / PA       palette looked up; palette alpha dropped
+//   RGBA / LA    alpha dropped, colour kept (no compositing on a background)
+//   CMYK         Pillow's naive conversion R = 255 - min(255, C + K)... see decode.cpp
+//   1            0 -> 0, 1 -> 255
+//   I;16 / I     16/32-bit gray clipped (not scaled) to 0..255, as Pillow does
+// EXIF orientation is read but NOT applied (Pillow does not apply it either).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/types.h"
+
+namespace bs {
+
+// Pillow's Image.MAX_IMAGE_PIXELS: images above twice it raise; above it
+// warn. torchvision users hit the warning as an error in strict setups, and
+// an inspector must not allocate gigabytes on a lying header, so batchscope
+// refuses anything above this count before decoding.
+constexpr int64_t kDefaultMaxPixels = 178956970;
+
+struct DecodeOptions {
+    int64_t maxPixels = kDefaultMaxPixels;
+};
+
+struct DecodeInfo {
+    std::string format;      // "JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF", "PPM"
+    std::string sourceMode;  // Pillow's mode name before convert('RGB')
+    int sourceWidth = 0;
+    int sourceHeight = 0;
+    int bitDepth = 8;         // bits per sample in the file
+    int exifOrientation = 1;  // 1..8; 1 when absent
+};
+
+enum class DecodeErrorKind { Unreadable, Truncated, Oversized };
+
+class DecodeError : public Error {
+public:
+    DecodeError(DecodeErrorKind kind, const std::string& message) : Error(message), kind_(kind) {}
+    DecodeErrorKind kind() const { return kind_; }
+
+private:
+    DecodeErrorKind kind_;
+};
+
+// Decodes a file to 8-bit RGB. Throws DecodeError; never crashes on any
+// input. The file is opened read-only.
+Image decodeImageFile(const std::string& path, const DecodeOptions& options = {},
+                      DecodeInfo* info = nullptr);
+
+// Same from memory; `name` only appears in error messages.
+Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& name,
+                        const DecodeOptions& options = {}, DecodeInfo* info = nullptr);
+
+// torchvision's IMG_EXTENSIONS test, case-insensitive:
+// .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp
+bool hasImageExtension(const std::string& path);
+
+}  // namespace bs

@@ -1,0 +1,95 @@
+#include "testsupport.h"
+
+#include <QFile>
+#include <QImage>
+#include <QProcess>
+#include <QtTest>
+
+#include <cmath>
+
+#include "core/npy.h"
+
+namespace bstest {
+
+QString sourceDir() { return QStringLiteral(BATCHSCOPE_SOURCE_DIR); }
+QString cliPath() { return QStringLiteral(BATCHSCOPE_CLI); }
+
+static ProcessResult run(const QString& program, const QStringList& args, int timeoutMs) {
+    ProcessResult r;
+    QProcess p;
+    p.start(program, args);
+    if (!p.waitForStarted(30000)) {
+        r.exitCode = -2;
+        r.err = p.errorString();
+        return r;
+    }
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        r.exitCode = -3;
+    } else {
+        r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -4;
+    }
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err += QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+ProcessResult runCli(const QStringList& args, int timeoutMs) { return run(cliPath(), args, timeoutMs); }
+
+ProcessResult runPython(const QStringList& args, int timeoutMs) {
+    if (!QFile::exists("/usr/bin/python3")) return {-2, {}, "python3 missing"};
+    return run("/usr/bin/python3", args, timeoutMs);
+}
+
+bool torchvisionAvailable() {
+    static int cached = -1;
+    if (cached < 0) {
+        auto r = runPython({"-c", "import torch, torchvision, PIL"}, 120000);
+        cached = r.exitCode == 0 ? 1 : 0;
+    }
+    return cached == 1;
+}
+
+void writePatternImage(const QString& path, int width, int height, int seed) {
+    QImage img(width, height, QImage::Format_RGB888);
+    for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x)
+            img.setPixel(x, y, qRgb((x * 7 + seed * 31) & 255, (y * 5 + seed * 17) & 255,
+                                    ((x ^ y) * 3 + seed) & 255));
+    QVERIFY2(img.save(path), qPrintable("cannot write " + path));
+}
+
+void writeFile(const QString& path, const QByteArray& bytes) {
+    QFile f(path);
+    QVERIFY2(f.open(QIODevice::WriteOnly), qPrintable("cannot write " + path));
+    f.write(bytes);
+}
+
+Diff compare(const float* a, const float* b, size_t n, double tolerance) {
+    Diff d;
+    d.count = n;
+    size_t over = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double e = std::fabs(double(a[i]) - double(b[i]));
+        if (!(e <= d.maxAbs)) d.maxAbs = e;  // also catches NaN
+        if (!(e <= tolerance)) ++over;
+    }
+    d.fractionOver = n ? double(over) / double(n) : 0.0;
+    return d;
+}
+
+bs::Tensor readNpyAsFloat(const QString& path) {
+    bs::NpyArray a = bs::readNpy(path.toStdString());
+    bs::Tensor t;
+    t.shape = a.shape;
+    if (a.isUint8()) {
+        t.values.assign(a.bytes.begin(), a.bytes.end());
+        t.dtype = bs::DType::UInt8;
+    } else {
+        t.values = a.values;
+    }
+    return t;
+}
+
+}  // namespace bstest

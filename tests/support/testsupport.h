@@ -1,0 +1,47 @@
+// Helpers shared by the Qt Test executables.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+#include <string>
+
+#include "core/types.h"
+
+namespace bstest {
+
+// Root of the source tree (for committed fixtures and references).
+QString sourceDir();
+// Path of the built batchscope CLI.
+QString cliPath();
+
+struct ProcessResult {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+// Runs the CLI with `args` (timeout in ms) and returns its output.
+ProcessResult runCli(const QStringList& args, int timeoutMs = 600000);
+// Runs /usr/bin/python3 with a script and args; exitCode -2 when python or
+// torchvision is missing (tests then QSKIP with a clear message).
+ProcessResult runPython(const QStringList& args, int timeoutMs = 600000);
+bool torchvisionAvailable();
+
+// Writes a small RGB PNG / JPEG with a deterministic pattern (for fixtures).
+void writePatternImage(const QString& path, int width, int height, int seed);
+void writeFile(const QString& path, const QByteArray& bytes);
+
+// Maximum absolute difference and fraction of values that differ by more
+// than `tolerance`.
+struct Diff {
+    double maxAbs = 0;
+    double fractionOver = 0;
+    size_t count = 0;
+};
+Diff compare(const float* a, const float* b, size_t n, double tolerance);
+
+// Reads a .npy file written by numpy or batchscope into float values.
+bs::Tensor readNpyAsFloat(const QString& path);
+
+}  // namespace bstest
