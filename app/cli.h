@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "core/dataset.h"
+#include "core/pipeline.h"
+
 namespace bs::cli {
 
 // Minimal option parser: `--name value`, `--flag`, and positionals.
@@ -30,6 +33,11 @@ private:
 int fail(const std::string& command, const std::string& message, int status = 2);
 
 int runDump(const std::vector<std::string>& args);
+
+// The pipeline in FILE, or the default when FILE is empty: ToTensor for
+// image datasets, nothing for tensor dumps. Throws PipelineError.
+Pipeline loadPipelineOrDefault(const std::string& file, const Dataset& dataset);
+
 int runAudit(const std::vector<std::string>& args, int argc, char** argv);
 int runBench(const std::vector<std::string>& args);
 int runCompare(const std::vector<std::string>& args);

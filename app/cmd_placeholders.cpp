@@ -3,7 +3,6 @@
 #include "cli.h"
 
 namespace bs::cli {
-int runDump(const std::vector<std::string>&) { return fail("dump", "not built yet"); }
 int runAudit(const std::vector<std::string>&, int, char**) { return fail("audit", "not built yet"); }
 int runBench(const std::vector<std::string>&) { return fail("bench", "not built yet"); }
 int runCompare(const std::vector<std::string>&) { return fail("compare", "not built yet"); }

@@ -68,7 +68,7 @@ struct Batch {
 // problems: they end up in `record.error`.
 struct SampleResult {
     SampleRecord record;
-    Image raw;                       // decoded image (empty for tensor datasets)
+    Image raw;                       // decoded image; only kept when keepStages
     Tensor output;                   // final output as CHW float
     std::vector<StageValue> stages;  // when keepStages: input then after each transform
 };
