@@ -7,4 +7,4 @@ if [ -n "$DISPLAY" ] || [ -n "$WAYLAND_DISPLAY" ]; then
     exec "$BIN"
 fi
 echo "No display found (DISPLAY is unset): running the headless audit of the demo dataset instead."
-"$BIN" audit "$ROOT/resources/demo" --pipeline "$ROOT/resources/demo/pipeline.json" --fail-on never
+"$BIN" audit "$ROOT/resources/demo" --pipeline "$ROOT/resources/demo-pipeline.json" --fail-on never
