@@ -95,6 +95,11 @@ public:
     static Pipeline parse(const std::string& text, const std::string& baseDir = ".");
     static Pipeline fromJson(const nlohmann::json& stages, const std::string& baseDir = ".");
     static Pipeline fromTorchvisionText(const std::string& text, const std::string& baseDir = ".");
+    // Lenient variant: stages whose op is unknown (or a Lambda(), whose code
+    // the text does not hold) are skipped and their printed names appended
+    // to `unknownStages` instead of throwing. Other errors still throw.
+    static Pipeline fromTorchvisionText(const std::string& text, const std::string& baseDir,
+                                        std::vector<std::string>* unknownStages);
     static Pipeline loadFile(const std::string& path);
     // Stage JSON: one object with "op" and the constructor parameters.
     static std::shared_ptr<const Transform> makeTransform(const nlohmann::json& stage, int index,
@@ -109,6 +114,11 @@ public:
     const Transform& stage(size_t i) const;
     bool isRandom() const;
     void append(std::shared_ptr<const Transform> t);
+    // A disabled stage ({"enabled": false} in JSON, the UI's toggle) passes
+    // its input through unchanged; it keeps its index and its slot in
+    // Result::stages / Result::drawn (an empty object for it).
+    bool isEnabled(size_t i) const;
+    void setEnabled(size_t i, bool enabled);
 
     struct Result {
         StageValue output;
@@ -124,6 +134,7 @@ public:
 
 private:
     std::vector<std::shared_ptr<const Transform>> stages_;
+    std::vector<bool> enabled_;
 };
 
 }  // namespace bs
