@@ -1,0 +1,735 @@
+// Decoding that matches `PIL.Image.open(f).convert('RGB')` (Pillow 9.4).
+//
+// JPEG goes through libturbojpeg and PNG through libpng directly, because
+// those are the libraries Pillow itself uses and their exact settings
+// (ISLOW DCT, fancy upsampling; raw 16-bit samples) decide the pixels. Other
+// formats go through OpenCV. Each mode conversion below was checked against
+// Pillow by tests/test_parity.cpp.
+//
+// CMYK -> RGB in Pillow 9.4 is multiplicative: R = (255-K) - (C*(255-K))/255
+// with Pillow's rounded divide-by-255, not 255 - min(255, C + K).
+#include "core/decode.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <png.h>
+#include <turbojpeg.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <csetjmp>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+namespace bs {
+
+namespace {
+
+[[noreturn]] void fail(DecodeErrorKind kind, const std::string& name, const std::string& what) {
+    throw DecodeError(kind, name + ": " + what);
+}
+
+[[noreturn]] void truncated(const std::string& name) {
+    fail(DecodeErrorKind::Truncated, name, "image file is truncated");
+}
+
+void checkPixels(const std::string& name, int64_t w, int64_t h, const DecodeOptions& opt) {
+    if (w <= 0 || h <= 0)
+        fail(DecodeErrorKind::Unreadable, name,
+             "invalid image size " + std::to_string(w) + "x" + std::to_string(h));
+    if (w * h > opt.maxPixels)
+        fail(DecodeErrorKind::Oversized, name,
+             "image size " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+                 std::to_string(w * h) + " pixels) exceeds the limit of " +
+                 std::to_string(opt.maxPixels) + " pixels");
+}
+
+uint32_t be32(const uint8_t* p) {
+    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
+uint32_t le32(const uint8_t* p) {
+    return (uint32_t(p[3]) << 24) | (uint32_t(p[2]) << 16) | (uint32_t(p[1]) << 8) | p[0];
+}
+uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+
+// ---------------------------------------------------------------------------
+// EXIF / TIFF orientation: IFD0 tag 0x0112. `tiff` starts at the TIFF header.
+int tiffOrientation(const uint8_t* tiff, size_t size) {
+    if (size < 8) return 1;
+    bool le;
+    if (tiff[0] == 'I' && tiff[1] == 'I')
+        le = true;
+    else if (tiff[0] == 'M' && tiff[1] == 'M')
+        le = false;
+    else
+        return 1;
+    auto u16 = [&](size_t o) -> uint32_t {
+        return le ? uint32_t(tiff[o] | (tiff[o + 1] << 8)) : uint32_t((tiff[o] << 8) | tiff[o + 1]);
+    };
+    auto u32 = [&](size_t o) -> uint32_t { return le ? le32(tiff + o) : be32(tiff + o); };
+    const uint32_t ifd = u32(4);
+    if (ifd < 8 || size_t(ifd) + 2 > size) return 1;
+    const uint32_t n = u16(ifd);
+    for (uint32_t i = 0; i < n; ++i) {
+        const size_t e = size_t(ifd) + 2 + size_t(i) * 12;
+        if (e + 12 > size) break;
+        if (u16(e) == 0x0112) {
+            const uint32_t type = u16(e + 2);
+            const uint32_t v = type == 3 ? u16(e + 8) : (type == 4 ? u32(e + 8) : 0);
+            return v >= 1 && v <= 8 ? int(v) : 1;
+        }
+    }
+    return 1;
+}
+
+int exifOrientation(const uint8_t* p, size_t size) {
+    // APP1 / eXIf / WebP EXIF payloads, with or without the "Exif\0\0" prefix.
+    if (size >= 6 && std::memcmp(p, "Exif\0\0", 6) == 0) return tiffOrientation(p + 6, size - 6);
+    return tiffOrientation(p, size);
+}
+
+// ---------------------------------------------------------------------------
+// JPEG
+
+struct TjHandle {
+    tjhandle h = tjInitDecompress();
+    ~TjHandle() {
+        if (h) tjDestroy(h);
+    }
+};
+
+inline uint8_t mulDiv255(int a, int b) {
+    // Rounded a*b/255 as Pillow computes it.
+    const int t = a * b + 128;
+    return uint8_t(((t >> 8) + t) >> 8);
+}
+
+Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
+                 const DecodeOptions& opt, DecodeInfo& info) {
+    // Walk the markers for what turbojpeg does not report: EXIF, the Adobe
+    // marker (inverted CMYK) and the component count.
+    bool adobe = false, reachedScan = false;
+    int components = 0, precision = 8;
+    for (size_t pos = 2; pos + 4 <= size;) {
+        if (data[pos] != 0xFF) break;
+        const uint8_t marker = data[pos + 1];
+        if (marker == 0xFF) {
+            ++pos;
+            continue;
+        }
+        if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+            pos += 2;
+            continue;
+        }
+        if (marker == 0xDA || marker == 0xD9) {
+            reachedScan = true;
+            break;
+        }
+        const size_t len = (size_t(data[pos + 2]) << 8) | data[pos + 3];
+        if (len < 2 || pos + 2 + len > size) break;
+        const uint8_t* seg = data + pos + 4;
+        const size_t segLen = len - 2;
+        if (marker == 0xE1 && segLen >= 6 && std::memcmp(seg, "Exif\0\0", 6) == 0 &&
+            info.exifOrientation == 1)
+            info.exifOrientation = exifOrientation(seg, segLen);
+        else if (marker == 0xEE && segLen >= 5 && std::memcmp(seg, "Adobe", 5) == 0)
+            adobe = true;
+        else if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+                 marker != 0xCC && segLen >= 6) {
+            precision = seg[0];
+            components = seg[5];
+        }
+        pos += 2 + len;
+    }
+
+    TjHandle tj;
+    if (!tj.h) fail(DecodeErrorKind::Unreadable, name, "cannot initialise the JPEG decoder");
+    int w = 0, h = 0, subsamp = 0, colorspace = 0;
+    if (tjDecompressHeader3(tj.h, data, (unsigned long)size, &w, &h, &subsamp, &colorspace) != 0) {
+        // Tables cut off before the scan: the file ended early.
+        if (!reachedScan) truncated(name);
+        fail(DecodeErrorKind::Unreadable, name,
+             std::string("broken JPEG header (") + tjGetErrorStr2(tj.h) + ")");
+    }
+    checkPixels(name, w, h, opt);
+    info.format = "JPEG";
+    info.sourceWidth = w;
+    info.sourceHeight = h;
+    info.bitDepth = precision;
+    const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+    if (cmyk)
+        info.sourceMode = "CMYK";
+    else if (colorspace == TJCS_GRAY || components == 1)
+        info.sourceMode = "L";
+    else
+        info.sourceMode = "RGB";
+
+    Image out = Image::allocate(w, h, 3);
+    std::vector<uint8_t> cmykBuf;
+    uint8_t* dst = out.pixels.data();
+    int pf = TJPF_RGB;
+    if (cmyk) {
+        cmykBuf.resize(size_t(w) * h * 4);
+        dst = cmykBuf.data();
+        pf = TJPF_CMYK;
+    }
+    // Flags 0: accurate integer DCT and fancy upsampling, libjpeg's defaults
+    // and what Pillow uses.
+    if (tjDecompress2(tj.h, data, (unsigned long)size, dst, w, 0, h, pf, 0) != 0) {
+        const std::string msg = tjGetErrorStr2(tj.h);
+        if (tjGetErrorCode(tj.h) == TJERR_WARNING) {
+            // libjpeg pads a file that ends early and only warns; Pillow
+            // reports that as truncated. Other warnings (extraneous bytes)
+            // leave a complete image that Pillow accepts.
+            if (msg.find("Premature end") != std::string::npos) truncated(name);
+        } else {
+            if (msg.find("Premature end") != std::string::npos) truncated(name);
+            fail(DecodeErrorKind::Unreadable, name, "broken JPEG data (" + msg + ")");
+        }
+    }
+    if (cmyk) {
+        // libjpeg returns the samples as stored; Adobe files store inverted
+        // CMYK and Pillow undoes that ("CMYK;I").
+        const size_t n = size_t(w) * h;
+        uint8_t* o = out.pixels.data();
+        for (size_t i = 0; i < n; ++i) {
+            const uint8_t* p = &cmykBuf[i * 4];
+            int c = p[0], m = p[1], y = p[2], k = p[3];
+            if (adobe) {
+                c = 255 - c;
+                m = 255 - m;
+                y = 255 - y;
+                k = 255 - k;
+            }
+            const int nk = 255 - k;
+            o[i * 3 + 0] = uint8_t(std::max(0, nk - mulDiv255(c, nk)));
+            o[i * 3 + 1] = uint8_t(std::max(0, nk - mulDiv255(m, nk)));
+            o[i * 3 + 2] = uint8_t(std::max(0, nk - mulDiv255(y, nk)));
+        }
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// PNG
+
+struct PngCtx {
+    const uint8_t* data = nullptr;
+    size_t size = 0;
+    size_t pos = 0;
+    bool shortRead = false;
+    std::string error;
+    std::vector<uint8_t> raw;
+    std::vector<png_bytep> rows;
+};
+
+void pngRead(png_structp png, png_bytep out, png_size_t n) {
+    auto* c = static_cast<PngCtx*>(png_get_io_ptr(png));
+    if (n > c->size - c->pos) {
+        c->shortRead = true;
+        png_error(png, "image file is truncated");
+    }
+    std::memcpy(out, c->data + c->pos, n);
+    c->pos += n;
+}
+
+void pngError(png_structp png, png_const_charp msg) {
+    auto* c = static_cast<PngCtx*>(png_get_error_ptr(png));
+    c->error = msg ? msg : "unknown error";
+    png_longjmp(png, 1);
+}
+
+void pngWarning(png_structp, png_const_charp) {}  // Pillow is silent too
+
+struct PngHeader {
+    uint32_t width = 0, height = 0;
+    int bitDepth = 8, colorType = 0;
+    int palEntries = 0;
+    png_color palette[256];
+};
+
+// Returns false on a libpng error (message in ctx.error). Kept free of
+// objects with destructors because libpng reports errors by longjmp.
+bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t& tooMany) {
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, pngError, pngWarning);
+    if (!png) {
+        ctx.error = "out of memory";
+        return false;
+    }
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, nullptr, nullptr);
+        ctx.error = "out of memory";
+        return false;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, nullptr);
+        return false;
+    }
+    png_set_read_fn(png, &ctx, pngRead);
+    png_set_benign_errors(png, 1);
+    // Pillow does not verify ancillary-chunk CRCs either.
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_read_info(png, info);
+    hdr.width = png_get_image_width(png, info);
+    hdr.height = png_get_image_height(png, info);
+    hdr.bitDepth = png_get_bit_depth(png, info);
+    hdr.colorType = png_get_color_type(png, info);
+    if (int64_t(hdr.width) * hdr.height > opt.maxPixels) {
+        tooMany = int64_t(hdr.width) * hdr.height;
+        png_destroy_read_struct(&png, &info, nullptr);
+        return true;
+    }
+    if (hdr.colorType == PNG_COLOR_TYPE_PALETTE) {
+        png_colorp pal = nullptr;
+        int n = 0;
+        if (png_get_PLTE(png, info, &pal, &n) && pal) {
+            hdr.palEntries = std::min(n, 256);
+            std::memcpy(hdr.palette, pal, sizeof(png_color) * hdr.palEntries);
+        }
+    }
+    // Samples stay raw: 16-bit gray needs its full value (Pillow clips it),
+    // every other 16-bit mode keeps the high byte; alpha and tRNS are dropped
+    // by convert('RGB'); gamma is ignored like Pillow does.
+    if (hdr.bitDepth < 8) png_set_packing(png);
+    if (hdr.bitDepth == 16 && hdr.colorType != PNG_COLOR_TYPE_GRAY) png_set_strip_16(png);
+    if (hdr.colorType & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    const size_t rowBytes = png_get_rowbytes(png, info);
+    ctx.raw.resize(rowBytes * hdr.height);
+    ctx.rows.resize(hdr.height);
+    for (uint32_t y = 0; y < hdr.height; ++y) ctx.rows[y] = ctx.raw.data() + rowBytes * y;
+    png_read_image(png, ctx.rows.data());
+    png_destroy_read_struct(&png, &info, nullptr);
+    return true;
+}
+
+Image decodePng(const uint8_t* data, size_t size, const std::string& name,
+                const DecodeOptions& opt, DecodeInfo& info) {
+    if (size < 33) truncated(name);
+    // Refuse a huge IHDR before libpng allocates anything.
+    checkPixels(name, be32(data + 16), be32(data + 20), opt);
+    // EXIF lives in an eXIf chunk; scan the chunk list (cheap, no inflate).
+    for (size_t pos = 8; pos + 12 <= size;) {
+        const uint32_t len = be32(data + pos);
+        if (len > size - pos - 12) break;
+        if (std::memcmp(data + pos + 4, "eXIf", 4) == 0) {
+            info.exifOrientation = exifOrientation(data + pos + 8, len);
+            break;
+        }
+        if (std::memcmp(data + pos + 4, "IDAT", 4) == 0 ||
+            std::memcmp(data + pos + 4, "IEND", 4) == 0)
+            break;
+        pos += 12 + size_t(len);
+    }
+
+    PngCtx ctx;
+    ctx.data = data;
+    ctx.size = size;
+    auto hdr = std::make_unique<PngHeader>();
+    int64_t tooMany = 0;
+    if (!pngDecodeRaw(ctx, *hdr, opt, tooMany)) {
+        if (ctx.shortRead) truncated(name);
+        fail(DecodeErrorKind::Unreadable, name, "broken PNG file (" + ctx.error + ")");
+    }
+    checkPixels(name, hdr->width, hdr->height, opt);
+    const int w = int(hdr->width), h = int(hdr->height);
+    info.format = "PNG";
+    info.sourceWidth = w;
+    info.sourceHeight = h;
+    info.bitDepth = hdr->bitDepth;
+
+    Image out = Image::allocate(w, h, 3);
+    uint8_t* o = out.pixels.data();
+    const size_t n = size_t(w) * h;
+    const uint8_t* raw = ctx.raw.data();
+    switch (hdr->colorType) {
+        case PNG_COLOR_TYPE_GRAY: {
+            if (hdr->bitDepth == 16) {
+                info.sourceMode = "I";
+                for (size_t i = 0; i < n; ++i) {
+                    const int v = (raw[i * 2] << 8) | raw[i * 2 + 1];
+                    o[i * 3] = o[i * 3 + 1] = o[i * 3 + 2] = uint8_t(std::min(v, 255));
+                }
+                break;
+            }
+            // Low bit depths are stretched to 0..255 (x255, x85, x17).
+            const int mul = hdr->bitDepth == 1 ? 255 : hdr->bitDepth == 2 ? 85 : hdr->bitDepth == 4 ? 17 : 1;
+            info.sourceMode = hdr->bitDepth == 1 ? "1" : "L";
+            for (size_t i = 0; i < n; ++i) o[i * 3] = o[i * 3 + 1] = o[i * 3 + 2] = uint8_t(raw[i] * mul);
+            break;
+        }
+        case PNG_COLOR_TYPE_GRAY_ALPHA:
+            info.sourceMode = "LA";
+            for (size_t i = 0; i < n; ++i) o[i * 3] = o[i * 3 + 1] = o[i * 3 + 2] = raw[i];
+            break;
+        case PNG_COLOR_TYPE_PALETTE: {
+            info.sourceMode = "P";
+            // Pillow's palette starts as a gray ramp; PLTE overwrites the
+            // first entries, so indices past PLTE map to gray.
+            uint8_t lut[256][3];
+            for (int i = 0; i < 256; ++i) lut[i][0] = lut[i][1] = lut[i][2] = uint8_t(i);
+            for (int i = 0; i < hdr->palEntries; ++i) {
+                lut[i][0] = hdr->palette[i].red;
+                lut[i][1] = hdr->palette[i].green;
+                lut[i][2] = hdr->palette[i].blue;
+            }
+            for (size_t i = 0; i < n; ++i) std::memcpy(o + i * 3, lut[raw[i]], 3);
+            break;
+        }
+        case PNG_COLOR_TYPE_RGB:
+        case PNG_COLOR_TYPE_RGB_ALPHA:
+            info.sourceMode = hdr->colorType == PNG_COLOR_TYPE_RGB ? "RGB" : "RGBA";
+            std::memcpy(o, raw, n * 3);
+            break;
+        default: fail(DecodeErrorKind::Unreadable, name, "unsupported PNG colour type");
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// Other formats (OpenCV). Header sizes are read here first so that a lying
+// header is refused before OpenCV allocates.
+
+bool pnmSize(const uint8_t* d, size_t size, int64_t& w, int64_t& h) {
+    size_t pos = 2;
+    int64_t vals[2];
+    for (int k = 0; k < 2; ++k) {
+        for (;;) {
+            while (pos < size && std::isspace(d[pos])) ++pos;
+            if (pos < size && d[pos] == '#') {
+                while (pos < size && d[pos] != '\n') ++pos;
+                continue;
+            }
+            break;
+        }
+        if (pos >= size || !std::isdigit(d[pos])) return false;
+        int64_t v = 0;
+        while (pos < size && std::isdigit(d[pos]) && v < (int64_t(1) << 40)) v = v * 10 + (d[pos++] - '0');
+        vals[k] = v;
+    }
+    w = vals[0];
+    h = vals[1];
+    return true;
+}
+
+bool tiffSize(const uint8_t* t, size_t size, int64_t& w, int64_t& h) {
+    const bool le = t[0] == 'I';
+    auto u16 = [&](size_t o) -> uint32_t {
+        return le ? uint32_t(t[o] | (t[o + 1] << 8)) : uint32_t((t[o] << 8) | t[o + 1]);
+    };
+    auto u32 = [&](size_t o) -> uint32_t { return le ? le32(t + o) : be32(t + o); };
+    const uint32_t ifd = u32(4);
+    if (ifd < 8 || size_t(ifd) + 2 > size) return false;
+    const uint32_t n = u16(ifd);
+    w = h = -1;
+    for (uint32_t i = 0; i < n; ++i) {
+        const size_t e = size_t(ifd) + 2 + size_t(i) * 12;
+        if (e + 12 > size) break;
+        const uint32_t tag = u16(e), type = u16(e + 2);
+        const int64_t v = type == 3 ? u16(e + 8) : type == 4 ? u32(e + 8) : -1;
+        if (tag == 256) w = v;
+        if (tag == 257) h = v;
+    }
+    return w >= 0 && h >= 0;
+}
+
+// Returns false when the header is too short to tell.
+bool headerSize(const std::string& fmt, const uint8_t* d, size_t size, int64_t& w, int64_t& h) {
+    if (fmt == "BMP") {
+        if (size < 26) return false;
+        const uint32_t hs = le32(d + 14);
+        if (hs == 12) {
+            w = le16(d + 18);
+            h = le16(d + 20);
+        } else {
+            w = int32_t(le32(d + 18));
+            h = int32_t(le32(d + 22));
+            if (h < 0) h = -h;
+        }
+        return true;
+    }
+    if (fmt == "GIF") {
+        if (size < 10) return false;
+        w = le16(d + 6);
+        h = le16(d + 8);
+        return true;
+    }
+    if (fmt == "WEBP") {
+        if (size < 30) return false;
+        if (std::memcmp(d + 12, "VP8X", 4) == 0) {
+            w = 1 + (d[24] | (d[25] << 8) | (d[26] << 16));
+            h = 1 + (d[27] | (d[28] << 8) | (d[29] << 16));
+        } else if (std::memcmp(d + 12, "VP8L", 4) == 0) {
+            const uint32_t b = le32(d + 21);
+            w = 1 + (b & 0x3FFF);
+            h = 1 + ((b >> 14) & 0x3FFF);
+        } else if (std::memcmp(d + 12, "VP8 ", 4) == 0) {
+            w = le16(d + 26) & 0x3FFF;
+            h = le16(d + 28) & 0x3FFF;
+        } else {
+            return false;
+        }
+        return true;
+    }
+    if (fmt == "PPM") return pnmSize(d, size, w, h);
+    if (fmt == "TIFF") return size >= 8 && tiffSize(d, size, w, h);
+    return false;
+}
+
+// Whether the file is shorter than its header says. Checked before OpenCV
+// so a cut file is reported as truncated (as Pillow does) and OpenCV does
+// not print its own complaint.
+bool tiffTruncated(const uint8_t* t, size_t size) {
+    const bool le = t[0] == 'I';
+    auto u16 = [&](size_t o) -> uint32_t {
+        return le ? uint32_t(t[o] | (t[o + 1] << 8)) : uint32_t((t[o] << 8) | t[o + 1]);
+    };
+    auto u32 = [&](size_t o) -> uint32_t { return le ? le32(t + o) : be32(t + o); };
+    const uint32_t ifd = u32(4);
+    if (size_t(ifd) + 2 > size) return true;
+    const uint32_t n = u16(ifd);
+    if (size_t(ifd) + 2 + size_t(n) * 12 > size) return true;
+    // Offsets and byte counts of strips (273/279) or tiles (324/325).
+    auto values = [&](size_t e, std::vector<uint64_t>& out) -> bool {
+        const uint32_t type = u16(e + 2), count = u32(e + 4);
+        const size_t unit = type == 3 ? 2 : type == 4 ? 4 : 0;
+        if (!unit || count > (1u << 24)) return false;
+        size_t at = e + 8;
+        if (unit * count > 4) {
+            at = u32(e + 8);
+            if (at + unit * size_t(count) > size) return false;
+        }
+        for (uint32_t i = 0; i < count; ++i)
+            out.push_back(unit == 2 ? u16(at + i * 2) : u32(at + i * 4));
+        return true;
+    };
+    std::vector<uint64_t> offsets, counts;
+    for (uint32_t i = 0; i < n; ++i) {
+        const size_t e = size_t(ifd) + 2 + size_t(i) * 12;
+        const uint32_t tag = u16(e);
+        if (tag == 273 || tag == 324) {
+            if (!values(e, offsets)) return true;
+        } else if (tag == 279 || tag == 325) {
+            if (!values(e, counts)) return true;
+        }
+    }
+    for (size_t i = 0; i < offsets.size() && i < counts.size(); ++i)
+        if (offsets[i] + counts[i] > size) return true;
+    return false;
+}
+
+bool fileTruncated(const std::string& fmt, const uint8_t* d, size_t size, int64_t w, int64_t h) {
+    if (fmt == "BMP") {
+        if (size < 30) return true;
+        const uint32_t hs = le32(d + 14);
+        const int bpp = hs == 12 ? le16(d + 24) : le16(d + 28);
+        const uint32_t compression = hs >= 40 && size >= 34 ? le32(d + 30) : 0;
+        if (compression != 0 && compression != 3) return false;  // RLE: size unknown
+        const uint64_t stride = (uint64_t(w) * bpp + 31) / 32 * 4;
+        return uint64_t(le32(d + 10)) + stride * uint64_t(h) > size;
+    }
+    if (fmt == "WEBP") return uint64_t(le32(d + 4)) + 8 > size;
+    if (fmt == "TIFF") return tiffTruncated(d, size);
+    if (fmt == "PPM" && (d[1] == '5' || d[1] == '6')) {
+        // Header: magic, width, height, maxval, then one whitespace byte.
+        size_t pos = 2;
+        int64_t maxval = 0;
+        for (int k = 0; k < 3; ++k) {
+            for (;;) {
+                while (pos < size && std::isspace(d[pos])) ++pos;
+                if (pos < size && d[pos] == '#') {
+                    while (pos < size && d[pos] != '\n') ++pos;
+                    continue;
+                }
+                break;
+            }
+            maxval = 0;
+            while (pos < size && std::isdigit(d[pos]) && maxval < (1 << 20))
+                maxval = maxval * 10 + (d[pos++] - '0');
+        }
+        ++pos;
+        const uint64_t bytes = uint64_t(w) * h * (d[1] == '6' ? 3 : 1) * (maxval > 255 ? 2 : 1);
+        return pos + bytes > size;
+    }
+    return false;
+}
+
+void silenceOpenCv() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    });
+}
+
+int webpOrientation(const uint8_t* d, size_t size) {
+    for (size_t pos = 12; pos + 8 <= size;) {
+        const uint32_t len = le32(d + pos + 4);
+        if (len > size - pos - 8) break;
+        if (std::memcmp(d + pos, "EXIF", 4) == 0) return exifOrientation(d + pos + 8, len);
+        pos += 8 + size_t(len) + (len & 1);
+    }
+    return 1;
+}
+
+Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name,
+                       const std::string& fmt, const DecodeOptions& opt, DecodeInfo& info) {
+    int64_t hw = 0, hh = 0;
+    if (headerSize(fmt, data, size, hw, hh)) {
+        checkPixels(name, hw, hh, opt);
+        if (fileTruncated(fmt, data, size, hw, hh)) truncated(name);
+    }
+    if (fmt == "TIFF") info.exifOrientation = tiffOrientation(data, size);
+    if (fmt == "WEBP") info.exifOrientation = webpOrientation(data, size);
+    silenceOpenCv();
+    cv::Mat m;
+    try {
+        const cv::Mat buf(1, int(std::min<size_t>(size, 0x7fffffff)), CV_8U,
+                          const_cast<uint8_t*>(data));
+        m = cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+    } catch (const cv::Exception& e) {
+        fail(DecodeErrorKind::Unreadable, name,
+             "cannot decode " + fmt + " (" + std::string(e.err) + ")");
+    } catch (const std::exception& e) {
+        fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " (" + e.what() + ")");
+    }
+    if (m.empty() || m.dims != 2)
+        fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " data");
+    checkPixels(name, m.cols, m.rows, opt);
+    const int ch = m.channels();
+    const int depth = m.depth();
+    info.format = fmt;
+    info.sourceWidth = m.cols;
+    info.sourceHeight = m.rows;
+    info.bitDepth = depth == CV_16U ? 16 : depth == CV_32F ? 32 : 8;
+    if (depth == CV_16U)
+        info.sourceMode = ch == 1 ? "I;16" : ch == 4 ? "RGBA" : "RGB";
+    else if (depth == CV_32F)
+        info.sourceMode = "F";
+    else
+        info.sourceMode = ch == 1 ? "L" : ch == 4 ? "RGBA" : "RGB";
+    // OpenCV expands palettes; Pillow keeps them as "P".
+    if (fmt == "BMP" && size >= 30 && (le32(data + 14) == 12 ? le16(data + 24) : le16(data + 28)) <= 8)
+        info.sourceMode = "P";
+    if (fmt == "TIFF" && info.sourceMode == "I;16" && data[0] == 'M') info.sourceMode = "I;16B";
+    if (depth != CV_8U && depth != CV_16U && depth != CV_32F)
+        fail(DecodeErrorKind::Unreadable, name, "unsupported " + fmt + " sample type");
+    if (ch != 1 && ch != 3 && ch != 4)
+        fail(DecodeErrorKind::Unreadable, name, "unsupported " + fmt + " channel count");
+
+    Image out = Image::allocate(m.cols, m.rows, 3);
+    for (int y = 0; y < m.rows; ++y) {
+        uint8_t* o = out.row(y);
+        for (int x = 0; x < m.cols; ++x) {
+            int v[3];
+            for (int c = 0; c < 3; ++c) {
+                // OpenCV is BGR(A); gray has one channel.
+                const int sc = ch == 1 ? 0 : 2 - c;
+                if (depth == CV_8U) {
+                    v[c] = m.ptr<uint8_t>(y)[x * ch + sc];
+                } else if (depth == CV_16U) {
+                    const int s = m.ptr<uint16_t>(y)[x * ch + sc];
+                    // Pillow clips 16-bit gray ("I;16") and keeps the high
+                    // byte of 16-bit colour.
+                    v[c] = ch == 1 ? std::min(s, 255) : s >> 8;
+                } else {
+                    const float f = m.ptr<float>(y)[x * ch + sc];
+                    v[c] = f >= 255.f ? 255 : f > 0.f ? int(f) : 0;
+                }
+            }
+            o[x * 3] = uint8_t(v[0]);
+            o[x * 3 + 1] = uint8_t(v[1]);
+            o[x * 3 + 2] = uint8_t(v[2]);
+        }
+    }
+    return out;
+}
+
+std::string sniffFormat(const uint8_t* d, size_t size) {
+    if (size >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "JPEG";
+    if (size >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
+    if (size >= 2 && d[0] == 'B' && d[1] == 'M') return "BMP";
+    if (size >= 4 && (std::memcmp(d, "II*\0", 4) == 0 || std::memcmp(d, "MM\0*", 4) == 0))
+        return "TIFF";
+    if (size >= 12 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBP", 4) == 0)
+        return "WEBP";
+    if (size >= 6 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0))
+        return "GIF";
+    if (size >= 3 && d[0] == 'P' && d[1] >= '1' && d[1] <= '6' && std::isspace(d[2])) return "PPM";
+    return {};
+}
+
+}  // namespace
+
+Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& name,
+                        const DecodeOptions& options, DecodeInfo* info) {
+    DecodeInfo local;
+    DecodeInfo& di = info ? *info : local;
+    di = DecodeInfo{};
+    if (!data || size == 0) fail(DecodeErrorKind::Unreadable, name, "empty file");
+    const std::string fmt = sniffFormat(data, size);
+    if (fmt.empty()) fail(DecodeErrorKind::Unreadable, name, "cannot identify image file");
+    try {
+        if (fmt == "JPEG") return decodeJpeg(data, size, name, options, di);
+        if (fmt == "PNG") return decodePng(data, size, name, options, di);
+        return decodeWithOpenCv(data, size, name, fmt, options, di);
+    } catch (const DecodeError&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        fail(DecodeErrorKind::Unreadable, name, "out of memory while decoding");
+    } catch (const std::exception& e) {
+        fail(DecodeErrorKind::Unreadable, name, e.what());
+    }
+}
+
+Image decodeImageFile(const std::string& path, const DecodeOptions& options, DecodeInfo* info) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(DecodeErrorKind::Unreadable, path, std::string("cannot open (") + std::strerror(errno) + ")");
+    struct FdCloser {
+        int fd;
+        ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        fail(DecodeErrorKind::Unreadable, path, "not a regular file");
+    if (st.st_size == 0) fail(DecodeErrorKind::Unreadable, path, "empty file");
+    std::vector<uint8_t> buf(size_t(st.st_size));
+    size_t got = 0;
+    while (got < buf.size()) {
+        const ssize_t r = ::read(fd, buf.data() + got, buf.size() - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0)
+            fail(DecodeErrorKind::Unreadable, path, std::string("read error (") + std::strerror(errno) + ")");
+        if (r == 0) break;  // file shrank while reading
+        got += size_t(r);
+    }
+    buf.resize(got);
+    return decodeImageBuffer(buf.data(), buf.size(), path, options, info);
+}
+
+bool hasImageExtension(const std::string& path) {
+    static const char* const kExts[] = {".jpg", ".jpeg", ".png", ".ppm", ".bmp",
+                                        ".pgm", ".tif",  ".tiff", ".webp"};
+    std::string lower;
+    const size_t dot = path.find_last_of('.');
+    const size_t slash = path.find_last_of('/');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return false;
+    for (size_t i = dot; i < path.size(); ++i)
+        lower += char(std::tolower(static_cast<unsigned char>(path[i])));
+    for (const char* e : kExts)
+        if (lower == e) return true;
+    return false;
+}
+
+}  // namespace bs

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Regenerates the parity fixtures of tests/test_parity.cpp.
+
+Writes small deterministic test images of every mode batchscope decodes into
+images/, and the reference tensors torchvision 0.14 + Pillow 9.4 produce into
+references/ (decoded uint8 HWC .npy per image, pipeline outputs per
+pipeline/image pair) with references/manifest.json describing each case.
+Run with Debian's /usr/bin/python3 (torch, torchvision, PIL, numpy).
+"""
+import io
+import json
+import os
+import struct
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torchvision
+import torchvision.transforms as T
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IMAGES = os.path.join(HERE, "images")
+REFS = os.path.join(HERE, "references")
+SKIMAGE = "/usr/lib/python3/dist-packages/skimage/data"
+
+
+def pattern(w, h, seed=0):
+    """Gradients, a hard diagonal edge, a checker block and a thin line:
+    everything resampling filters react to."""
+    y, x = np.mgrid[0:h, 0:w]
+    r = (x * 255 // max(w - 1, 1)).astype(np.int32)
+    g = (y * 255 // max(h - 1, 1)).astype(np.int32)
+    b = np.where(x * h > y * w, 230, 20)
+    checker = ((x // 4 + y // 4) % 2 == 0) & (x < w // 3) & (y > h // 2)
+    r = np.where(checker, 255, r)
+    g = np.where(checker, 0, g)
+    b = np.where(y == h // 3, 255 - b, b)
+    b = (b + seed * 37) % 256
+    return np.stack([r, g, b], axis=-1).astype(np.uint8)
+
+
+def png_chunk(tag, data):
+    c = struct.pack(">I", len(data)) + tag + data
+    return c + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def write_png_raw(path, width, height, bit_depth, color_type, rows, extra=b""):
+    """A minimal PNG writer for what Pillow cannot save (16-bit RGB, 2-bit
+    gray, a palette shorter than the indices)."""
+    raw = b"".join(b"\x00" + r for r in rows)
+    data = b"\x89PNG\r\n\x1a\n"
+    data += png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0))
+    data += extra
+    data += png_chunk(b"IDAT", zlib.compress(raw, 9))
+    data += png_chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def pack_bits(values, bits):
+    out = bytearray()
+    per = 8 // bits
+    for i in range(0, len(values), per):
+        byte = 0
+        for j in range(per):
+            v = values[i + j] if i + j < len(values) else 0
+            byte |= (v & ((1 << bits) - 1)) << (8 - bits * (j + 1))
+        out.append(byte)
+    return bytes(out)
+
+
+def make_images():
+    os.makedirs(IMAGES, exist_ok=True)
+    p = pattern(67, 45)
+    rgb = Image.fromarray(p, "RGB")
+    out = {}
+
+    def save(name, im, **kw):
+        path = os.path.join(IMAGES, name)
+        im.save(path, **kw)
+        out[name] = path
+
+    save("rgb_420.jpg", rgb, quality=90, subsampling=2)
+    save("rgb_444.jpg", rgb, quality=95, subsampling=0)
+    save("gray.jpg", rgb.convert("L"), quality=90)
+    save("cmyk.jpg", rgb.convert("CMYK"), quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    save("exif_rot6.jpg", rgb, quality=90, exif=exif.tobytes())
+    save("rgb.png", rgb)
+    a = np.dstack([p, (np.arange(67)[None, :] * 3 + np.arange(45)[:, None]).astype(np.uint8)])
+    save("rgba.png", Image.fromarray(a, "RGBA"))
+    save("l.png", rgb.convert("L"))
+    save("la.png", Image.fromarray(a[:, :, [0, 3]], "LA"))
+    pal = rgb.quantize(colors=40)
+    save("p_trns.png", pal, transparency=3)
+    save("p_4bit.png", rgb.quantize(colors=12), bits=4)
+    save("bilevel.png", rgb.convert("1"))
+    g16 = (np.arange(67)[None, :] * 9 + np.arange(45)[:, None] * 3).astype(np.uint16)
+    save("gray16.png", Image.fromarray(g16.astype(np.int32), "I"))
+    # 16-bit RGB: Pillow keeps the high byte; low bytes are noise to catch
+    # rounding instead of truncation.
+    rgb16 = p.astype(np.uint16) * 257 + ((np.arange(p.size) * 97) % 256).reshape(p.shape).astype(np.uint16) - 128
+    rows = [rgb16[y].astype(">u2").tobytes() for y in range(45)]
+    write_png_raw(os.path.join(IMAGES, "rgb16.png"), 67, 45, 16, 2, rows)
+    out["rgb16.png"] = os.path.join(IMAGES, "rgb16.png")
+    g2 = (np.arange(67 * 45) % 4).tolist()
+    rows = [pack_bits(g2[y * 67:(y + 1) * 67], 2) for y in range(45)]
+    write_png_raw(os.path.join(IMAGES, "gray2.png"), 67, 45, 2, 0, rows)
+    out["gray2.png"] = os.path.join(IMAGES, "gray2.png")
+    # Palette of 5 entries but indices up to 9: Pillow maps them to gray.
+    plte = png_chunk(b"PLTE", bytes([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 200, 100, 50]))
+    idx = (np.arange(20 * 10) % 10).astype(np.uint8).reshape(10, 20)
+    write_png_raw(os.path.join(IMAGES, "p_short.png"), 20, 10, 8, 3, [r.tobytes() for r in idx], plte)
+    out["p_short.png"] = os.path.join(IMAGES, "p_short.png")
+    save("rgb.bmp", rgb)
+    save("p.bmp", rgb.quantize(colors=30))
+    save("rgb.tif", rgb)
+    save("gray16.tif", Image.fromarray(g16, "I;16"))
+    save("lossy.webp", rgb, quality=80)
+    save("lossless.webp", rgb, lossless=True)
+    save("rgb.ppm", rgb)
+    save("l.pgm", rgb.convert("L"))
+    # Real photos, downsized with Pillow so the files stay small.
+    chelsea = Image.open(os.path.join(SKIMAGE, "chelsea.png")).convert("RGB")
+    save("photo_chelsea.jpg", chelsea.resize((301, 200), Image.BICUBIC), quality=88)
+    coffee = Image.open(os.path.join(SKIMAGE, "coffee.png")).convert("RGB")
+    save("photo_coffee.png", coffee.resize((150, 100), Image.LANCZOS))
+    return out
+
+
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+# name -> (stages, images it runs on)
+COMMON = ["rgb.png", "photo_chelsea.jpg", "l.png"]
+PIPELINES = {
+    "resize_int_bilinear": ([{"op": "Resize", "size": 24}], COMMON),
+    "resize_hw_nearest": ([{"op": "Resize", "size": [20, 37], "interpolation": "nearest"}], COMMON),
+    "resize_hw_bicubic": ([{"op": "Resize", "size": [31, 17], "interpolation": "bicubic"}], COMMON),
+    "resize_up_bicubic": ([{"op": "Resize", "size": 90, "interpolation": "bicubic"}], ["rgb.png", "p_trns.png"]),
+    "resize_up_bilinear": ([{"op": "Resize", "size": [70, 101]}], ["rgb.png", "gray.jpg"]),
+    "resize_up_nearest": ([{"op": "Resize", "size": 77, "interpolation": "nearest"}], ["rgb.png"]),
+    "resize_max_size": ([{"op": "Resize", "size": 30, "max_size": 40}], COMMON),
+    "centercrop": ([{"op": "CenterCrop", "size": 32}], COMMON),
+    "centercrop_larger": ([{"op": "CenterCrop", "size": [52, 71]}], ["rgb.png", "l.png"]),
+    "resize_centercrop": ([{"op": "Resize", "size": 40}, {"op": "CenterCrop", "size": 33}], COMMON),
+    "pad_constant": ([{"op": "Pad", "padding": 3, "fill": 7}], ["rgb.png"]),
+    "pad_edge": ([{"op": "Pad", "padding": [2, 4], "padding_mode": "edge"}], ["rgb.png"]),
+    "pad_reflect": ([{"op": "Pad", "padding": [1, 2, 3, 4], "padding_mode": "reflect"}], ["rgb.png"]),
+    "pad_symmetric": ([{"op": "Pad", "padding": [4, 3, 2, 1], "padding_mode": "symmetric"}], ["rgb.png"]),
+    "hflip": ([{"op": "RandomHorizontalFlip", "p": 1.0}], ["rgb.png"]),
+    "vflip": ([{"op": "RandomVerticalFlip", "p": 1.0}], ["rgb.png"]),
+    "grayscale1": ([{"op": "Grayscale", "num_output_channels": 1}], ["rgb.png", "photo_chelsea.jpg"]),
+    "grayscale3": ([{"op": "Grayscale", "num_output_channels": 3}], ["rgb.png"]),
+    "totensor": ([{"op": "ToTensor"}], ["rgb.png", "rgba.png"]),
+    "piltotensor_convert": ([{"op": "PILToTensor"}, {"op": "ConvertImageDtype", "dtype": "float32"}], ["rgb.png"]),
+    "normalize": ([{"op": "ToTensor"}, dict(op="Normalize", **IMAGENET)], ["rgb.png"]),
+    "tensor_resize_bilinear": ([{"op": "ToTensor"}, {"op": "Resize", "size": [20, 30]}], ["rgb.png", "photo_chelsea.jpg"]),
+    "tensor_resize_bicubic": ([{"op": "ToTensor"}, {"op": "Resize", "size": [50, 80], "interpolation": "bicubic"}], ["rgb.png"]),
+    "tensor_resize_nearest": ([{"op": "ToTensor"}, {"op": "Resize", "size": 23, "interpolation": "nearest"}], ["rgb.png"]),
+    "imagenet_eval": ([{"op": "Resize", "size": 256}, {"op": "CenterCrop", "size": 224}, {"op": "ToTensor"},
+                       dict(op="Normalize", **IMAGENET)], ["photo_chelsea.jpg"]),
+}
+
+INTERP = {"nearest": T.InterpolationMode.NEAREST, "bilinear": T.InterpolationMode.BILINEAR,
+          "bicubic": T.InterpolationMode.BICUBIC}
+
+
+def build(stage):
+    op = stage["op"]
+    kw = {k: v for k, v in stage.items() if k != "op"}
+    if "interpolation" in kw:
+        kw["interpolation"] = INTERP[kw["interpolation"]]
+    if op == "ConvertImageDtype":
+        return T.ConvertImageDtype(torch.float32)
+    if op == "Pad" and isinstance(kw.get("padding"), list):
+        kw["padding"] = list(kw["padding"])
+    return getattr(T, op)(**kw)
+
+
+def main():
+    print("torch", torch.__version__, "torchvision", torchvision.__version__, "PIL", Image.__version__)
+    images = make_images()
+    os.makedirs(REFS, exist_ok=True)
+    manifest = {"decode": [], "pipelines": []}
+    for name in sorted(images):
+        im = Image.open(images[name])
+        mode = im.mode
+        orientation = im.getexif().get(0x0112, 1)
+        arr = np.asarray(im.convert("RGB"))
+        ref = "decode_" + name.replace(".", "_") + ".npy"
+        np.save(os.path.join(REFS, ref), arr)
+        manifest["decode"].append({"image": name, "reference": ref, "mode": mode, "format": im.format,
+                                   "width": im.width, "height": im.height, "exif_orientation": orientation})
+    for pname, (stages, names) in PIPELINES.items():
+        with open(os.path.join(REFS, pname + ".json"), "w") as f:
+            json.dump(stages, f, indent=1)
+        tf = T.Compose([build(s) for s in stages])
+        for name in names:
+            out = tf(Image.open(images[name]).convert("RGB"))
+            if isinstance(out, torch.Tensor):
+                arr = out.numpy().astype(np.float32)
+                kind = "tensor"
+            else:
+                arr = np.asarray(out)
+                kind = "image"
+            ref = pname + "__" + name.replace(".", "_") + ".npy"
+            np.save(os.path.join(REFS, ref), arr)
+            std = next((s["std"] for s in stages if s["op"] == "Normalize"), None)
+            manifest["pipelines"].append({"pipeline": pname + ".json", "image": name, "reference": ref,
+                                          "kind": kind, "shape": list(arr.shape), "std": std})
+    with open(os.path.join(REFS, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    total = lambda d: sum(os.path.getsize(os.path.join(d, x)) for x in os.listdir(d))
+    print("images: %d files, %d bytes; references: %d files, %d bytes" % (
+        len(os.listdir(IMAGES)), total(IMAGES), len(os.listdir(REFS)), total(REFS)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
