@@ -1,0 +1,6 @@
+// libFuzzer target: see entry_points.h (bsfuzz::imageDecode).
+#include "tests/fuzz/entry_points.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    return bsfuzz::imageDecode(data, size);
+}
