@@ -11,6 +11,8 @@
 #include <numeric>
 #include <thread>
 
+#include "core/timing.h"
+
 namespace bs {
 
 namespace {
@@ -104,7 +106,9 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
     StageValue input;
     try {
         if (dataset.hasRaw()) {
+            const auto t0 = Clock::now();
             Image raw = dataset.loadRaw(index, &rec.decode);
+            if (StageTimer* timer = pipeline.timer()) timer->addDecode(secondsSince(t0));
             if (keepStages) result.raw = raw;  // copy only when a caller wants to look at it
             input = StageValue::fromImage(std::move(raw));
         } else {
@@ -291,12 +295,14 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
             batch.labels.push_back(rec.label);
         }
     }
+    const auto collateStart = Clock::now();
     CollateError collateError;
     if (auto stacked = stackTensors(rows, rowIndices, &collateError)) {
         batch.data = std::move(*stacked);
     } else {
         batch.collateError = collateError;
     }
+    if (StageTimer* timer = impl_->pipeline.timer()) timer->addCollate(secondsSince(collateStart));
     batch.samples.reserve(results.size());
     for (auto& r : results) batch.samples.push_back(std::move(r.record));
     batch.seconds = secondsSince(start);

@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include "core/fastpath.h"
+#include "core/timing.h"
 #include "core/transforms_internal.h"
 
 namespace bs {
@@ -222,6 +224,7 @@ private:
     }
     std::string ident() {
         const size_t b = pos_;
+        if (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) return {};
         while (pos_ < s_.size() &&
                (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' ||
                 (s_[pos_] == '.' && pos_ > b)))
@@ -455,15 +458,28 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
             if (keepStages) res.stages.push_back(cur);
             continue;
         }
+        const auto t0 = timer_ ? std::chrono::steady_clock::now()
+                               : std::chrono::steady_clock::time_point();
         try {
             // Resize then CenterCrop on an image only computes the kept
-            // region (bit-identical); intermediate stages are not wanted here.
+            // region, and ToTensor then Normalize is one table-driven pass
+            // (both bit-identical); intermediate stages are not wanted here.
             if (!keepStages && cur.isImage() && i + 1 < n && enabled_[i + 1]) {
                 Image fused;
+                Tensor fusedTensor;
+                bool done = false;
                 if (fuseResizeCenterCrop(t, *stages_[i + 1], cur.image, fused)) {
                     cur = StageValue::fromImage(std::move(fused));
+                    done = true;
+                } else if (fuseToTensorNormalize(t, *stages_[i + 1], cur.image, fusedTensor)) {
+                    cur = StageValue::fromTensor(std::move(fusedTensor));
+                    done = true;
+                }
+                if (done) {
                     res.drawn.push_back(json::object());
                     res.drawn.push_back(json::object());
+                    // The pair's time is booked on its first stage.
+                    if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
                     ++i;
                     continue;
                 }
@@ -473,6 +489,7 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
             StageValue next = t.apply(cur, rng, drawn);
             cur = std::move(next);
             res.drawn.push_back(std::move(drawn));
+            if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
         } catch (const PipelineError& e) {
             if (e.stage() >= 0) throw;
             throw PipelineError(int(i), "stage " + std::to_string(i) + " (" + t.op() + "): " + e.what());

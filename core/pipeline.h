@@ -18,6 +18,8 @@
 
 namespace bs {
 
+class StageTimer;  // core/timing.h
+
 // Identifies one sample draw: the same triple always gives the same random
 // parameters, whatever the worker or batch position.
 struct RandomContext {
@@ -132,9 +134,15 @@ public:
     Result run(StageValue input, const RandomContext& ctx, bool keepStages = false,
                size_t stopAfter = std::numeric_limits<size_t>::max()) const;
 
+    // Optional accounting of the time spent in each stage (batchscope
+    // bench); null (the default) disables it.
+    void setTimer(std::shared_ptr<StageTimer> timer) { timer_ = std::move(timer); }
+    StageTimer* timer() const { return timer_.get(); }
+
 private:
     std::vector<std::shared_ptr<const Transform>> stages_;
     std::vector<bool> enabled_;
+    std::shared_ptr<StageTimer> timer_;
 };
 
 }  // namespace bs
