@@ -4,6 +4,5 @@
 
 namespace bs::cli {
 int runAudit(const std::vector<std::string>&, int, char**) { return fail("audit", "not built yet"); }
-int runBench(const std::vector<std::string>&) { return fail("bench", "not built yet"); }
 int runCompare(const std::vector<std::string>&) { return fail("compare", "not built yet"); }
 }  // namespace bs::cli
