@@ -89,8 +89,9 @@ IdxFile readIdx(const std::string& path, uint8_t wantNdim) {
         if (readExact(b, 4) != 4) fail(path, "truncated idx header");
         const uint32_t d = uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
         out.dims.push_back(d);
-        expected *= d;  // at most 3 factors below 2^32 each: checked next
-        if (expected > (uint64_t(1) << 40)) fail(path, "idx header claims an absurd size");
+        // Checked before multiplying so the product cannot overflow.
+        if (d != 0 && expected > (uint64_t(1) << 40) / d) fail(path, "idx header claims an absurd size");
+        expected *= d;
     }
     if (wantNdim == 3 && (out.dims[1] == 0 || out.dims[2] == 0 || out.dims[1] > 65535 || out.dims[2] > 65535))
         fail(path, "idx header has invalid image size " + std::to_string(out.dims[1]) + "x" + std::to_string(out.dims[2]));
