@@ -3,6 +3,5 @@
 #include "cli.h"
 
 namespace bs::cli {
-int runAudit(const std::vector<std::string>&, int, char**) { return fail("audit", "not built yet"); }
 int runCompare(const std::vector<std::string>&) { return fail("compare", "not built yet"); }
 }  // namespace bs::cli

@@ -682,6 +682,12 @@ void AuditEngine::Impl::checkStages(const SampleResult& s, std::vector<Hit>& hit
                                 {"expected_span", expectedSpan},
                                 {"input_range", rangeJson(ic.min, ic.max)},
                                 {"mean", oc.mean}};
+                    if (si.normalize) {
+                        const size_t j = std::min(c, si.stddev.empty() ? 0 : si.stddev.size() - 1);
+                        h.detail["std"] = si.stddev.empty() ? 1.0 : si.stddev[j];
+                        h.detail["input_nominal"] =
+                            nin.known ? rangeJson(nin.lo, nin.hi) : rangeJson(ic.min, ic.max);
+                    }
                 }
             }
         }
@@ -1006,10 +1012,15 @@ std::string messageFor(const Group& g) {
     }
     if (g.kind == "collapsed_range") {
         const double spread = det.value("spread", 0.0), span = det.value("expected_span", 0.0);
-        std::string m = "After " + g.stage + ", the values of " + samples + " lie within " +
-                        fmtRange(g.obsLo, g.obsHi) + " (spread " + fmt(spread) + " where about " + fmt(span) +
-                        " is expected): the stage squeezes the data into a sliver";
-        return m + ".";
+        if (det.is_object() && det.contains("std"))
+            return "After " + g.stage + ", the values of " + samples + " lie within " + fmtRange(g.obsLo, g.obsHi) +
+                   " (spread " + fmt(spread) + "): its std " + fmt(det.value("std", 0.0)) +
+                   " is larger than the range of its input " + fmtRange(det["input_nominal"][0].get<double>(),
+                                                                      det["input_nominal"][1].get<double>()) +
+                   ", so it squeezes the data instead of standardising it (statistics for 0-255 data on 0-1 data?).";
+        return "After " + g.stage + ", the values of " + samples + " lie within " + fmtRange(g.obsLo, g.obsHi) +
+               " (spread " + fmt(spread) + " where about " + fmt(span) +
+               " is expected from its input): the stage squeezes the data into a sliver.";
     }
     if (g.kind == "unscaled_input")
         return g.stage + " expects values in [0, 1] but receives values up to " + fmt(g.obsHi) + " in " +
@@ -1032,6 +1043,9 @@ std::string messageFor(const Group& g) {
         return samples + " cannot be stacked into their batch: " + g.firstMessage + ".";
     if (g.kind == "transform_error")
         return g.stage + " failed on " + samples + ": " + firstError(g) + ".";
+    if (g.kind == "class_imbalance" || g.kind == "normalization_mismatch" ||
+        g.kind == "repeated_augmentation")
+        return g.firstMessage;
     if (!g.firstMessage.empty())
         return n == 1 ? g.firstMessage : g.firstMessage + " (" + samples + " in all)";
     return g.kind + " in " + samples + ".";

@@ -1,0 +1,254 @@
+// `batchscope audit`: scan a dataset through a pipeline, report anomalies,
+// exit non-zero when something reaches --fail-on (a CI gate).
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "core/anomaly.h"
+#include "core/audit.h"
+#include "core/dataset.h"
+#include "core/pipeline.h"
+#include "core/report.h"
+
+namespace bs::cli {
+
+namespace {
+
+const char* kAuditHelp = R"(Usage: batchscope audit PATH [options]
+
+Runs every sample of the dataset at PATH through the pipeline (batched, with
+worker threads), checks files, decoded pixels, every pipeline stage's value
+range, batches and the loader itself, and reports what is wrong and which
+stage caused it. Stages are named "<k>:<Op>", k counting transforms from 1
+(the same K as `batchscope dump --stage K`); other stages are "file",
+"decode", "collate", "dataset" and "loader".
+
+Options:
+  --pipeline FILE     pipeline as JSON or torchvision's printed Compose text
+                      (default: [ToTensor] for image datasets, none for
+                      tensor dumps)
+  --batch-size N      batch size (default 64)
+  --workers N         worker threads (default: number of CPU cores)
+  --seed S            random seed (default 0)
+  --epochs E          epochs to draw random transforms for (default 1; more
+                      epochs check that augmentations vary)
+  --limit N           only scan the first N samples
+  --report OUT.json   write the full report as JSON
+  --fail-on LEVEL     error (default), warning or never: exit 1 when a
+                      finding of that severity or worse exists
+  --settings FILE     JSON object of thresholds (keys below)
+  --quiet             no progress on stderr
+  --<threshold> X     override one threshold, e.g. --extreme-margin 0.1
+
+Exit status: 0 nothing reached --fail-on, 1 something did, 2 the dataset,
+pipeline or settings could not be opened (reason on stderr). Ctrl-C stops
+the scan and still writes the report of what was scanned (exit status 130).
+
+Thresholds (settings file keys; on the command line with dashes):
+)";
+
+std::atomic<bool> gInterrupted{false};
+
+extern "C" void onSigint(int) {
+    if (gInterrupted.load()) {
+        std::signal(SIGINT, SIG_DFL);
+        std::raise(SIGINT);
+        return;
+    }
+    gInterrupted.store(true);
+}
+
+std::string hms(double s) {
+    if (!(s >= 0) || s > 1e7) return "--:--";
+    const long t = long(s + 0.5);
+    char buf[32];
+    if (t >= 3600)
+        std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
+    return buf;
+}
+
+class ProgressPrinter {
+public:
+    explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(2) == 1) {}
+    void operator()(const AuditProgress& p) {
+        if (quiet_) return;
+        const double rate = p.seconds > 0 ? double(p.done) / p.seconds : 0;
+        const double eta = rate > 0 ? double(p.total - std::min(p.total, p.done)) / rate : -1;
+        const double frac = p.total ? double(p.done) / double(p.total) : 1.0;
+        if (tty_) {
+            const int width = 30;
+            const int filled = int(frac * width);
+            std::string bar(size_t(filled), '#');
+            bar.resize(size_t(width), '.');
+            std::fprintf(stderr, "\r[%s] %3d%% %zu/%zu  %.1f samples/s  ETA %s  %-12s", bar.c_str(),
+                         int(frac * 100), p.done, p.total, rate, hms(eta).c_str(), p.phase);
+            std::fflush(stderr);
+            dirty_ = true;
+            return;
+        }
+        // Plain lines: every 10% or 5 seconds, whichever comes first.
+        const int decile = int(frac * 10);
+        if (decile > lastDecile_ || p.seconds - lastTime_ >= 5 || p.done == p.total) {
+            if (p.done == lastDone_ && p.done != 0) return;
+            lastDecile_ = decile;
+            lastTime_ = p.seconds;
+            lastDone_ = p.done;
+            std::fprintf(stderr, "audit: %zu/%zu samples (%d%%), %.1f samples/s, ETA %s\n", p.done, p.total,
+                         int(frac * 100), rate, hms(eta).c_str());
+        }
+    }
+    void end() {
+        if (dirty_) std::fputc('\n', stderr);
+        dirty_ = false;
+    }
+
+private:
+    bool quiet_, tty_;
+    bool dirty_ = false;
+    int lastDecile_ = -1;
+    double lastTime_ = 0;
+    size_t lastDone_ = size_t(-1);
+};
+
+}  // namespace
+
+int runAudit(const std::vector<std::string>& argv, int, char**) {
+    // Settings names are accepted as options (with dashes or underscores).
+    std::vector<std::string> known = {"pipeline", "batch-size", "workers", "seed", "epochs", "limit",
+                                      "report", "fail-on", "settings", "quiet"};
+    for (const auto& [name, help] : AuditSettings::describe()) {
+        known.push_back(name);
+        std::string dashed = name;
+        for (auto& c : dashed)
+            if (c == '_') c = '-';
+        known.push_back(dashed);
+    }
+    std::unique_ptr<Args> parsed;
+    try {
+        parsed = std::make_unique<Args>(argv, std::vector<std::string>{"quiet", "help"});
+    } catch (const std::exception& e) {
+        return fail("audit", e.what());
+    }
+    const Args& args = *parsed;
+    if (args.has("help")) {
+        std::fputs(kAuditHelp, stdout);
+        for (const auto& [name, help] : AuditSettings::describe()) {
+            std::string dashed = name;
+            for (auto& c : dashed)
+                if (c == '_') c = '-';
+            std::printf("  --%-24s %s\n", dashed.c_str(), help.c_str());
+        }
+        return 0;
+    }
+    if (auto bad = args.unknown(known); !bad.empty())
+        return fail("audit", "unknown option " + bad.front() + " (see batchscope audit --help)");
+    if (args.positional().size() != 1)
+        return fail("audit", "expected exactly one dataset PATH (see batchscope audit --help)");
+
+    AuditOptions options;
+    AuditSettings settings;
+    Severity failOn = Severity::Error;
+    bool failNever = false;
+    try {
+        options.batchSize = int(args.getInt("batch-size", 64));
+        const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+        options.workers = int(args.getInt("workers", cores));
+        options.seed = uint64_t(args.getInt("seed", 0));
+        options.epochs = int(args.getInt("epochs", 1));
+        const long long limit = args.getInt("limit", 0);
+        if (limit < 0) throw Error("--limit must be 0 or more");
+        options.limit = size_t(limit);
+        if (options.batchSize < 1) throw Error("--batch-size must be at least 1");
+        if (options.workers < 0) throw Error("--workers must be 0 or more");
+        if (options.epochs < 1) throw Error("--epochs must be at least 1");
+        const std::string fo = args.get("fail-on", "error");
+        if (fo == "never") failNever = true;
+        else if (fo == "error" || fo == "warning") failOn = parseSeverity(fo);
+        else throw Error("--fail-on expects error, warning or never, got '" + fo + "'");
+        if (args.has("settings")) settings = AuditSettings::loadFile(args.get("settings"));
+        for (const auto& [name, help] : AuditSettings::describe()) {
+            std::string dashed = name;
+            for (auto& c : dashed)
+                if (c == '_') c = '-';
+            for (const auto& key : {name, dashed})
+                if (args.has(key)) settings.set(name, args.get(key));
+        }
+    } catch (const std::exception& e) {
+        return fail("audit", e.what());
+    }
+
+    const std::string path = args.positional().front();
+    std::shared_ptr<const Dataset> dataset;
+    try {
+        dataset = openDataset(path);
+    } catch (const std::exception& e) {
+        return fail("audit", e.what());
+    }
+    Pipeline pipeline;
+    ReportContext ctx;
+    try {
+        if (args.has("pipeline")) {
+            pipeline = Pipeline::loadFile(args.get("pipeline"));
+        } else {
+            ctx.defaultPipeline = true;
+            if (dataset->hasRaw()) {
+                pipeline = Pipeline::fromJson(nlohmann::json::array({{{"op", "ToTensor"}}}));
+                ctx.pipelineNote = "no --pipeline given: using [ToTensor]";
+            } else {
+                ctx.pipelineNote = "no --pipeline given: the stored tensors are audited as they are";
+            }
+            std::fprintf(stderr, "batchscope audit: %s\n", ctx.pipelineNote.c_str());
+        }
+    } catch (const std::exception& e) {
+        return fail("audit", e.what());
+    }
+
+    AuditEngine engine(pipeline, settings);
+    ProgressPrinter printer(args.has("quiet"));
+    gInterrupted.store(false);
+    auto previous = std::signal(SIGINT, onSigint);
+    AuditRun run;
+    try {
+        run = runAudit(dataset, pipeline, options, engine,
+                       [&](const AuditProgress& p) { printer(p); }, &gInterrupted);
+    } catch (const std::exception& e) {
+        std::signal(SIGINT, previous);
+        printer.end();
+        return fail("audit", e.what());
+    }
+    std::signal(SIGINT, previous);
+    printer.end();
+    if (run.cancelled)
+        std::fprintf(stderr, "batchscope audit: interrupted after %zu of %zu samples; reporting what was scanned\n",
+                     run.scanned, run.total);
+
+    ctx.dataset = dataset.get();
+    ctx.pipeline = &pipeline;
+    ctx.options = options;
+    ctx.run = run;
+    const nlohmann::json report = buildReport(engine, ctx);
+    std::fputs(humanSummary(report).c_str(), stdout);
+    std::fflush(stdout);
+    if (args.has("report")) {
+        try {
+            writeJsonFile(args.get("report"), report);
+        } catch (const std::exception& e) {
+            return fail("audit", e.what());
+        }
+    }
+    if (run.cancelled) return 130;
+    if (failNever) return 0;
+    return worstSeverity(report) >= int(failOn) ? 1 : 0;
+}
+
+}  // namespace bs::cli
