@@ -173,46 +173,154 @@ __attribute__((target("sse4.1"))) inline __m128i load3(const uint8_t* q) {
     return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(v));
 }
 
-// horizontalPass<3> with the three channel sums in one SSE4.1 register
-// (R, G, B, unused lane) and two taps per step. The arithmetic is the same
-// exact int32 multiply-add, so the result is bit-identical; it is the hot
-// loop of Resize (2-3x faster than the scalar loop).
+// One RGB output pixel of the horizontal pass with the three channel sums in
+// one SSE4.1 register (R, G, B, unused lane). Same exact int32 arithmetic
+// as horizontalPass<3>, so bit-identical. `end` bounds the 4-byte loads.
+__attribute__((target("sse4.1"))) inline void pixel3Sse41(const uint8_t* p, const int32_t* k,
+                                                          int n, const uint8_t* end,
+                                                          uint8_t* out) {
+    constexpr int32_t half = 1 << (kPrecisionBits - 1);
+    const int fast = p + size_t(n) * 3 + 1 <= end ? n : n - 1;
+    __m128i acc0 = _mm_set1_epi32(half), acc1 = _mm_setzero_si128();
+    int j = 0;
+    for (; j + 1 < fast; j += 2) {
+        acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(load3(p + j * 3), _mm_set1_epi32(k[j])));
+        acc1 = _mm_add_epi32(acc1, _mm_mullo_epi32(load3(p + j * 3 + 3), _mm_set1_epi32(k[j + 1])));
+    }
+    for (; j < fast; ++j)
+        acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(load3(p + j * 3), _mm_set1_epi32(k[j])));
+    for (; j < n; ++j) {
+        const __m128i v = _mm_setr_epi32(p[j * 3], p[j * 3 + 1], p[j * 3 + 2], 0);
+        acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(v, _mm_set1_epi32(k[j])));
+    }
+    // clip8: arithmetic shift, then saturating packs clamp to 0..255.
+    __m128i v = _mm_srai_epi32(_mm_add_epi32(acc0, acc1), kPrecisionBits);
+    v = _mm_packs_epi32(v, v);
+    v = _mm_packus_epi16(v, v);
+    const uint32_t rgb = uint32_t(_mm_cvtsi128_si32(v));
+    out[0] = uint8_t(rgb);
+    out[1] = uint8_t(rgb >> 8);
+    out[2] = uint8_t(rgb >> 16);
+}
+
 __attribute__((target("sse4.1"))) void horizontalPass3Sse41(const Image& src, int rowBegin,
                                                             int rowEnd, const Coeffs& cx, int x0,
                                                             int cols, uint8_t* dst) {
-    constexpr int32_t half = 1 << (kPrecisionBits - 1);
     const uint8_t* end = src.pixels.data() + src.pixels.size();
     for (int y = rowBegin; y < rowEnd; ++y) {
         const uint8_t* in = src.row(y);
         uint8_t* out = dst + size_t(y - rowBegin) * cols * 3;
         for (int xx = 0; xx < cols; ++xx) {
             const int ox = x0 + xx;
-            const int32_t* k = &cx.k[size_t(ox) * cx.ksize];
-            const uint8_t* p = in + size_t(cx.first[ox]) * 3;
-            const int n = cx.count[ox];
-            // The 4-byte load of the last tap may only run inside the buffer.
-            const int fast = p + size_t(n) * 3 + 1 <= end ? n : n - 1;
-            __m128i acc0 = _mm_set1_epi32(half), acc1 = _mm_setzero_si128();
-            int j = 0;
-            for (; j + 1 < fast; j += 2) {
-                acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(load3(p + j * 3), _mm_set1_epi32(k[j])));
-                acc1 = _mm_add_epi32(acc1,
-                                     _mm_mullo_epi32(load3(p + j * 3 + 3), _mm_set1_epi32(k[j + 1])));
+            pixel3Sse41(in + size_t(cx.first[ox]) * 3, &cx.k[size_t(ox) * cx.ksize], cx.count[ox],
+                        end, out + xx * 3);
+        }
+    }
+}
+
+// The same with AVX2, two output pixels per register (8 lanes). Each pair
+// runs the longer of its two tap counts with zero coefficients past a
+// pixel's own count (adding 0 * sample changes no sum). This pass is
+// Resize's hot loop.
+__attribute__((target("avx2"))) void horizontalPass3Avx2(const Image& src, int rowBegin,
+                                                         int rowEnd, const Coeffs& cx, int x0,
+                                                         int cols, uint8_t* dst) {
+    constexpr int32_t half = 1 << (kPrecisionBits - 1);
+    const int pairs = cols / 2;
+    int taps = 0;
+    for (int xx = 0; xx < pairs * 2; ++xx) taps = std::max(taps, cx.count[x0 + xx]);
+    // Coefficients per pair and tap, 4 lanes for each pixel; built once per
+    // image, not per row.
+    std::vector<int32_t> kk(size_t(pairs) * taps * 8, 0);
+    for (int q = 0; q < pairs; ++q)
+        for (int h = 0; h < 2; ++h) {
+            const int ox = x0 + 2 * q + h;
+            for (int j = 0; j < cx.count[ox]; ++j)
+                for (int l = 0; l < 4; ++l)
+                    kk[(size_t(q) * taps + j) * 8 + h * 4 + l] = cx.k[size_t(ox) * cx.ksize + j];
+        }
+    const uint8_t* end = src.pixels.data() + src.pixels.size();
+    for (int y = rowBegin; y < rowEnd; ++y) {
+        const uint8_t* in = src.row(y);
+        uint8_t* out = dst + size_t(y - rowBegin) * cols * 3;
+        for (int q = 0; q < pairs; ++q) {
+            const int ox = x0 + 2 * q;
+            const uint8_t* p0 = in + size_t(cx.first[ox]) * 3;
+            const uint8_t* p1 = in + size_t(cx.first[ox + 1]) * 3;
+            if (p0 + size_t(taps) * 3 + 1 > end || p1 + size_t(taps) * 3 + 1 > end) {
+                // Near the end of the buffer: exact per-pixel taps only.
+                for (int h = 0; h < 2; ++h)
+                    pixel3Sse41(h ? p1 : p0, &cx.k[size_t(ox + h) * cx.ksize], cx.count[ox + h],
+                                end, out + (2 * q + h) * 3);
+                continue;
             }
-            for (; j < fast; ++j)
-                acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(load3(p + j * 3), _mm_set1_epi32(k[j])));
-            for (; j < n; ++j) {
-                const __m128i v = _mm_setr_epi32(p[j * 3], p[j * 3 + 1], p[j * 3 + 2], 0);
-                acc0 = _mm_add_epi32(acc0, _mm_mullo_epi32(v, _mm_set1_epi32(k[j])));
+            const int32_t* k = &kk[size_t(q) * taps * 8];
+            __m256i acc = _mm256_set1_epi32(half);
+            for (int j = 0; j < taps; ++j) {
+                int32_t a, b;
+                std::memcpy(&a, p0 + j * 3, 4);
+                std::memcpy(&b, p1 + j * 3, 4);
+                const __m128i v = _mm_insert_epi32(_mm_cvtsi32_si128(a), b, 1);
+                const __m256i kv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + j * 8));
+                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(v), kv));
             }
-            // clip8: arithmetic shift, then saturating packs clamp to 0..255.
-            __m128i v = _mm_srai_epi32(_mm_add_epi32(acc0, acc1), kPrecisionBits);
-            v = _mm_packs_epi32(v, v);
-            v = _mm_packus_epi16(v, v);
-            const uint32_t rgb = uint32_t(_mm_cvtsi128_si32(v));
-            out[xx * 3 + 0] = uint8_t(rgb);
-            out[xx * 3 + 1] = uint8_t(rgb >> 8);
-            out[xx * 3 + 2] = uint8_t(rgb >> 16);
+            acc = _mm256_srai_epi32(acc, kPrecisionBits);
+            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+            w = _mm_packus_epi16(w, w);  // R0 G0 B0 - R1 G1 B1 -
+            const uint64_t px = uint64_t(_mm_cvtsi128_si64(w));
+            uint8_t* o = out + q * 6;
+            o[0] = uint8_t(px);
+            o[1] = uint8_t(px >> 8);
+            o[2] = uint8_t(px >> 16);
+            o[3] = uint8_t(px >> 32);
+            o[4] = uint8_t(px >> 40);
+            o[5] = uint8_t(px >> 48);
+        }
+        if (cols & 1) {
+            const int ox = x0 + cols - 1;
+            pixel3Sse41(in + size_t(cx.first[ox]) * 3, &cx.k[size_t(ox) * cx.ksize], cx.count[ox],
+                        end, out + (cols - 1) * 3);
+        }
+    }
+}
+
+// Vertical pass with AVX2: 16 output bytes at a time, their sums kept in
+// registers across the taps. Same exact int32 sums as verticalPass.
+__attribute__((target("avx2"))) void verticalPassAvx2(const uint8_t* src, size_t srcStride,
+                                                      size_t srcColOffset, int rowOffset,
+                                                      const Coeffs& cy, int y0, int rows,
+                                                      size_t rowLen, uint8_t* dst) {
+    constexpr int32_t half = 1 << (kPrecisionBits - 1);
+    for (int yy = 0; yy < rows; ++yy) {
+        const int oy = y0 + yy;
+        const int32_t* k = &cy.k[size_t(oy) * cy.ksize];
+        const int first = cy.first[oy] - rowOffset;
+        const int n = cy.count[oy];
+        const uint8_t* base = src + size_t(first) * srcStride + srcColOffset;
+        uint8_t* out = dst + size_t(yy) * rowLen;
+        size_t i = 0;
+        for (; i + 16 <= rowLen; i += 16) {
+            __m256i a0 = _mm256_set1_epi32(half), a1 = a0;
+            for (int j = 0; j < n; ++j) {
+                const __m128i v =
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + size_t(j) * srcStride + i));
+                const __m256i kv = _mm256_set1_epi32(k[j]);
+                a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(v), kv));
+                a1 = _mm256_add_epi32(
+                    a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8)), kv));
+            }
+            a0 = _mm256_srai_epi32(a0, kPrecisionBits);
+            a1 = _mm256_srai_epi32(a1, kPrecisionBits);
+            // packs works within 128-bit lanes: put the quarters back in order.
+            const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a0, a1), 0xD8);
+            const __m128i b =
+                _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), b);
+        }
+        for (; i < rowLen; ++i) {
+            int32_t a = half;
+            for (int j = 0; j < n; ++j) a += int32_t(base[size_t(j) * srcStride + i]) * k[j];
+            out[i] = clip8(a);
         }
     }
 }
@@ -221,7 +329,9 @@ __attribute__((target("sse4.1"))) void horizontalPass3Sse41(const Image& src, in
 void horizontalPass3(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx, int x0,
                      int cols, uint8_t* dst) {
 #ifdef BS_RESAMPLE_X86
+    static const bool avx2 = __builtin_cpu_supports("avx2");
     static const bool sse41 = __builtin_cpu_supports("sse4.1");
+    if (avx2) return horizontalPass3Avx2(src, rowBegin, rowEnd, cx, x0, cols, dst);
     if (sse41) return horizontalPass3Sse41(src, rowBegin, rowEnd, cx, x0, cols, dst);
 #endif
     horizontalPass<3>(src, rowBegin, rowEnd, cx, x0, cols, dst);
@@ -231,6 +341,11 @@ void horizontalPass3(const Image& src, int rowBegin, int rowEnd, const Coeffs& c
 // r + rowOffset; writes output rows [y0, y0 + rows).
 void verticalPass(const uint8_t* src, size_t srcStride, size_t srcColOffset, int rowOffset,
                   const Coeffs& cy, int y0, int rows, size_t rowLen, uint8_t* dst) {
+#ifdef BS_RESAMPLE_X86
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2)
+        return verticalPassAvx2(src, srcStride, srcColOffset, rowOffset, cy, y0, rows, rowLen, dst);
+#endif
     constexpr int32_t half = 1 << (kPrecisionBits - 1);
     std::vector<int32_t> acc(rowLen);
     for (int yy = 0; yy < rows; ++yy) {
