@@ -54,7 +54,9 @@ struct NegNode : Node {
     }
 };
 
-static at::Tensor asFloat(at::Tensor t) { return t.to(at::kFloat); }
+static at::Tensor asFloat(at::Tensor t) {
+    return t.to(at::kFloat);
+}
 
 struct BinNode : Node {
     std::string op;
@@ -167,8 +169,8 @@ struct CallNode : Node {
 
 // Number of extra arguments each method takes (after the tensor).
 static int arity(const std::string& name, int& maxArgs) {
-    static const char* noArg[] = {"sum", "mean", "std", "min", "max", "abs",
-                                  "log", "exp",  "sqrt", "float"};
+    static const char* noArg[] = {"sum", "mean", "std", "min",  "max",
+                                  "abs", "log",  "exp", "sqrt", "float"};
     for (const char* n : noArg)
         if (name == n) {
             maxArgs = 0;
@@ -180,8 +182,7 @@ static int arity(const std::string& name, int& maxArgs) {
     }
     return -1;
 }
-static const char* kMethods =
-    "sum, mean, std, min, max, abs, log, exp, sqrt, clamp(a, b), float";
+static const char* kMethods = "sum, mean, std, min, max, abs, log, exp, sqrt, clamp(a, b), float";
 
 class Parser {
 public:
@@ -198,8 +199,10 @@ private:
     const std::string& s_;
     size_t pos_ = 0;
 
-    [[noreturn]] void fail(const std::string& what, size_t at) const {
-        throw Error("Lambda: " + what + " at column " + std::to_string(at + 1) + " in '" + s_ + "'");
+    [[noreturn]] void fail(const std::string& what, size_t at,
+                           const std::string& accepted = "") const {
+        throw Error("Lambda: " + what + " at column " + std::to_string(at + 1) + " in '" + s_ +
+                    "'" + (accepted.empty() ? "" : "; accepted: " + accepted));
     }
     std::string tokenAt(size_t p) const {
         if (p >= s_.size()) return "end of expression";
@@ -300,7 +303,7 @@ private:
     NodeP call(const std::string& name, std::vector<NodeP> args, size_t at) {
         int maxArgs = 0;
         const int minArgs = arity(name, maxArgs);
-        if (minArgs < 0) fail("unknown method '" + name + "' (accepted: " + kMethods + ")", at);
+        if (minArgs < 0) fail("unknown method '" + name + "'", at, kMethods);
         expect('(');
         skip();
         const size_t first = args.size();
@@ -309,17 +312,16 @@ private:
                 args.push_back(comparison());
                 if (accept(")")) break;
                 skip();
-                if (pos_ >= s_.size() || s_[pos_] != ',')
-                    fail("unexpected " + tokenAt(pos_), pos_);
+                if (pos_ >= s_.size() || s_[pos_] != ',') fail("unexpected " + tokenAt(pos_), pos_);
                 ++pos_;
             }
         }
         const int given = int(args.size() - first);
         if (given < minArgs || given > maxArgs)
             fail(name + "() takes " +
-                     (minArgs == maxArgs ? std::to_string(minArgs)
-                                         : std::to_string(minArgs) + " to " +
-                                               std::to_string(maxArgs)) +
+                     (minArgs == maxArgs
+                          ? std::to_string(minArgs)
+                          : std::to_string(minArgs) + " to " + std::to_string(maxArgs)) +
                      " argument(s), got " + std::to_string(given),
                  at);
         return std::make_shared<CallNode>(name, std::move(args));
@@ -354,7 +356,7 @@ private:
                 if (fn.empty()) fail("expected a function name but found " + tokenAt(pos_), pos_);
                 int maxArgs = 0;
                 if (arity(fn, maxArgs) < 0)
-                    fail("unknown function 'torch." + fn + "' (accepted: " + kMethods + ")", fat);
+                    fail("unknown function 'torch." + fn + "'", fat, kMethods);
                 // torch.f(x, a, b) == x.f(a, b): parse the first argument then the rest.
                 expect('(');
                 NodeP self = comparison();
@@ -369,7 +371,7 @@ private:
                     fail("torch." + fn + "() got a wrong number of arguments", fat);
                 return std::make_shared<CallNode>(fn, std::move(args));
             }
-            fail("unknown name '" + name + "' (accepted: x, numbers, torch.<function>(x))", at);
+            fail("unknown name '" + name + "'", at, "x, numbers, torch.<function>(x)");
         }
         fail("unexpected " + tokenAt(pos_), pos_);
     }

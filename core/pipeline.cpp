@@ -60,9 +60,13 @@ int64_t Rng::integer(int64_t lo, int64_t hi) {
     return lo + int64_t(v % range);
 }
 
-bool Rng::bernoulli(double p) { return uniform(0.0, 1.0) < p; }
+bool Rng::bernoulli(double p) {
+    return uniform(0.0, 1.0) < p;
+}
 
-std::string Transform::repr() const { return op() + "()"; }
+std::string Transform::repr() const {
+    return op() + "()";
+}
 
 // -------------------------------------------------------------- Pipeline
 
@@ -73,10 +77,11 @@ Pipeline& Pipeline::operator=(const Pipeline&) = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 
-size_t Pipeline::size() const { return stages_.size(); }
+size_t Pipeline::size() const {
+    return stages_.size();
+}
 const Transform& Pipeline::stage(size_t i) const {
-    if (i >= stages_.size())
-        throw PipelineError(-1, "pipeline has no stage " + std::to_string(i));
+    if (i >= stages_.size()) throw PipelineError(-1, "pipeline has no stage " + std::to_string(i));
     return *stages_[i];
 }
 bool Pipeline::isRandom() const {
@@ -89,12 +94,16 @@ void Pipeline::append(std::shared_ptr<const Transform> t) {
     stages_.push_back(std::move(t));
     enabled_.push_back(true);
 }
-bool Pipeline::isEnabled(size_t i) const { return i < enabled_.size() && enabled_[i]; }
+bool Pipeline::isEnabled(size_t i) const {
+    return i < enabled_.size() && enabled_[i];
+}
 void Pipeline::setEnabled(size_t i, bool enabled) {
     if (i < enabled_.size()) enabled_[i] = enabled;
 }
 
-std::vector<std::string> Pipeline::supportedOps() { return transformOps(); }
+std::vector<std::string> Pipeline::supportedOps() {
+    return transformOps();
+}
 
 static std::string opsText() {
     std::string s;
@@ -106,12 +115,14 @@ std::shared_ptr<const Transform> Pipeline::makeTransform(const json& stage, int 
                                                          const std::string& baseDir) {
     const std::string where = "stage " + std::to_string(index);
     if (!stage.is_object())
-        throw PipelineError(index, where + ": expected an object like {\"op\": \"Resize\", ...}, got " +
+        throw PipelineError(index, where +
+                                       ": expected an object like {\"op\": \"Resize\", ...}, got " +
                                        stage.dump().substr(0, 40));
     if (!stage.contains("op"))
         throw PipelineError(index, where + ": missing \"op\"; supported ops: " + opsText());
     if (!stage["op"].is_string())
-        throw PipelineError(index, where + ": \"op\" must be a string; supported ops: " + opsText());
+        throw PipelineError(index,
+                            where + ": \"op\" must be a string; supported ops: " + opsText());
     const std::string op = stage["op"].get<std::string>();
     json params = stage;
     params.erase("op");
@@ -129,8 +140,9 @@ Pipeline Pipeline::fromJson(const json& stagesIn, const std::string& baseDir) {
     const json* stages = &stagesIn;
     if (stagesIn.is_object() && stagesIn.contains("transforms")) stages = &stagesIn["transforms"];
     if (!stages->is_array())
-        throw PipelineError(-1, "pipeline JSON must be an array of stages [{\"op\": ...}, ...] or "
-                                "{\"transforms\": [...]}");
+        throw PipelineError(-1,
+                            "pipeline JSON must be an array of stages [{\"op\": ...}, ...] or "
+                            "{\"transforms\": [...]}");
     Pipeline p;
     int i = 0;
     for (const auto& s : *stages) {
@@ -225,9 +237,8 @@ private:
     std::string ident() {
         const size_t b = pos_;
         if (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) return {};
-        while (pos_ < s_.size() &&
-               (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' ||
-                (s_[pos_] == '.' && pos_ > b)))
+        while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) ||
+                                    s_[pos_] == '_' || (s_[pos_] == '.' && pos_ > b)))
             ++pos_;
         return s_.substr(b, pos_ - b);
     }
@@ -245,8 +256,8 @@ private:
 
     void stage(Pipeline& p, const std::string& name, size_t at) {
         const auto ops = transformOps();
-        const bool known = name != "TorchScript" &&
-                           std::find(ops.begin(), ops.end(), name) != ops.end();
+        const bool known =
+            name != "TorchScript" && std::find(ops.begin(), ops.end(), name) != ops.end();
         if (name == "Lambda" || !known) {
             if (unknown_) {
                 unknown_->push_back(name);
@@ -405,7 +416,8 @@ Pipeline Pipeline::loadFile(const std::string& path) {
     std::string baseDir = std::filesystem::path(path).parent_path().string();
     if (baseDir.empty()) baseDir = ".";
     std::string ext = std::filesystem::path(path).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     try {
         if (ext == ".json") {
             json j;
@@ -458,8 +470,8 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
             if (keepStages) res.stages.push_back(cur);
             continue;
         }
-        const auto t0 = timer_ ? std::chrono::steady_clock::now()
-                               : std::chrono::steady_clock::time_point();
+        const auto t0 =
+            timer_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
         try {
             // Resize then CenterCrop on an image only computes the kept
             // region, and ToTensor then Normalize is one table-driven pass
@@ -479,7 +491,8 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
                     res.drawn.push_back(json::object());
                     res.drawn.push_back(json::object());
                     // The pair's time is booked on its first stage.
-                    if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
+                    if (timer_)
+                        timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
                     ++i;
                     continue;
                 }
@@ -492,7 +505,8 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
             if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
         } catch (const PipelineError& e) {
             if (e.stage() >= 0) throw;
-            throw PipelineError(int(i), "stage " + std::to_string(i) + " (" + t.op() + "): " + e.what());
+            throw PipelineError(int(i),
+                                "stage " + std::to_string(i) + " (" + t.op() + "): " + e.what());
         } catch (const std::exception& e) {
             std::string msg = e.what();
             if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);

@@ -47,8 +47,8 @@ public:
             c10::InferenceMode guard;
             auto out = module_.forward({x});
             if (!out.isTensor())
-                throw Error("TorchScript module '" + path_ + "' returned " +
-                            out.tagKind() + ", expected a tensor");
+                throw Error("TorchScript module '" + path_ + "' returned " + out.tagKind() +
+                            ", expected a tensor");
             y = out.toTensor();
         } catch (const c10::Error& e) {
             throw Error("TorchScript module '" + path_ + "' failed: " + firstLine(e));
@@ -71,8 +71,7 @@ std::shared_ptr<const Transform> createTorchScriptTransform(const nlohmann::json
                                                             const std::string& baseDir) {
     const nlohmann::json p = params.is_null() ? nlohmann::json::object() : params;
     for (auto it = p.begin(); it != p.end(); ++it)
-        if (it.key() != "path")
-            throw Error("unknown parameter '" + it.key() + "'; accepted: path");
+        if (it.key() != "path") throw Error("unknown parameter '" + it.key() + "'; accepted: path");
     if (!p.contains("path") || p["path"].is_null())
         throw Error("missing required parameter 'path'; accepted: path");
     if (!p["path"].is_string())

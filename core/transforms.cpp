@@ -17,7 +17,9 @@ using nlohmann::json;
 
 // ---------------------------------------------------------------- helpers
 
-int pyRound(double v) { return int(std::nearbyint(v)); }  // FE_TONEAREST = half to even
+int pyRound(double v) {
+    return int(std::nearbyint(v));
+}  // FE_TONEAREST = half to even
 
 std::string pyFloat(double v) {
     if (std::isnan(v)) return "nan";
@@ -153,18 +155,25 @@ static ResampleFilter parseInterpolation(const Params& p) {
     const json& v = p.at("interpolation");
     if (v.is_number_integer()) {  // PIL constants, deprecated in torchvision but accepted
         switch (v.get<int>()) {
-            case 0: return ResampleFilter::Nearest;
-            case 2: return ResampleFilter::Bilinear;
-            case 3: return ResampleFilter::Bicubic;
-            case 1: return ResampleFilter::Lanczos;
-            case 4: return ResampleFilter::Box;
-            case 5: return ResampleFilter::Hamming;
+            case 0:
+                return ResampleFilter::Nearest;
+            case 2:
+                return ResampleFilter::Bilinear;
+            case 3:
+                return ResampleFilter::Bicubic;
+            case 1:
+                return ResampleFilter::Lanczos;
+            case 4:
+                return ResampleFilter::Box;
+            case 5:
+                return ResampleFilter::Hamming;
         }
     }
     if (v.is_string()) {
         std::string s = v.get<std::string>();
         if (s.rfind("InterpolationMode.", 0) == 0) s = s.substr(18);
-        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(s.begin(), s.end(), s.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         if (s == "nearest") return ResampleFilter::Nearest;
         if (s == "bilinear") return ResampleFilter::Bilinear;
         if (s == "bicubic") return ResampleFilter::Bicubic;
@@ -172,17 +181,24 @@ static ResampleFilter parseInterpolation(const Params& p) {
         if (s == "hamming") return ResampleFilter::Hamming;
         if (s == "lanczos") return ResampleFilter::Lanczos;
     }
-    p.bad("interpolation", "one of \"nearest\", \"bilinear\", \"bicubic\" (or \"box\", \"hamming\", \"lanczos\")");
+    p.bad("interpolation",
+          "one of \"nearest\", \"bilinear\", \"bicubic\" (or \"box\", \"hamming\", \"lanczos\")");
 }
 
 static std::string interpolationName(ResampleFilter f) {
     switch (f) {
-        case ResampleFilter::Nearest: return "nearest";
-        case ResampleFilter::Bilinear: return "bilinear";
-        case ResampleFilter::Bicubic: return "bicubic";
-        case ResampleFilter::Box: return "box";
-        case ResampleFilter::Hamming: return "hamming";
-        case ResampleFilter::Lanczos: return "lanczos";
+        case ResampleFilter::Nearest:
+            return "nearest";
+        case ResampleFilter::Bilinear:
+            return "bilinear";
+        case ResampleFilter::Bicubic:
+            return "bicubic";
+        case ResampleFilter::Box:
+            return "box";
+        case ResampleFilter::Hamming:
+            return "hamming";
+        case ResampleFilter::Lanczos:
+            return "lanczos";
     }
     return "bilinear";
 }
@@ -214,7 +230,8 @@ void resizedOutputSize(int inH, int inW, const std::vector<int>& size, int maxSi
         if (maxSize <= requested)
             throw Error("max_size = " + std::to_string(maxSize) +
                         " must be strictly greater than the requested size for the smaller edge "
-                        "size = " + std::to_string(requested));
+                        "size = " +
+                        std::to_string(requested));
         if (newLong > maxSize) {
             newShort = int(double(maxSize) * newShort / newLong);
             newLong = maxSize;
@@ -238,10 +255,14 @@ static PadMode parsePadMode(const Params& p) {
 }
 static std::string padModeName(PadMode m) {
     switch (m) {
-        case PadMode::Constant: return "constant";
-        case PadMode::Edge: return "edge";
-        case PadMode::Reflect: return "reflect";
-        case PadMode::Symmetric: return "symmetric";
+        case PadMode::Constant:
+            return "constant";
+        case PadMode::Edge:
+            return "edge";
+        case PadMode::Reflect:
+            return "reflect";
+        case PadMode::Symmetric:
+            return "symmetric";
     }
     return "constant";
 }
@@ -252,8 +273,10 @@ static int padIndex(int i, int n, PadMode mode) {
     if (i >= 0 && i < n) return i;
     if (n <= 0) return -1;
     switch (mode) {
-        case PadMode::Constant: return -1;
-        case PadMode::Edge: return i < 0 ? 0 : n - 1;
+        case PadMode::Constant:
+            return -1;
+        case PadMode::Edge:
+            return i < 0 ? 0 : n - 1;
         case PadMode::Reflect: {
             if (n == 1) return 0;
             const int period = 2 * (n - 1);
@@ -476,12 +499,14 @@ public:
         filter_ = parseInterpolation(p);
         maxSize_ = p.integer("max_size", 0);
         if (p.has("max_size") && size_.size() != 1)
-            throw Error("max_size should only be passed if size specifies the length of the "
-                        "smaller edge, i.e. size should be an int or a list of length 1");
+            throw Error(
+                "max_size should only be passed if size specifies the length of the "
+                "smaller edge, i.e. size should be an int or a list of length 1");
         if (maxSize_ > 0 && maxSize_ <= size_[0])
             throw Error("max_size = " + std::to_string(maxSize_) +
                         " must be strictly greater than the requested size for the smaller edge "
-                        "size = " + std::to_string(size_[0]));
+                        "size = " +
+                        std::to_string(size_[0]));
         hasAntialias_ = p.has("antialias");
         antialias_ = p.boolean("antialias", false);
     }
@@ -494,7 +519,7 @@ public:
         return j;
     }
     std::string repr() const override {
-        std::string s = sizeWasInt_ ? std::to_string(size_[0])
+        std::string s = sizeWasInt_         ? std::to_string(size_[0])
                         : size_.size() == 1 ? "[" + std::to_string(size_[0]) + "]"
                                             : tupleText(size_);
         return "Resize(size=" + s + ", interpolation=" + interpolationName(filter_) +
@@ -588,7 +613,8 @@ public:
     }
     std::string repr() const override {
         std::string pad = "None";
-        if (!padding_.empty()) pad = paddingWasInt_ ? std::to_string(padding_[0]) : tupleText(padding_);
+        if (!padding_.empty())
+            pad = paddingWasInt_ ? std::to_string(padding_[0]) : tupleText(padding_);
         return "RandomCrop(size=" + tupleText(size_) + ", padding=" + pad + ")";
     }
     // Total padding [l, t, r, b] applied before the crop for an input size.
@@ -630,7 +656,10 @@ public:
             left = int(rng.integer(0, w - tw));
         }
         const auto p = totalPad(in.height(), in.width());
-        drawn = {{"top", top}, {"left", left}, {"height", th}, {"width", tw},
+        drawn = {{"top", top},
+                 {"left", left},
+                 {"height", th},
+                 {"width", tw},
                  {"padding", {p[0], p[1], p[2], p[3]}}};
         return cropValue(v, top, left, th, tw);
     }
@@ -674,7 +703,9 @@ public:
     std::string op() const override { return "RandomResizedCrop"; }
     bool isRandom() const override { return true; }
     json params() const override {
-        json j = {{"size", size_}, {"scale", scale_}, {"ratio", ratio_},
+        json j = {{"size", size_},
+                  {"scale", scale_},
+                  {"ratio", ratio_},
                   {"interpolation", interpolationName(filter_)}};
         if (hasAntialias_) j["antialias"] = antialias_;
         return j;
@@ -684,9 +715,9 @@ public:
         std::vector<double> s{std::round(scale_[0] * 1e4) / 1e4, std::round(scale_[1] * 1e4) / 1e4};
         std::vector<double> r{std::round(ratio_[0] * 1e4) / 1e4, std::round(ratio_[1] * 1e4) / 1e4};
         return "RandomResizedCrop(size=" + tupleText(size_) + ", scale=" + floatsText(s, "(", ")") +
-               ", ratio=" + floatsText(r, "(", ")") + ", interpolation=" +
-               interpolationName(filter_) + "), antialias=" +
-               (hasAntialias_ ? (antialias_ ? "True" : "False") : "None") + ")";
+               ", ratio=" + floatsText(r, "(", ")") +
+               ", interpolation=" + interpolationName(filter_) +
+               "), antialias=" + (hasAntialias_ ? (antialias_ ? "True" : "False") : "None") + ")";
     }
     // torchvision's RandomResizedCrop.get_params.
     void draw(int height, int width, Rng& rng, int& i, int& j, int& h, int& w) const {
@@ -796,7 +827,8 @@ public:
     std::string repr() const override {
         std::string fill;
         if (fill_.size() == 1)
-            fill = fill_[0] == std::trunc(fill_[0]) ? std::to_string(int64_t(fill_[0])) : pyFloat(fill_[0]);
+            fill = fill_[0] == std::trunc(fill_[0]) ? std::to_string(int64_t(fill_[0]))
+                                                    : pyFloat(fill_[0]);
         else
             fill = floatsText(fill_, "(", ")");
         return "Pad(padding=" +
@@ -860,7 +892,8 @@ public:
         at::Tensor a = toAten(t), l;
         if (c == 3) {
             auto ch = a.unbind(-3);
-            l = at::add(at::add(at::mul(ch[0], 0.2989), at::mul(ch[1], 0.587)), at::mul(ch[2], 0.114))
+            l = at::add(at::add(at::mul(ch[0], 0.2989), at::mul(ch[1], 0.587)),
+                        at::mul(ch[2], 0.114))
                     .to(a.scalar_type())
                     .unsqueeze(-3);
         } else {
@@ -885,8 +918,9 @@ public:
     std::string repr() const override { return "ToTensor()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
         if (!in.isImage())
-            throw Error("ToTensor needs an image but got a tensor (torchvision: pic should be PIL "
-                        "Image or ndarray)");
+            throw Error(
+                "ToTensor needs an image but got a tensor (torchvision: pic should be PIL "
+                "Image or ndarray)");
         Tensor t = asTensor(in);
         t.dtype = DType::Float32;
         // Correctly rounded float32 division, like torch's div(255).
@@ -907,8 +941,9 @@ public:
     std::string repr() const override { return "PILToTensor()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
         if (!in.isImage())
-            throw Error("PILToTensor needs an image but got a tensor (torchvision: pic should be "
-                        "PIL Image)");
+            throw Error(
+                "PILToTensor needs an image but got a tensor (torchvision: pic should be "
+                "PIL Image)");
         return StageValue::fromTensor(asTensor(in));
     }
 };
@@ -972,8 +1007,9 @@ public:
         inplace_ = p.boolean("inplace", false);
         for (double s : std_)
             if (float(s) == 0.f)
-                throw Error("std evaluated to zero after conversion to float32, leading to "
-                            "division by zero");
+                throw Error(
+                    "std evaluated to zero after conversion to float32, leading to "
+                    "division by zero");
     }
     std::string op() const override { return "Normalize"; }
     json params() const override {
@@ -982,15 +1018,16 @@ public:
         return j;
     }
     std::string repr() const override {
-        return "Normalize(mean=" + floatsText(mean_, "[", "]") + ", std=" + floatsText(std_, "[", "]") +
-               ")";
+        return "Normalize(mean=" + floatsText(mean_, "[", "]") +
+               ", std=" + floatsText(std_, "[", "]") + ")";
     }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
         if (in.isImage()) needTensor("Normalize");
         Tensor t = in.tensor;
         if (t.dtype != DType::Float32)
-            throw Error("Normalize needs a float tensor but got uint8 (torchvision: Input tensor "
-                        "should be a float tensor); use ToTensor or ConvertImageDtype before it");
+            throw Error(
+                "Normalize needs a float tensor but got uint8 (torchvision: Input tensor "
+                "should be a float tensor); use ToTensor or ConvertImageDtype before it");
         if (t.shape.size() < 3)
             throw Error("Normalize needs a tensor of shape (..., C, H, W), got " +
                         shapeToString(t.shape));
@@ -1039,7 +1076,9 @@ public:
         if (in.isImage()) needTensor("Lambda");
         return StageValue::fromTensor(expr_.evaluate(in.tensor));
     }
-    ValueRange expectedRange(const ValueRange&, int) const override { return ValueRange::unknown(); }
+    ValueRange expectedRange(const ValueRange&, int) const override {
+        return ValueRange::unknown();
+    }
 
 private:
     Expression expr_;

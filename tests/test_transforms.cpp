@@ -45,7 +45,8 @@ bs::Image makeImage(int w, int h, int c, unsigned seed) {
         for (int x = 0; x < w; ++x)
             for (int k = 0; k < c; ++k) {
                 int v = (x * 255 / std::max(1, w - 1) + k * 60 + ((x / 5 + y / 4) % 2) * 90 +
-                         int(gen() % 40)) % 256;
+                         int(gen() % 40)) %
+                        256;
                 im.pixels[(size_t(y) * w + x) * c + k] = uint8_t(v);
             }
     return im;
@@ -107,10 +108,11 @@ private:
             QString py = c.py;
             for (const auto& d : r.drawn)
                 for (auto it = d.begin(); it != d.end(); ++it)
-                    py.replace("{" + QString::fromStdString(it.key()) + "}",
-                               QString::fromStdString(it.value().is_boolean()
-                                                          ? (it.value().get<bool>() ? "True" : "False")
-                                                          : it.value().dump()));
+                    py.replace(
+                        "{" + QString::fromStdString(it.key()) + "}",
+                        QString::fromStdString(it.value().is_boolean()
+                                                   ? (it.value().get<bool>() ? "True" : "False")
+                                                   : it.value().dump()));
             list.push_back({{"name", c.name.toStdString()},
                             {"py", py.toStdString()},
                             {"input", c.input.toStdString()}});
@@ -143,12 +145,14 @@ private:
 private Q_SLOTS:
     void deterministicOpsMatchTorchvision() {
         std::vector<Case> cases = {
-            {"resize_int", json::parse(R"([{"op":"Resize","size":17}])"), "T.Resize(17)", Tol::Geometric},
+            {"resize_int", json::parse(R"([{"op":"Resize","size":17}])"), "T.Resize(17)",
+             Tol::Geometric},
             {"resize_hw_nearest",
              json::parse(R"([{"op":"Resize","size":[20,15],"interpolation":"nearest"}])"),
              "T.Resize((20, 15), interpolation=IM.NEAREST)", Tol::Geometric},
             {"resize_bicubic_up",
-             json::parse(R"([{"op":"Resize","size":41,"interpolation":"InterpolationMode.BICUBIC"}])"),
+             json::parse(
+                 R"([{"op":"Resize","size":41,"interpolation":"InterpolationMode.BICUBIC"}])"),
              "T.Resize(41, interpolation=IM.BICUBIC)", Tol::Geometric},
             {"resize_max_size", json::parse(R"([{"op":"Resize","size":10,"max_size":12}])"),
              "T.Resize(10, max_size=12)", Tol::Geometric},
@@ -169,9 +173,11 @@ private Q_SLOTS:
              "T.Pad((1, 2), fill=(10, 20, 30))", Tol::Exact},
             {"pad_edge", json::parse(R"([{"op":"Pad","padding":[1,2,3,4],"padding_mode":"edge"}])"),
              "T.Pad((1, 2, 3, 4), padding_mode='edge')", Tol::Exact},
-            {"pad_reflect", json::parse(R"([{"op":"Pad","padding":[4,2],"padding_mode":"reflect"}])"),
+            {"pad_reflect",
+             json::parse(R"([{"op":"Pad","padding":[4,2],"padding_mode":"reflect"}])"),
              "T.Pad((4, 2), padding_mode='reflect')", Tol::Exact},
-            {"pad_reflect_wide", json::parse(R"([{"op":"Pad","padding":13,"padding_mode":"reflect"}])"),
+            {"pad_reflect_wide",
+             json::parse(R"([{"op":"Pad","padding":13,"padding_mode":"reflect"}])"),
              "T.Pad(13, padding_mode='reflect')", Tol::Exact, "tiny.npy"},
             {"pad_symmetric_wide",
              json::parse(R"([{"op":"Pad","padding":[9,12,2,0],"padding_mode":"symmetric"}])"),
@@ -185,12 +191,15 @@ private Q_SLOTS:
             {"totensor", json::parse(R"([{"op":"ToTensor"}])"), "T.ToTensor()", Tol::Exact},
             {"totensor_gray", json::parse(R"([{"op":"ToTensor"}])"), "T.ToTensor()", Tol::Exact,
              "gray.npy"},
-            {"piltotensor", json::parse(R"([{"op":"PILToTensor"}])"), "T.PILToTensor()", Tol::Exact},
+            {"piltotensor", json::parse(R"([{"op":"PILToTensor"}])"), "T.PILToTensor()",
+             Tol::Exact},
             {"convert_dtype",
-             json::parse(R"([{"op":"PILToTensor"},{"op":"ConvertImageDtype","dtype":"torch.float32"}])"),
+             json::parse(
+                 R"([{"op":"PILToTensor"},{"op":"ConvertImageDtype","dtype":"torch.float32"}])"),
              "T.Compose([T.PILToTensor(), T.ConvertImageDtype(torch.float32)])", Tol::Exact},
             {"normalize",
-             json::parse(R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}])"),
+             json::parse(
+                 R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}])"),
              "T.Compose([T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])",
              Tol::Normalized},
             {"normalize_scalar",
@@ -201,21 +210,24 @@ private Q_SLOTS:
              "T.Compose([T.ToTensor(), T.Grayscale(3)])", Tol::Exact},
             {"tensor_grayscale_uint8", json::parse(R"([{"op":"PILToTensor"},{"op":"Grayscale"}])"),
              "T.Compose([T.PILToTensor(), T.Grayscale()])", Tol::Exact},
-            {"tensor_resize",
-             json::parse(R"([{"op":"ToTensor"},{"op":"Resize","size":[11,19]}])"),
+            {"tensor_resize", json::parse(R"([{"op":"ToTensor"},{"op":"Resize","size":[11,19]}])"),
              "T.Compose([T.ToTensor(), T.Resize((11, 19))])", Tol::Normalized},
             {"tensor_resize_aa",
              json::parse(R"([{"op":"ToTensor"},{"op":"Resize","size":12,"antialias":true}])"),
              "T.Compose([T.ToTensor(), T.Resize(12, antialias=True)])", Tol::Normalized},
             {"tensor_resize_uint8_bicubic",
-             json::parse(R"([{"op":"PILToTensor"},{"op":"Resize","size":45,"interpolation":"bicubic"}])"),
+             json::parse(
+                 R"([{"op":"PILToTensor"},{"op":"Resize","size":45,"interpolation":"bicubic"}])"),
              "T.Compose([T.PILToTensor(), T.Resize(45, interpolation=IM.BICUBIC)])", Tol::Exact},
             {"tensor_resize_nearest",
-             json::parse(R"([{"op":"ToTensor"},{"op":"Resize","size":[50,9],"interpolation":"nearest"}])"),
+             json::parse(
+                 R"([{"op":"ToTensor"},{"op":"Resize","size":[50,9],"interpolation":"nearest"}])"),
              "T.Compose([T.ToTensor(), T.Resize((50, 9), interpolation=IM.NEAREST)])", Tol::Exact},
             {"tensor_crop_pad",
-             json::parse(R"([{"op":"ToTensor"},{"op":"CenterCrop","size":[31,20]},{"op":"Pad","padding":[3,1],"padding_mode":"reflect"},{"op":"Pad","padding":2,"padding_mode":"symmetric"},{"op":"Pad","padding":1,"fill":0.5}])"),
-             "T.Compose([T.ToTensor(), T.CenterCrop((31, 20)), T.Pad((3, 1), padding_mode='reflect'), T.Pad(2, padding_mode='symmetric'), T.Pad(1, fill=0.5)])",
+             json::parse(
+                 R"([{"op":"ToTensor"},{"op":"CenterCrop","size":[31,20]},{"op":"Pad","padding":[3,1],"padding_mode":"reflect"},{"op":"Pad","padding":2,"padding_mode":"symmetric"},{"op":"Pad","padding":1,"fill":0.5}])"),
+             "T.Compose([T.ToTensor(), T.CenterCrop((31, 20)), T.Pad((3, 1), "
+             "padding_mode='reflect'), T.Pad(2, padding_mode='symmetric'), T.Pad(1, fill=0.5)])",
              Tol::Exact},
         };
         runCases(cases, {});
@@ -229,28 +241,33 @@ private Q_SLOTS:
                  "lambda im: F.resized_crop(im, {top}, {left}, {height}, {width}, [16, 16])",
                  Tol::Geometric},
                 {"rrc_bicubic",
-                 json::parse(R"([{"op":"RandomResizedCrop","size":[12,20],"scale":[0.3,0.9],"ratio":[0.5,2.0],"interpolation":"bicubic"}])"),
+                 json::parse(
+                     R"([{"op":"RandomResizedCrop","size":[12,20],"scale":[0.3,0.9],"ratio":[0.5,2.0],"interpolation":"bicubic"}])"),
                  "lambda im: F.resized_crop(im, {top}, {left}, {height}, {width}, [12, 20], "
                  "interpolation=IM.BICUBIC)",
                  Tol::Geometric},
                 {"rrc_tensor",
                  json::parse(R"([{"op":"ToTensor"},{"op":"RandomResizedCrop","size":10}])"),
-                 "lambda im: F.resized_crop(F.to_tensor(im), {top}, {left}, {height}, {width}, [10, 10])",
+                 "lambda im: F.resized_crop(F.to_tensor(im), {top}, {left}, {height}, {width}, "
+                 "[10, 10])",
                  Tol::Normalized},
                 {"randomcrop",
-                 json::parse(R"([{"op":"RandomCrop","size":[20,25],"padding":[4,2],"padding_mode":"reflect"}])"),
+                 json::parse(
+                     R"([{"op":"RandomCrop","size":[20,25],"padding":[4,2],"padding_mode":"reflect"}])"),
                  "lambda im: F.crop(F.pad(im, [4, 2], padding_mode='reflect'), {top}, {left}, "
                  "{height}, {width})",
                  Tol::Exact},
                 {"randomcrop_pad_if_needed",
-                 json::parse(R"([{"op":"RandomCrop","size":[40,30],"pad_if_needed":true,"fill":9}])"),
+                 json::parse(
+                     R"([{"op":"RandomCrop","size":[40,30],"pad_if_needed":true,"fill":9}])"),
                  "lambda im: F.crop(F.pad(im, [0, 11], fill=9), {top}, {left}, {height}, {width})",
                  Tol::Exact},
                 {"hflip", json::parse(R"([{"op":"RandomHorizontalFlip"}])"),
                  "lambda im: F.hflip(im) if {flipped} else im", Tol::Exact},
                 {"vflip_tensor",
                  json::parse(R"([{"op":"ToTensor"},{"op":"RandomVerticalFlip","p":0.5}])"),
-                 "lambda im: F.vflip(F.to_tensor(im)) if {flipped} else F.to_tensor(im)", Tol::Exact},
+                 "lambda im: F.vflip(F.to_tensor(im)) if {flipped} else F.to_tensor(im)",
+                 Tol::Exact},
             };
             runCases(cases, {7, 1, index});
             if (QTest::currentTestFailed()) return;
@@ -301,8 +318,8 @@ private Q_SLOTS:
     }
 
     void disabledStageIsSkipped() {
-        auto p = bs::Pipeline::fromJson(json::parse(
-            R"([{"op":"CenterCrop","size":5,"enabled":false},{"op":"ToTensor"}])"));
+        auto p = bs::Pipeline::fromJson(
+            json::parse(R"([{"op":"CenterCrop","size":5,"enabled":false},{"op":"ToTensor"}])"));
         QVERIFY(!p.isEnabled(0));
         auto r = p.run(bs::StageValue::fromImage(rgb_), {}, true);
         QCOMPARE(r.output.tensor.shape, (std::vector<int64_t>{3, 29, 37}));
@@ -314,8 +331,8 @@ private Q_SLOTS:
     }
 
     void stopAfterRunsAPrefix() {
-        const auto p = bs::Pipeline::fromJson(
-            json::parse(R"([{"op":"CenterCrop","size":9},{"op":"ToTensor"},{"op":"Normalize","mean":0.5,"std":0.5}])"));
+        const auto p = bs::Pipeline::fromJson(json::parse(
+            R"([{"op":"CenterCrop","size":9},{"op":"ToTensor"},{"op":"Normalize","mean":0.5,"std":0.5}])"));
         auto r = p.run(bs::StageValue::fromImage(rgb_), {}, false, 1);
         QVERIFY(r.output.isImage());
         QCOMPARE(r.output.image.width, 9);
@@ -334,10 +351,12 @@ private Q_SLOTS:
                 QVERIFY2(!QString(e.what()).contains('\n'), e.what());
             }
         };
-        expectError(R"([{"op":"ToTensor"},{"op":"CenterCrop","size":4},{"op":"Normalize","mean":[0.5,0.5],"std":[1,1]}])",
-                    2, "stage 2 (Normalize): mean has 2 values but the tensor has 3 channel(s)");
+        expectError(
+            R"([{"op":"ToTensor"},{"op":"CenterCrop","size":4},{"op":"Normalize","mean":[0.5,0.5],"std":[1,1]}])",
+            2, "stage 2 (Normalize): mean has 2 values but the tensor has 3 channel(s)");
         expectError(R"([{"op":"Normalize","mean":0.5,"std":0.5}])", 0, "needs a tensor");
-        expectError(R"([{"op":"Lambda","expr":"x * 2"}])", 0, "put ToTensor or PILToTensor before it");
+        expectError(R"([{"op":"Lambda","expr":"x * 2"}])", 0,
+                    "put ToTensor or PILToTensor before it");
         expectError(R"([{"op":"ToTensor"},{"op":"ToTensor"}])", 1, "stage 1 (ToTensor)");
         expectError(R"([{"op":"PILToTensor"},{"op":"Normalize","mean":0.5,"std":0.5}])", 1,
                     "float tensor");
@@ -345,7 +364,8 @@ private Q_SLOTS:
         expectError(R"([{"op":"Pad","padding":1,"fill":[1,2]}])", 0, "fill");
         // std == 0 is refused when the pipeline is read.
         try {
-            bs::Pipeline::fromJson(json::parse(R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.5],"std":[0.0]}])"));
+            bs::Pipeline::fromJson(
+                json::parse(R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.5],"std":[0.0]}])"));
             QFAIL("std 0 accepted");
         } catch (const bs::PipelineError& e) {
             QCOMPARE(e.stage(), 1);
@@ -362,10 +382,11 @@ private Q_SLOTS:
         r = p.stage(1).expectedRange(r, 1);
         QCOMPARE(r.hi, 1.0);
         r = p.stage(2).expectedRange(r, 1);
-        QVERIFY(std::fabs(r.lo - (0 - 0.4f) / 0.2f) < 1e-6 && std::fabs(r.hi - (1 - 0.4f) / 0.2f) < 1e-6);
+        QVERIFY(std::fabs(r.lo - (0 - 0.4f) / 0.2f) < 1e-6 &&
+                std::fabs(r.hi - (1 - 0.4f) / 0.2f) < 1e-6);
         QVERIFY(!p.stage(3).expectedRange(r, 1).known);
-        const auto q = bs::Pipeline::fromJson(json::parse(
-            R"([{"op":"PILToTensor"},{"op":"ConvertImageDtype"}])"));
+        const auto q = bs::Pipeline::fromJson(
+            json::parse(R"([{"op":"PILToTensor"},{"op":"ConvertImageDtype"}])"));
         r = q.stage(0).expectedRange(bs::ValueRange::of(0, 255), 0);
         QCOMPARE(r.hi, 255.0);
         QCOMPARE(q.stage(1).expectedRange(r, 0).hi, 1.0);
@@ -397,8 +418,7 @@ private Q_SLOTS:
                     ++inside;
                     const int ix = int(std::lround(mx)), iy = int(std::lround(my));
                     QVERIFY2(ix >= 0 && iy >= 0 && ix < rgb_.width && iy < rgb_.height, pj);
-                    for (int c = 0; c < 3; ++c)
-                        QVERIFY2(out.at(y, x, c) == rgb_.at(iy, ix, c), pj);
+                    for (int c = 0; c < 3; ++c) QVERIFY2(out.at(y, x, c) == rgb_.at(iy, ix, c), pj);
                 }
             QVERIFY2(inside > 0, pj);
         }
