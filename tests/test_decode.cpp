@@ -1,0 +1,251 @@
+// Decoder error handling, metadata and robustness (pixel parity is in
+// test_parity.cpp).
+#include <QtTest>
+
+#include <zlib.h>
+
+#include <functional>
+
+#include "core/decode.h"
+#include "support/testsupport.h"
+
+namespace {
+
+QByteArray readAll(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return f.readAll();
+}
+
+QByteArray pngChunk(const char* tag, const QByteArray& data) {
+    QByteArray c;
+    const quint32 n = quint32(data.size());
+    c.append(char(n >> 24)).append(char(n >> 16)).append(char(n >> 8)).append(char(n));
+    QByteArray body = QByteArray(tag, 4) + data;
+    c += body;
+    const quint32 crc = quint32(crc32(0, reinterpret_cast<const Bytef*>(body.constData()), uInt(body.size())));
+    c.append(char(crc >> 24)).append(char(crc >> 16)).append(char(crc >> 8)).append(char(crc));
+    return c;
+}
+
+QByteArray be32(quint32 v) {
+    QByteArray b;
+    b.append(char(v >> 24)).append(char(v >> 16)).append(char(v >> 8)).append(char(v));
+    return b;
+}
+
+}  // namespace
+
+class TestDecode : public QObject {
+    Q_OBJECT
+
+    QString fixture(const char* name) const {
+        return bstest::sourceDir() + "/tests/parity/images/" + name;
+    }
+
+    // Runs `fn`, which must throw DecodeError of `kind` whose message
+    // contains every string of `needles`.
+    void expectError(const std::function<void()>& fn, bs::DecodeErrorKind kind,
+                     const QStringList& needles, const char* what) {
+        try {
+            fn();
+        } catch (const bs::DecodeError& e) {
+            QVERIFY2(e.kind() == kind, qPrintable(QString("%1: wrong kind %2 (%3)")
+                                                      .arg(what)
+                                                      .arg(int(e.kind()))
+                                                      .arg(e.what())));
+            const QString msg = QString::fromStdString(e.what());
+            QVERIFY2(!msg.contains('\n'), qPrintable(msg));
+            for (const QString& n : needles)
+                QVERIFY2(msg.contains(n), qPrintable(QString("%1: '%2' lacks '%3'").arg(what, msg, n)));
+            return;
+        } catch (const std::exception& e) {
+            QFAIL(qPrintable(QString("%1: unexpected exception %2").arg(what, e.what())));
+        }
+        QFAIL(qPrintable(QString("%1: no error").arg(what)));
+    }
+
+private Q_SLOTS:
+    void truncatedSkimageJpeg() {
+        const QString path = "/usr/lib/python3/dist-packages/skimage/data/truncated.jpg";
+        if (!QFile::exists(path)) QSKIP("skimage data not installed");
+        expectError([&] { bs::decodeImageFile(path.toStdString()); }, bs::DecodeErrorKind::Truncated,
+                    {"image file is truncated", path}, "skimage truncated.jpg");
+    }
+
+    void truncatedCutFiles() {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        // Cut inside the entropy-coded data / the IDAT stream / the pixel
+        // array of each container.
+        for (const char* name : {"photo_chelsea.jpg", "rgb_420.jpg", "photo_coffee.png", "rgb.png",
+                                 "rgb.bmp", "rgb.tif", "lossy.webp", "rgb.ppm"}) {
+            const QByteArray full = readAll(fixture(name));
+            QVERIFY2(full.size() > 200, name);
+            QVERIFY(bs::decodeImageBuffer(reinterpret_cast<const uint8_t*>(full.constData()),
+                                          size_t(full.size()), name)
+                        .width > 0);
+            const QString cut = tmp.filePath(QString("cut_") + name);
+            bstest::writeFile(cut, full.left(full.size() * 2 / 3));
+            expectError([&] { bs::decodeImageFile(cut.toStdString()); }, bs::DecodeErrorKind::Truncated,
+                        {"image file is truncated", cut}, name);
+        }
+    }
+
+    void unreadableFiles() {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const QString empty = tmp.filePath("empty.jpg");
+        bstest::writeFile(empty, {});
+        expectError([&] { bs::decodeImageFile(empty.toStdString()); }, bs::DecodeErrorKind::Unreadable,
+                    {empty}, "zero-byte file");
+        const QString text = tmp.filePath("notes.png");
+        bstest::writeFile(text, "these are not pixels\n");
+        expectError([&] { bs::decodeImageFile(text.toStdString()); }, bs::DecodeErrorKind::Unreadable,
+                    {text, "cannot identify image file"}, "text named .png");
+        const QString missing = tmp.filePath("missing.png");
+        expectError([&] { bs::decodeImageFile(missing.toStdString()); }, bs::DecodeErrorKind::Unreadable,
+                    {missing}, "missing file");
+        expectError([&] { bs::decodeImageFile(tmp.path().toStdString()); },
+                    bs::DecodeErrorKind::Unreadable, {tmp.path()}, "directory");
+        // A valid signature followed by garbage.
+        const QString junk = tmp.filePath("junk.jpg");
+        bstest::writeFile(junk, QByteArray("\xFF\xD8\xFF\xE0", 4) + QByteArray(300, 'x'));
+        try {
+            bs::decodeImageFile(junk.toStdString());
+            QFAIL("junk JPEG decoded");
+        } catch (const bs::DecodeError& e) {
+            QVERIFY(QString(e.what()).contains(junk));
+        }
+    }
+
+    void oversizedHeaderRefusedBeforeDecoding() {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        // IHDR claims 30000x30000 RGB (2.7 GB); the IDAT holds almost nothing.
+        QByteArray ihdr = be32(30000) + be32(30000);
+        ihdr.append(char(8)).append(char(2)).append(char(0)).append(char(0)).append(char(0));
+        const QByteArray idat = qCompress(QByteArray(64, 0)).mid(4);  // zlib stream
+        const QByteArray png = QByteArray("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", ihdr) +
+                               pngChunk("IDAT", idat) + pngChunk("IEND", {});
+        const QString path = tmp.filePath("huge.png");
+        bstest::writeFile(path, png);
+        expectError([&] { bs::decodeImageFile(path.toStdString()); }, bs::DecodeErrorKind::Oversized,
+                    {path, "30000x30000", "900000000"}, "30000x30000 PNG");
+        // The limit is configurable and applies to every format.
+        bs::DecodeOptions small;
+        small.maxPixels = 1000;
+        for (const char* name : {"photo_chelsea.jpg", "rgb.png", "rgb.bmp", "lossy.webp", "rgb.tif"}) {
+            const QString p = fixture(name);
+            expectError([&] { bs::decodeImageFile(p.toStdString(), small); },
+                        bs::DecodeErrorKind::Oversized, {p, "1000"}, name);
+        }
+    }
+
+    void exifOrientationRecordedNotApplied() {
+        bs::DecodeInfo info;
+        const bs::Image rotated = bs::decodeImageFile(fixture("exif_rot6.jpg").toStdString(), {}, &info);
+        QCOMPARE(info.exifOrientation, 6);
+        // Orientation 6 would swap width and height if applied.
+        QCOMPARE(rotated.width, 67);
+        QCOMPARE(rotated.height, 45);
+        bs::DecodeInfo plain;
+        bs::decodeImageFile(fixture("rgb_444.jpg").toStdString(), {}, &plain);
+        QCOMPARE(plain.exifOrientation, 1);
+    }
+
+    void modesReported_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<int>("bits");
+        QTest::newRow("rgb jpeg") << "rgb_420.jpg" << "JPEG" << "RGB" << 8;
+        QTest::newRow("gray jpeg") << "gray.jpg" << "JPEG" << "L" << 8;
+        QTest::newRow("cmyk jpeg") << "cmyk.jpg" << "JPEG" << "CMYK" << 8;
+        QTest::newRow("16-bit gray png") << "gray16.png" << "PNG" << "I" << 16;
+        QTest::newRow("16-bit rgb png") << "rgb16.png" << "PNG" << "RGB" << 16;
+        QTest::newRow("1-bit png") << "bilevel.png" << "PNG" << "1" << 1;
+        QTest::newRow("2-bit gray png") << "gray2.png" << "PNG" << "L" << 2;
+        QTest::newRow("palette png") << "p_trns.png" << "PNG" << "P" << 8;
+        QTest::newRow("4-bit palette png") << "p_4bit.png" << "PNG" << "P" << 4;
+        QTest::newRow("gray+alpha png") << "la.png" << "PNG" << "LA" << 8;
+        QTest::newRow("rgba png") << "rgba.png" << "PNG" << "RGBA" << 8;
+        QTest::newRow("palette bmp") << "p.bmp" << "BMP" << "P" << 8;
+        QTest::newRow("16-bit tiff") << "gray16.tif" << "TIFF" << "I;16" << 16;
+        QTest::newRow("webp") << "lossless.webp" << "WEBP" << "RGB" << 8;
+        QTest::newRow("pgm") << "l.pgm" << "PPM" << "L" << 8;
+    }
+    void modesReported() {
+        QFETCH(QString, file);
+        QFETCH(QString, format);
+        QFETCH(QString, mode);
+        QFETCH(int, bits);
+        bs::DecodeInfo info;
+        const bs::Image im = bs::decodeImageFile(fixture(qPrintable(file)).toStdString(), {}, &info);
+        QCOMPARE(QString::fromStdString(info.format), format);
+        QCOMPARE(QString::fromStdString(info.sourceMode), mode);
+        QCOMPARE(info.bitDepth, bits);
+        QCOMPARE(info.sourceWidth, im.width);
+        QCOMPARE(info.sourceHeight, im.height);
+        QCOMPARE(im.channels, 3);
+        QCOMPARE(im.pixels.size(), size_t(im.width) * im.height * 3);
+    }
+
+    void grayAndBilevelExpandToRgb() {
+        const bs::Image l = bs::decodeImageFile(fixture("l.png").toStdString());
+        const bs::Image bw = bs::decodeImageFile(fixture("bilevel.png").toStdString());
+        bool sawBlack = false, sawWhite = false;
+        for (int y = 0; y < l.height; ++y)
+            for (int x = 0; x < l.width; ++x) {
+                QCOMPARE(l.at(y, x, 0), l.at(y, x, 1));
+                QCOMPARE(l.at(y, x, 0), l.at(y, x, 2));
+                const uint8_t v = bw.at(y, x, 0);
+                QVERIFY(v == 0 || v == 255);
+                sawBlack |= v == 0;
+                sawWhite |= v == 255;
+            }
+        QVERIFY(sawBlack && sawWhite);
+    }
+
+    void imageExtensions() {
+        for (const char* ok : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.Ppm", "e.bmp", "f.pgm", "g.tif",
+                               "h.TIFF", "i.webp", "x.tar.jpg"})
+            QVERIFY2(bs::hasImageExtension(ok), ok);
+        for (const char* no : {"a.gif", "b.txt", "jpg", "dir.jpg/file", "c.jpgx", "d.", "e.pngg", ""})
+            QVERIFY2(!bs::hasImageExtension(no), no);
+    }
+
+    // Corrupted copies of every fixture must decode or throw DecodeError,
+    // never crash or throw anything else.
+    void corruptedInputsNeverCrash() {
+        QDir dir(bstest::sourceDir() + "/tests/parity/images");
+        const QStringList files = dir.entryList(QDir::Files);
+        QVERIFY(files.size() >= 20);
+        uint32_t state = 12345;
+        auto rnd = [&] { return state = state * 1103515245u + 12345u, state >> 8; };
+        int decoded = 0, refused = 0;
+        for (const QString& name : files) {
+            const QByteArray orig = readAll(dir.filePath(name));
+            for (int trial = 0; trial < 12; ++trial) {
+                QByteArray b = orig;
+                const int flips = 1 + int(rnd() % 8);
+                for (int k = 0; k < flips; ++k) b[int(rnd() % uint32_t(b.size()))] = char(rnd() & 0xFF);
+                if (trial % 3 == 2) b.truncate(int(rnd() % uint32_t(b.size())));
+                try {
+                    const bs::Image im = bs::decodeImageBuffer(reinterpret_cast<const uint8_t*>(b.constData()),
+                                                               size_t(b.size()), name.toStdString());
+                    QCOMPARE(im.pixels.size(), size_t(im.width) * im.height * 3);
+                    ++decoded;
+                } catch (const bs::DecodeError& e) {
+                    QVERIFY2(QString(e.what()).contains(name), e.what());
+                    ++refused;
+                }
+            }
+        }
+        qInfo("corrupted inputs: %d decoded, %d refused with DecodeError", decoded, refused);
+        QVERIFY(refused > 0);
+    }
+};
+
+QTEST_MAIN(TestDecode)
+#include "test_decode.moc"
