@@ -3,5 +3,4 @@
 #include "cli.h"
 
 namespace bs::cli {
-int runCompare(const std::vector<std::string>&) { return fail("compare", "not built yet"); }
 }  // namespace bs::cli
