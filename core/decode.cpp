@@ -58,7 +58,9 @@ uint32_t be32(const uint8_t* p) {
 uint32_t le32(const uint8_t* p) {
     return (uint32_t(p[3]) << 24) | (uint32_t(p[2]) << 16) | (uint32_t(p[1]) << 8) | p[0];
 }
-uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+uint16_t le16(const uint8_t* p) {
+    return uint16_t(p[0] | (p[1] << 8));
+}
 
 // ---------------------------------------------------------------------------
 // EXIF / TIFF orientation: IFD0 tag 0x0112. `tiff` starts at the TIFF header.
@@ -314,8 +316,8 @@ bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t
     return true;
 }
 
-Image decodePng(const uint8_t* data, size_t size, const std::string& name,
-                const DecodeOptions& opt, DecodeInfo& info) {
+Image decodePng(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
+                DecodeInfo& info) {
     if (size < 33) truncated(name);
     // Refuse a huge IHDR before libpng allocates anything.
     checkPixels(name, be32(data + 16), be32(data + 20), opt);
@@ -364,9 +366,13 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name,
                 break;
             }
             // Low bit depths are stretched to 0..255 (x255, x85, x17).
-            const int mul = hdr->bitDepth == 1 ? 255 : hdr->bitDepth == 2 ? 85 : hdr->bitDepth == 4 ? 17 : 1;
+            const int mul = hdr->bitDepth == 1   ? 255
+                            : hdr->bitDepth == 2 ? 85
+                            : hdr->bitDepth == 4 ? 17
+                                                 : 1;
             info.sourceMode = hdr->bitDepth == 1 ? "1" : "L";
-            for (size_t i = 0; i < n; ++i) o[i * 3] = o[i * 3 + 1] = o[i * 3 + 2] = uint8_t(raw[i] * mul);
+            for (size_t i = 0; i < n; ++i)
+                o[i * 3] = o[i * 3 + 1] = o[i * 3 + 2] = uint8_t(raw[i] * mul);
             break;
         }
         case PNG_COLOR_TYPE_GRAY_ALPHA:
@@ -392,7 +398,8 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name,
             info.sourceMode = hdr->colorType == PNG_COLOR_TYPE_RGB ? "RGB" : "RGBA";
             std::memcpy(o, raw, n * 3);
             break;
-        default: fail(DecodeErrorKind::Unreadable, name, "unsupported PNG colour type");
+        default:
+            fail(DecodeErrorKind::Unreadable, name, "unsupported PNG colour type");
     }
     return out;
 }
@@ -415,7 +422,8 @@ bool pnmSize(const uint8_t* d, size_t size, int64_t& w, int64_t& h) {
         }
         if (pos >= size || !std::isdigit(d[pos])) return false;
         int64_t v = 0;
-        while (pos < size && std::isdigit(d[pos]) && v < (int64_t(1) << 40)) v = v * 10 + (d[pos++] - '0');
+        while (pos < size && std::isdigit(d[pos]) && v < (int64_t(1) << 40))
+            v = v * 10 + (d[pos++] - '0');
         vals[k] = v;
     }
     w = vals[0];
@@ -567,9 +575,8 @@ bool fileTruncated(const std::string& fmt, const uint8_t* d, size_t size, int64_
 
 void silenceOpenCv() {
     static std::once_flag once;
-    std::call_once(once, [] {
-        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
-    });
+    std::call_once(once,
+                   [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); });
 }
 
 int webpOrientation(const uint8_t* d, size_t size) {
@@ -619,7 +626,8 @@ Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name
     else
         info.sourceMode = ch == 1 ? "L" : ch == 4 ? "RGBA" : "RGB";
     // OpenCV expands palettes; Pillow keeps them as "P".
-    if (fmt == "BMP" && size >= 30 && (le32(data + 14) == 12 ? le16(data + 24) : le16(data + 28)) <= 8)
+    if (fmt == "BMP" && size >= 30 &&
+        (le32(data + 14) == 12 ? le16(data + 24) : le16(data + 28)) <= 8)
         info.sourceMode = "P";
     if (fmt == "TIFF" && info.sourceMode == "I;16" && data[0] == 'M') info.sourceMode = "I;16B";
     if (depth != CV_8U && depth != CV_16U && depth != CV_32F)
@@ -695,7 +703,8 @@ Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
 Image decodeImageFile(const std::string& path, const DecodeOptions& options, DecodeInfo* info) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        fail(DecodeErrorKind::Unreadable, path, std::string("cannot open (") + std::strerror(errno) + ")");
+        fail(DecodeErrorKind::Unreadable, path,
+             std::string("cannot open (") + std::strerror(errno) + ")");
     struct FdCloser {
         int fd;
         ~FdCloser() { ::close(fd); }
@@ -710,7 +719,8 @@ Image decodeImageFile(const std::string& path, const DecodeOptions& options, Dec
         const ssize_t r = ::read(fd, buf.data() + got, buf.size() - got);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0)
-            fail(DecodeErrorKind::Unreadable, path, std::string("read error (") + std::strerror(errno) + ")");
+            fail(DecodeErrorKind::Unreadable, path,
+                 std::string("read error (") + std::strerror(errno) + ")");
         if (r == 0) break;  // file shrank while reading
         got += size_t(r);
     }
@@ -719,7 +729,7 @@ Image decodeImageFile(const std::string& path, const DecodeOptions& options, Dec
 }
 
 bool hasImageExtension(const std::string& path) {
-    static const char* const kExts[] = {".jpg", ".jpeg", ".png", ".ppm", ".bmp",
+    static const char* const kExts[] = {".jpg", ".jpeg", ".png",  ".ppm", ".bmp",
                                         ".pgm", ".tif",  ".tiff", ".webp"};
     std::string lower;
     const size_t dot = path.find_last_of('.');

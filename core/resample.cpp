@@ -70,12 +70,18 @@ struct FilterDef {
 
 FilterDef filterDef(ResampleFilter f) {
     switch (f) {
-        case ResampleFilter::Bilinear: return {bilinearFilter, 1.0};
-        case ResampleFilter::Bicubic: return {bicubicFilter, 2.0};
-        case ResampleFilter::Box: return {boxFilter, 0.5};
-        case ResampleFilter::Hamming: return {hammingFilter, 1.0};
-        case ResampleFilter::Lanczos: return {lanczosFilter, 3.0};
-        case ResampleFilter::Nearest: break;
+        case ResampleFilter::Bilinear:
+            return {bilinearFilter, 1.0};
+        case ResampleFilter::Bicubic:
+            return {bicubicFilter, 2.0};
+        case ResampleFilter::Box:
+            return {boxFilter, 0.5};
+        case ResampleFilter::Hamming:
+            return {hammingFilter, 1.0};
+        case ResampleFilter::Lanczos:
+            return {lanczosFilter, 3.0};
+        case ResampleFilter::Nearest:
+            break;
     }
     return {bilinearFilter, 1.0};
 }
@@ -134,8 +140,8 @@ inline uint8_t clip8(int32_t v) {
 // Horizontal pass over input rows [rowBegin, rowEnd) producing output columns
 // [x0, x0 + cols); `dst` holds (rowEnd - rowBegin) rows of `cols` pixels.
 template <int C>
-void horizontalPass(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx, int x0,
-                    int cols, uint8_t* dst) {
+void horizontalPass(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx, int x0, int cols,
+                    uint8_t* dst) {
     constexpr int32_t half = 1 << (kPrecisionBits - 1);
     for (int y = rowBegin; y < rowEnd; ++y) {
         const uint8_t* in = src.row(y);
@@ -176,9 +182,8 @@ __attribute__((target("sse4.1"))) inline __m128i load3(const uint8_t* q) {
 // One RGB output pixel of the horizontal pass with the three channel sums in
 // one SSE4.1 register (R, G, B, unused lane). Same exact int32 arithmetic
 // as horizontalPass<3>, so bit-identical. `end` bounds the 4-byte loads.
-__attribute__((target("sse4.1"))) inline void pixel3Sse41(const uint8_t* p, const int32_t* k,
-                                                          int n, const uint8_t* end,
-                                                          uint8_t* out) {
+__attribute__((target("sse4.1"))) inline void pixel3Sse41(const uint8_t* p, const int32_t* k, int n,
+                                                          const uint8_t* end, uint8_t* out) {
     constexpr int32_t half = 1 << (kPrecisionBits - 1);
     const int fast = p + size_t(n) * 3 + 1 <= end ? n : n - 1;
     __m128i acc0 = _mm_set1_epi32(half), acc1 = _mm_setzero_si128();
@@ -222,9 +227,9 @@ __attribute__((target("sse4.1"))) void horizontalPass3Sse41(const Image& src, in
 // runs the longer of its two tap counts with zero coefficients past a
 // pixel's own count (adding 0 * sample changes no sum). This pass is
 // Resize's hot loop.
-__attribute__((target("avx2"))) void horizontalPass3Avx2(const Image& src, int rowBegin,
-                                                         int rowEnd, const Coeffs& cx, int x0,
-                                                         int cols, uint8_t* dst) {
+__attribute__((target("avx2"))) void horizontalPass3Avx2(const Image& src, int rowBegin, int rowEnd,
+                                                         const Coeffs& cx, int x0, int cols,
+                                                         uint8_t* dst) {
     constexpr int32_t half = 1 << (kPrecisionBits - 1);
     const int pairs = cols / 2;
     int taps = 0;
@@ -265,7 +270,8 @@ __attribute__((target("avx2"))) void horizontalPass3Avx2(const Image& src, int r
                 acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(v), kv));
             }
             acc = _mm256_srai_epi32(acc, kPrecisionBits);
-            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+            __m128i w =
+                _mm_packs_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
             w = _mm_packus_epi16(w, w);  // R0 G0 B0 - R1 G1 B1 -
             const uint64_t px = uint64_t(_mm_cvtsi128_si64(w));
             uint8_t* o = out + q * 6;
@@ -302,8 +308,8 @@ __attribute__((target("avx2"))) void verticalPassAvx2(const uint8_t* src, size_t
         for (; i + 16 <= rowLen; i += 16) {
             __m256i a0 = _mm256_set1_epi32(half), a1 = a0;
             for (int j = 0; j < n; ++j) {
-                const __m128i v =
-                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + size_t(j) * srcStride + i));
+                const __m128i v = _mm_loadu_si128(
+                    reinterpret_cast<const __m128i*>(base + size_t(j) * srcStride + i));
                 const __m256i kv = _mm256_set1_epi32(k[j]);
                 a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(v), kv));
                 a1 = _mm256_add_epi32(
@@ -326,8 +332,8 @@ __attribute__((target("avx2"))) void verticalPassAvx2(const uint8_t* src, size_t
 }
 #endif
 
-void horizontalPass3(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx, int x0,
-                     int cols, uint8_t* dst) {
+void horizontalPass3(const Image& src, int rowBegin, int rowEnd, const Coeffs& cx, int x0, int cols,
+                     uint8_t* dst) {
 #ifdef BS_RESAMPLE_X86
     static const bool avx2 = __builtin_cpu_supports("avx2");
     static const bool sse41 = __builtin_cpu_supports("sse4.1");
@@ -384,8 +390,7 @@ std::vector<int> nearestTable(int inSize, int outSize) {
 
 void checkImage(const Image& src, int width, int height) {
     if (src.channels != 1 && src.channels != 3)
-        throw Error("resize: image must have 1 or 3 channels, got " +
-                    std::to_string(src.channels));
+        throw Error("resize: image must have 1 or 3 channels, got " + std::to_string(src.channels));
     if (src.width <= 0 || src.height <= 0 ||
         src.pixels.size() != size_t(src.width) * src.height * src.channels)
         throw Error("resize: empty or inconsistent input image");
@@ -413,12 +418,18 @@ ResampleFilter parseResampleFilter(const std::string& name) {
 
 std::string resampleFilterName(ResampleFilter f) {
     switch (f) {
-        case ResampleFilter::Nearest: return "nearest";
-        case ResampleFilter::Bilinear: return "bilinear";
-        case ResampleFilter::Bicubic: return "bicubic";
-        case ResampleFilter::Box: return "box";
-        case ResampleFilter::Hamming: return "hamming";
-        case ResampleFilter::Lanczos: return "lanczos";
+        case ResampleFilter::Nearest:
+            return "nearest";
+        case ResampleFilter::Bilinear:
+            return "bilinear";
+        case ResampleFilter::Bicubic:
+            return "bicubic";
+        case ResampleFilter::Box:
+            return "box";
+        case ResampleFilter::Hamming:
+            return "hamming";
+        case ResampleFilter::Lanczos:
+            return "lanczos";
     }
     return "bilinear";
 }
@@ -579,10 +590,14 @@ Taps nearestTaps(int64_t in, int64_t out) {
 
 Taps tensorTaps(ResampleFilter f, int64_t in, int64_t out) {
     switch (f) {
-        case ResampleFilter::Nearest: return nearestTaps(in, out);
-        case ResampleFilter::Bilinear: return linearTaps(in, out);
-        case ResampleFilter::Bicubic: return cubicTaps(in, out);
-        default: break;
+        case ResampleFilter::Nearest:
+            return nearestTaps(in, out);
+        case ResampleFilter::Bilinear:
+            return linearTaps(in, out);
+        case ResampleFilter::Bicubic:
+            return cubicTaps(in, out);
+        default:
+            break;
     }
     throw Error("resize of a tensor supports nearest, bilinear and bicubic only, not " +
                 resampleFilterName(f));
@@ -622,7 +637,8 @@ Tensor resizeTensor(const Tensor& src, int width, int height, ResampleFilter fil
                     const float* r = in + ty.idx[size_t(y) * ty.n + j] * W;
                     float t = 0.f;
                     for (int i = 0; i < tx.n; ++i) {
-                        const float v = r[tx.idx[size_t(x) * tx.n + i]] * tx.w[size_t(x) * tx.n + i];
+                        const float v =
+                            r[tx.idx[size_t(x) * tx.n + i]] * tx.w[size_t(x) * tx.n + i];
                         t = i == 0 ? v : t + v;
                     }
                     const float v = t * ty.w[size_t(y) * ty.n + j];

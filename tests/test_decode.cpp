@@ -23,7 +23,8 @@ QByteArray pngChunk(const char* tag, const QByteArray& data) {
     c.append(char(n >> 24)).append(char(n >> 16)).append(char(n >> 8)).append(char(n));
     QByteArray body = QByteArray(tag, 4) + data;
     c += body;
-    const quint32 crc = quint32(crc32(0, reinterpret_cast<const Bytef*>(body.constData()), uInt(body.size())));
+    const quint32 crc =
+        quint32(crc32(0, reinterpret_cast<const Bytef*>(body.constData()), uInt(body.size())));
     c.append(char(crc >> 24)).append(char(crc >> 16)).append(char(crc >> 8)).append(char(crc));
     return c;
 }
@@ -50,14 +51,15 @@ class TestDecode : public QObject {
         try {
             fn();
         } catch (const bs::DecodeError& e) {
-            QVERIFY2(e.kind() == kind, qPrintable(QString("%1: wrong kind %2 (%3)")
-                                                      .arg(what)
-                                                      .arg(int(e.kind()))
-                                                      .arg(e.what())));
+            QVERIFY2(
+                e.kind() == kind,
+                qPrintable(
+                    QString("%1: wrong kind %2 (%3)").arg(what).arg(int(e.kind())).arg(e.what())));
             const QString msg = QString::fromStdString(e.what());
             QVERIFY2(!msg.contains('\n'), qPrintable(msg));
             for (const QString& n : needles)
-                QVERIFY2(msg.contains(n), qPrintable(QString("%1: '%2' lacks '%3'").arg(what, msg, n)));
+                QVERIFY2(msg.contains(n),
+                         qPrintable(QString("%1: '%2' lacks '%3'").arg(what, msg, n)));
             return;
         } catch (const std::exception& e) {
             QFAIL(qPrintable(QString("%1: unexpected exception %2").arg(what, e.what())));
@@ -69,8 +71,9 @@ private Q_SLOTS:
     void truncatedSkimageJpeg() {
         const QString path = "/usr/lib/python3/dist-packages/skimage/data/truncated.jpg";
         if (!QFile::exists(path)) QSKIP("skimage data not installed");
-        expectError([&] { bs::decodeImageFile(path.toStdString()); }, bs::DecodeErrorKind::Truncated,
-                    {"image file is truncated", path}, "skimage truncated.jpg");
+        expectError([&] { bs::decodeImageFile(path.toStdString()); },
+                    bs::DecodeErrorKind::Truncated, {"image file is truncated", path},
+                    "skimage truncated.jpg");
     }
 
     void truncatedCutFiles() {
@@ -87,8 +90,8 @@ private Q_SLOTS:
                         .width > 0);
             const QString cut = tmp.filePath(QString("cut_") + name);
             bstest::writeFile(cut, full.left(full.size() * 2 / 3));
-            expectError([&] { bs::decodeImageFile(cut.toStdString()); }, bs::DecodeErrorKind::Truncated,
-                        {"image file is truncated", cut}, name);
+            expectError([&] { bs::decodeImageFile(cut.toStdString()); },
+                        bs::DecodeErrorKind::Truncated, {"image file is truncated", cut}, name);
         }
     }
 
@@ -97,15 +100,16 @@ private Q_SLOTS:
         QVERIFY(tmp.isValid());
         const QString empty = tmp.filePath("empty.jpg");
         bstest::writeFile(empty, {});
-        expectError([&] { bs::decodeImageFile(empty.toStdString()); }, bs::DecodeErrorKind::Unreadable,
-                    {empty}, "zero-byte file");
+        expectError([&] { bs::decodeImageFile(empty.toStdString()); },
+                    bs::DecodeErrorKind::Unreadable, {empty}, "zero-byte file");
         const QString text = tmp.filePath("notes.png");
         bstest::writeFile(text, "these are not pixels\n");
-        expectError([&] { bs::decodeImageFile(text.toStdString()); }, bs::DecodeErrorKind::Unreadable,
-                    {text, "cannot identify image file"}, "text named .png");
+        expectError([&] { bs::decodeImageFile(text.toStdString()); },
+                    bs::DecodeErrorKind::Unreadable, {text, "cannot identify image file"},
+                    "text named .png");
         const QString missing = tmp.filePath("missing.png");
-        expectError([&] { bs::decodeImageFile(missing.toStdString()); }, bs::DecodeErrorKind::Unreadable,
-                    {missing}, "missing file");
+        expectError([&] { bs::decodeImageFile(missing.toStdString()); },
+                    bs::DecodeErrorKind::Unreadable, {missing}, "missing file");
         expectError([&] { bs::decodeImageFile(tmp.path().toStdString()); },
                     bs::DecodeErrorKind::Unreadable, {tmp.path()}, "directory");
         // A valid signature followed by garbage.
@@ -130,12 +134,14 @@ private Q_SLOTS:
                                pngChunk("IDAT", idat) + pngChunk("IEND", {});
         const QString path = tmp.filePath("huge.png");
         bstest::writeFile(path, png);
-        expectError([&] { bs::decodeImageFile(path.toStdString()); }, bs::DecodeErrorKind::Oversized,
-                    {path, "30000x30000", "900000000"}, "30000x30000 PNG");
+        expectError([&] { bs::decodeImageFile(path.toStdString()); },
+                    bs::DecodeErrorKind::Oversized, {path, "30000x30000", "900000000"},
+                    "30000x30000 PNG");
         // The limit is configurable and applies to every format.
         bs::DecodeOptions small;
         small.maxPixels = 1000;
-        for (const char* name : {"photo_chelsea.jpg", "rgb.png", "rgb.bmp", "lossy.webp", "rgb.tif"}) {
+        for (const char* name :
+             {"photo_chelsea.jpg", "rgb.png", "rgb.bmp", "lossy.webp", "rgb.tif"}) {
             const QString p = fixture(name);
             expectError([&] { bs::decodeImageFile(p.toStdString(), small); },
                         bs::DecodeErrorKind::Oversized, {p, "1000"}, name);
@@ -144,7 +150,8 @@ private Q_SLOTS:
 
     void exifOrientationRecordedNotApplied() {
         bs::DecodeInfo info;
-        const bs::Image rotated = bs::decodeImageFile(fixture("exif_rot6.jpg").toStdString(), {}, &info);
+        const bs::Image rotated =
+            bs::decodeImageFile(fixture("exif_rot6.jpg").toStdString(), {}, &info);
         QCOMPARE(info.exifOrientation, 6);
         // Orientation 6 would swap width and height if applied.
         QCOMPARE(rotated.width, 67);
@@ -159,21 +166,51 @@ private Q_SLOTS:
         QTest::addColumn<QString>("format");
         QTest::addColumn<QString>("mode");
         QTest::addColumn<int>("bits");
-        QTest::newRow("rgb jpeg") << "rgb_420.jpg" << "JPEG" << "RGB" << 8;
-        QTest::newRow("gray jpeg") << "gray.jpg" << "JPEG" << "L" << 8;
-        QTest::newRow("cmyk jpeg") << "cmyk.jpg" << "JPEG" << "CMYK" << 8;
-        QTest::newRow("16-bit gray png") << "gray16.png" << "PNG" << "I" << 16;
-        QTest::newRow("16-bit rgb png") << "rgb16.png" << "PNG" << "RGB" << 16;
-        QTest::newRow("1-bit png") << "bilevel.png" << "PNG" << "1" << 1;
-        QTest::newRow("2-bit gray png") << "gray2.png" << "PNG" << "L" << 2;
-        QTest::newRow("palette png") << "p_trns.png" << "PNG" << "P" << 8;
-        QTest::newRow("4-bit palette png") << "p_4bit.png" << "PNG" << "P" << 4;
-        QTest::newRow("gray+alpha png") << "la.png" << "PNG" << "LA" << 8;
-        QTest::newRow("rgba png") << "rgba.png" << "PNG" << "RGBA" << 8;
-        QTest::newRow("palette bmp") << "p.bmp" << "BMP" << "P" << 8;
-        QTest::newRow("16-bit tiff") << "gray16.tif" << "TIFF" << "I;16" << 16;
-        QTest::newRow("webp") << "lossless.webp" << "WEBP" << "RGB" << 8;
-        QTest::newRow("pgm") << "l.pgm" << "PPM" << "L" << 8;
+        QTest::newRow("rgb jpeg") << "rgb_420.jpg"
+                                  << "JPEG"
+                                  << "RGB" << 8;
+        QTest::newRow("gray jpeg") << "gray.jpg"
+                                   << "JPEG"
+                                   << "L" << 8;
+        QTest::newRow("cmyk jpeg") << "cmyk.jpg"
+                                   << "JPEG"
+                                   << "CMYK" << 8;
+        QTest::newRow("16-bit gray png") << "gray16.png"
+                                         << "PNG"
+                                         << "I" << 16;
+        QTest::newRow("16-bit rgb png") << "rgb16.png"
+                                        << "PNG"
+                                        << "RGB" << 16;
+        QTest::newRow("1-bit png") << "bilevel.png"
+                                   << "PNG"
+                                   << "1" << 1;
+        QTest::newRow("2-bit gray png") << "gray2.png"
+                                        << "PNG"
+                                        << "L" << 2;
+        QTest::newRow("palette png") << "p_trns.png"
+                                     << "PNG"
+                                     << "P" << 8;
+        QTest::newRow("4-bit palette png") << "p_4bit.png"
+                                           << "PNG"
+                                           << "P" << 4;
+        QTest::newRow("gray+alpha png") << "la.png"
+                                        << "PNG"
+                                        << "LA" << 8;
+        QTest::newRow("rgba png") << "rgba.png"
+                                  << "PNG"
+                                  << "RGBA" << 8;
+        QTest::newRow("palette bmp") << "p.bmp"
+                                     << "BMP"
+                                     << "P" << 8;
+        QTest::newRow("16-bit tiff") << "gray16.tif"
+                                     << "TIFF"
+                                     << "I;16" << 16;
+        QTest::newRow("webp") << "lossless.webp"
+                              << "WEBP"
+                              << "RGB" << 8;
+        QTest::newRow("pgm") << "l.pgm"
+                             << "PPM"
+                             << "L" << 8;
     }
     void modesReported() {
         QFETCH(QString, file);
@@ -181,7 +218,8 @@ private Q_SLOTS:
         QFETCH(QString, mode);
         QFETCH(int, bits);
         bs::DecodeInfo info;
-        const bs::Image im = bs::decodeImageFile(fixture(qPrintable(file)).toStdString(), {}, &info);
+        const bs::Image im =
+            bs::decodeImageFile(fixture(qPrintable(file)).toStdString(), {}, &info);
         QCOMPARE(QString::fromStdString(info.format), format);
         QCOMPARE(QString::fromStdString(info.sourceMode), mode);
         QCOMPARE(info.bitDepth, bits);
@@ -211,7 +249,8 @@ private Q_SLOTS:
         for (const char* ok : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.Ppm", "e.bmp", "f.pgm", "g.tif",
                                "h.TIFF", "i.webp", "x.tar.jpg"})
             QVERIFY2(bs::hasImageExtension(ok), ok);
-        for (const char* no : {"a.gif", "b.txt", "jpg", "dir.jpg/file", "c.jpgx", "d.", "e.pngg", ""})
+        for (const char* no :
+             {"a.gif", "b.txt", "jpg", "dir.jpg/file", "c.jpgx", "d.", "e.pngg", ""})
             QVERIFY2(!bs::hasImageExtension(no), no);
     }
 
@@ -229,11 +268,13 @@ private Q_SLOTS:
             for (int trial = 0; trial < 12; ++trial) {
                 QByteArray b = orig;
                 const int flips = 1 + int(rnd() % 8);
-                for (int k = 0; k < flips; ++k) b[int(rnd() % uint32_t(b.size()))] = char(rnd() & 0xFF);
+                for (int k = 0; k < flips; ++k)
+                    b[int(rnd() % uint32_t(b.size()))] = char(rnd() & 0xFF);
                 if (trial % 3 == 2) b.truncate(int(rnd() % uint32_t(b.size())));
                 try {
-                    const bs::Image im = bs::decodeImageBuffer(reinterpret_cast<const uint8_t*>(b.constData()),
-                                                               size_t(b.size()), name.toStdString());
+                    const bs::Image im =
+                        bs::decodeImageBuffer(reinterpret_cast<const uint8_t*>(b.constData()),
+                                              size_t(b.size()), name.toStdString());
                     QCOMPARE(im.pixels.size(), size_t(im.width) * im.height * 3);
                     ++decoded;
                 } catch (const bs::DecodeError& e) {

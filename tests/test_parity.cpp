@@ -23,7 +23,9 @@ class TestParity : public QObject {
 
 private:
     json manifest_;
-    QString dir(const char* sub) const { return bstest::sourceDir() + "/tests/parity/" + sub + "/"; }
+    QString dir(const char* sub) const {
+        return bstest::sourceDir() + "/tests/parity/" + sub + "/";
+    }
 
 private Q_SLOTS:
     void initTestCase() {
@@ -46,8 +48,8 @@ private Q_SLOTS:
         bs::DecodeInfo info;
         bs::Image im;
         try {
-            im = bs::decodeImageFile((dir("images") + QString::fromStdString(name)).toStdString(), {},
-                                     &info);
+            im = bs::decodeImageFile((dir("images") + QString::fromStdString(name)).toStdString(),
+                                     {}, &info);
         } catch (const std::exception& e) {
             QFAIL(qPrintable(QString("%1: decode threw: %2").arg(name.c_str(), e.what())));
         }
@@ -82,7 +84,8 @@ private Q_SLOTS:
         QTest::addColumn<int>("index");
         for (size_t i = 0; i < manifest_["pipelines"].size(); ++i) {
             const json& c = manifest_["pipelines"][i];
-            const std::string row = c["pipeline"].get<std::string>() + "/" + c["image"].get<std::string>();
+            const std::string row =
+                c["pipeline"].get<std::string>() + "/" + c["image"].get<std::string>();
             QTest::newRow(row.c_str()) << int(i);
         }
     }
@@ -96,7 +99,8 @@ private Q_SLOTS:
         bs::Pipeline pipeline;
         bs::Pipeline::Result result;
         try {
-            pipeline = bs::Pipeline::loadFile((dir("references") + QString::fromStdString(pipeName)).toStdString());
+            pipeline = bs::Pipeline::loadFile(
+                (dir("references") + QString::fromStdString(pipeName)).toStdString());
             result = pipeline.run(bs::StageValue::fromImage(input), {});
         } catch (const bs::PipelineError& e) {
             QFAIL(qPrintable(where + QString(" | stage %1: %2").arg(e.stage()).arg(e.what())));
@@ -104,26 +108,32 @@ private Q_SLOTS:
             QFAIL(qPrintable(where + ": " + e.what()));
         }
         const std::string lastOp = pipeline.stage(pipeline.size() - 1).op();
-        const QString stage = QString(" | output of stage %1 (%2)").arg(pipeline.size() - 1).arg(lastOp.c_str());
+        const QString stage =
+            QString(" | output of stage %1 (%2)").arg(pipeline.size() - 1).arg(lastOp.c_str());
         const bs::Tensor ref =
             bstest::readNpyAsFloat(dir("references") + QString::fromStdString(c["reference"]));
         std::vector<float> got;
         if (c["kind"] == "image") {
-            QVERIFY2(result.output.isImage(), qPrintable(where + stage + ": expected a PIL-like image"));
+            QVERIFY2(result.output.isImage(),
+                     qPrintable(where + stage + ": expected a PIL-like image"));
             const bs::Image& im = result.output.image;
             const std::vector<int64_t> shape = {im.height, im.width, im.channels};
             std::vector<int64_t> refShape = ref.shape;
             if (refShape.size() == 2) refShape.push_back(1);  // mode L is saved as HxW
-            QVERIFY2(shape == refShape, qPrintable(where + stage + ": shape " + QString::fromStdString(
-                                                       bs::shapeToString(shape)) + " vs torchvision " +
-                                                   QString::fromStdString(bs::shapeToString(refShape))));
+            QVERIFY2(
+                shape == refShape,
+                qPrintable(where + stage + ": shape " +
+                           QString::fromStdString(bs::shapeToString(shape)) + " vs torchvision " +
+                           QString::fromStdString(bs::shapeToString(refShape))));
             got.assign(im.pixels.begin(), im.pixels.end());
         } else {
             QVERIFY2(!result.output.isImage(), qPrintable(where + stage + ": expected a tensor"));
-            QVERIFY2(result.output.tensor.shape == ref.shape,
-                     qPrintable(where + stage + ": shape " +
-                                QString::fromStdString(bs::shapeToString(result.output.tensor.shape)) +
-                                " vs torchvision " + QString::fromStdString(bs::shapeToString(ref.shape))));
+            QVERIFY2(
+                result.output.tensor.shape == ref.shape,
+                qPrintable(where + stage + ": shape " +
+                           QString::fromStdString(bs::shapeToString(result.output.tensor.shape)) +
+                           " vs torchvision " +
+                           QString::fromStdString(bs::shapeToString(ref.shape))));
             got = result.output.tensor.values;
         }
         QCOMPARE(got.size(), ref.values.size());
@@ -140,17 +150,21 @@ private Q_SLOTS:
             }
         }
         const bstest::Diff exact = bstest::compare(got.data(), ref.values.data(), got.size(), eps);
-        const bstest::Diff within = bstest::compare(got.data(), ref.values.data(), got.size(), level + eps);
+        const bstest::Diff within =
+            bstest::compare(got.data(), ref.values.data(), got.size(), level + eps);
         qInfo("pipeline %-28s %-18s max |diff| %.3g (%.3g grey levels), not identical %.4f%%",
               pipeName.c_str(), image.c_str(), exact.maxAbs, exact.maxAbs / level,
               exact.fractionOver * 100);
         QVERIFY2(within.fractionOver == 0,
-                 qPrintable(where + stage + QString(": max |diff| %1 exceeds one grey level (%2)")
-                                                .arg(exact.maxAbs)
-                                                .arg(level)));
-        QVERIFY2(exact.fractionOver <= 0.001,
-                 qPrintable(where + stage + QString(": %1% of values differ (allowed 0.1%)")
-                                                .arg(exact.fractionOver * 100)));
+                 qPrintable(where + stage +
+                            QString(": max |diff| %1 exceeds one grey level (%2)")
+                                .arg(exact.maxAbs)
+                                .arg(level)));
+        QVERIFY2(
+            exact.fractionOver <= 0.001,
+            qPrintable(
+                where + stage +
+                QString(": %1% of values differ (allowed 0.1%)").arg(exact.fractionOver * 100)));
     }
 
     // resizeImageRegion must equal a crop of the full resize for any filter.
@@ -164,8 +178,11 @@ private Q_SLOTS:
         }();
         const struct {
             int w, h, x0, y0, cols, rows;
-        } cases[] = {{256, 170, 16, 0, 224, 170}, {97, 301, 3, 40, 90, 200}, {301, 64, 0, 7, 301, 50},
-                     {640, 400, 320, 200, 1, 1}, {150, 200, 10, 10, 130, 180}};
+        } cases[] = {{256, 170, 16, 0, 224, 170},
+                     {97, 301, 3, 40, 90, 200},
+                     {301, 64, 0, 7, 301, 50},
+                     {640, 400, 320, 200, 1, 1},
+                     {150, 200, 10, 10, 130, 180}};
         int checked = 0;
         for (const bs::Image* im : {&src, &gray})
             for (auto f : {bs::ResampleFilter::Nearest, bs::ResampleFilter::Bilinear,
@@ -173,21 +190,25 @@ private Q_SLOTS:
                            bs::ResampleFilter::Box, bs::ResampleFilter::Hamming})
                 for (const auto& c : cases) {
                     const bs::Image full = bs::resizeImage(*im, c.w, c.h, f);
-                    const bs::Image part = bs::resizeImageRegion(*im, c.w, c.h, f, c.x0, c.y0, c.cols, c.rows);
+                    const bs::Image part =
+                        bs::resizeImageRegion(*im, c.w, c.h, f, c.x0, c.y0, c.cols, c.rows);
                     QCOMPARE(part.width, c.cols);
                     QCOMPARE(part.height, c.rows);
                     for (int y = 0; y < c.rows; ++y)
-                        QVERIFY2(std::equal(part.row(y), part.row(y) + size_t(c.cols) * im->channels,
-                                            full.row(c.y0 + y) + size_t(c.x0) * im->channels),
-                                 qPrintable(QString("%1 %2x%3 region row %4 differs")
-                                                .arg(bs::resampleFilterName(f).c_str())
-                                                .arg(c.w)
-                                                .arg(c.h)
-                                                .arg(y)));
+                        QVERIFY2(
+                            std::equal(part.row(y), part.row(y) + size_t(c.cols) * im->channels,
+                                       full.row(c.y0 + y) + size_t(c.x0) * im->channels),
+                            qPrintable(QString("%1 %2x%3 region row %4 differs")
+                                           .arg(bs::resampleFilterName(f).c_str())
+                                           .arg(c.w)
+                                           .arg(c.h)
+                                           .arg(y)));
                     ++checked;
                 }
         qInfo("%d region/full comparisons identical", checked);
-        QVERIFY_THROWS_EXCEPTION(bs::Error, bs::resizeImageRegion(src, 10, 10, bs::ResampleFilter::Bilinear, 5, 5, 6, 1));
+        QVERIFY_THROWS_EXCEPTION(
+            bs::Error,
+            bs::resizeImageRegion(src, 10, 10, bs::ResampleFilter::Bilinear, 5, 5, 6, 1));
     }
 
     // Many random sizes and all six filters against Pillow, live.
@@ -237,16 +258,19 @@ open(out + '/cases.txt', 'w').write('\n'.join(cases))
             const int w = v[0].toInt(), h = v[1].toInt(), ch = v[3].toInt();
             const bs::ResampleFilter filt = ids.at(v[2].toInt());
             const bs::Image out = bs::resizeImage(ch == 3 ? rgb : gray, w, h, filt);
-            const bs::NpyArray ref = bs::readNpy(tmp.filePath(QString("case%1.npy").arg(i)).toStdString());
+            const bs::NpyArray ref =
+                bs::readNpy(tmp.filePath(QString("case%1.npy").arg(i)).toStdString());
             QCOMPARE(out.pixels.size(), ref.bytes.size());
             size_t differing = 0;
-            for (size_t k = 0; k < out.pixels.size(); ++k) differing += out.pixels[k] != ref.bytes[k];
-            QVERIFY2(differing == 0, qPrintable(QString("resize to %1x%2 %3 (%4 ch): %5 values differ")
-                                                    .arg(w)
-                                                    .arg(h)
-                                                    .arg(bs::resampleFilterName(filt).c_str())
-                                                    .arg(ch)
-                                                    .arg(differing)));
+            for (size_t k = 0; k < out.pixels.size(); ++k)
+                differing += out.pixels[k] != ref.bytes[k];
+            QVERIFY2(differing == 0,
+                     qPrintable(QString("resize to %1x%2 %3 (%4 ch): %5 values differ")
+                                    .arg(w)
+                                    .arg(h)
+                                    .arg(bs::resampleFilterName(filt).c_str())
+                                    .arg(ch)
+                                    .arg(differing)));
         }
         qInfo("%lld live Pillow resize cases identical", static_cast<long long>(lines.size()));
     }
