@@ -1,0 +1,337 @@
+// The inspector window on the offscreen platform, driven like a user would:
+// open a generated ImageFolder, step through batches, edit the pipeline,
+// probe pixels, turn the range overlay on over a planted sample, and read
+// the histograms.
+#include <QCheckBox>
+#include <QDir>
+#include <QListWidget>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTreeWidget>
+#include <QtTest>
+
+#include "support/testsupport.h"
+#include "ui/histogramwidget.h"
+#include "ui/imageview.h"
+#include "ui/mainwindow.h"
+#include "ui/pipelinepanel.h"
+#include "ui/session.h"
+
+using namespace bs::ui;
+
+namespace {
+
+// 2 classes x 10 images of 32x24 (pattern images from the test support).
+void makeFolder(const QString& root) {
+    for (const char* cls : {"cat", "dog"}) {
+        QDir(root).mkpath(cls);
+        for (int i = 0; i < 10; ++i)
+            bstest::writePatternImage(QStringLiteral("%1/%2/img_%3.png").arg(root, cls).arg(i, 2, 10, QChar('0')),
+                                      32, 24, i + (cls[0] == 'd' ? 100 : 0));
+    }
+}
+
+bool waitIdle(MainWindow& w, int timeoutMs = 60000) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < timeoutMs) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        if (w.session()->idle() && w.session()->batchView() && w.session()->sampleView()) {
+            // One more round so queued continuations land.
+            QCoreApplication::processEvents();
+            if (w.session()->idle()) return true;
+        }
+        QTest::qWait(5);
+    }
+    return false;
+}
+
+QList<qulonglong> gridIndices(const MainWindow& w) {
+    QList<qulonglong> r;
+    for (int i = 0; i < w.grid()->count(); ++i) r << w.grid()->item(i)->data(Qt::UserRole).toULongLong();
+    return r;
+}
+
+int countColour(const QImage& img, QColor c) {
+    int n = 0;
+    for (int y = 0; y < img.height(); ++y)
+        for (int x = 0; x < img.width(); ++x)
+            if (img.pixelColor(x, y) == c) ++n;
+    return n;
+}
+
+}  // namespace
+
+class TestGuiInspector : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+    void stepThroughBatches();
+    void editPipelineChangesTensor();
+    void probeMapsThroughCrop();
+    void overlayOnPlantedSample();
+    void histogramOfKnownImage();
+    void badPathShowsError();
+    void screenshotExport();
+};
+
+void TestGuiInspector::stepThroughBatches() {
+    QTemporaryDir dir;
+    makeFolder(dir.path() + "/data");
+    MainWindow w(dir.path() + "/settings.ini");
+    w.resize(1200, 800);
+    w.show();
+    w.openPath(dir.path() + "/data");
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"}])"));
+    QSpinBox* bs = nullptr;
+    for (auto* s : w.findChildren<QSpinBox*>())
+        if (s->maximum() == 4096) bs = s;
+    QVERIFY(bs);
+    bs->setValue(6);  // 20 samples -> batches of 6, 6, 6, 2
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->numBatches(), size_t(4));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{0, 1, 2, 3, 4, 5}));
+    // Labels/class names appear in the tiles.
+    QVERIFY(w.grid()->item(0)->text().contains("cat"));
+
+    QTest::keyClick(&w, Qt::Key_Right);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{6, 7, 8, 9, 10, 11}));
+    QVERIFY(w.grid()->item(4)->text().contains("dog"));
+    QTest::keyClick(&w, Qt::Key_Space);
+    QTest::keyClick(&w, Qt::Key_PageDown);  // quickly: two steps queued, last one wins
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{18, 19}));
+    QTest::keyClick(&w, Qt::Key_Left);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{12, 13, 14, 15, 16, 17}));
+    QTest::keyClick(&w, Qt::Key_Home);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w).first(), qulonglong(0));
+    QTest::keyClick(&w, Qt::Key_End);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{18, 19}));
+
+    // Go to sample index 9: its batch opens and it is selected.
+    w.goToSampleIndex(9);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w).first(), qulonglong(6));
+    QCOMPARE(w.session()->sampleView()->index, size_t(9));
+    QCOMPARE(w.grid()->currentItem()->data(Qt::UserRole).toULongLong(), qulonglong(9));
+
+    // Clicking a tile selects that sample for the sample view.
+    w.grid()->setCurrentRow(1);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->index, size_t(7));
+    // The raw view shows the decoded 32x24 image, the tensor view 32x24 too.
+    QCOMPARE(w.rawView()->image().size(), QSize(32, 24));
+    QCOMPARE(w.tensorView()->image().size(), QSize(32, 24));
+}
+
+void TestGuiInspector::editPipelineChangesTensor() {
+    QTemporaryDir dir;
+    makeFolder(dir.path() + "/data");
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(dir.path() + "/data");
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"Resize","size":16},{"op":"ToTensor"}])"));
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->result->output.shape, (std::vector<int64_t>{3, 16, 21}));
+    const std::vector<float> before = w.session()->sampleView()->result->output.values;
+
+    // Edit the Resize size with its spin box in the parameter form.
+    w.pipelinePanel()->list()->setCurrentRow(0);
+    auto* size = w.pipelinePanel()->findChild<QSpinBox*>("param_size");
+    QVERIFY(size);
+    size->setValue(8);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->result->output.shape, (std::vector<int64_t>{3, 8, 10}));
+    QCOMPARE(w.tensorView()->image().size(), QSize(10, 8));
+
+    // Toggle the Resize off: the tensor is the full-size image again.
+    w.pipelinePanel()->list()->item(0)->setCheckState(Qt::Unchecked);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->result->output.shape, (std::vector<int64_t>{3, 24, 32}));
+    const std::vector<float> plain = w.session()->sampleView()->result->output.values;
+
+    // Add a Normalize(0.5, 0.5): every value v becomes (v - 0.5) / 0.5.
+    QVERIFY(w.pipelinePanel()->setText(
+        R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.5,0.5,0.5],"std":[0.5,0.5,0.5]}])"));
+    QVERIFY(waitIdle(w));
+    const auto& norm = w.session()->sampleView()->result->output.values;
+    QCOMPARE(norm.size(), plain.size());
+    for (size_t i = 0; i < norm.size(); i += 97) QVERIFY(qAbs(norm[i] - (plain[i] - 0.5f) / 0.5f) < 1e-5);
+    // The display range follows the stage: Normalize's expected range [-1, 1].
+    QVERIFY2(w.rangeText().contains("[-1, 1]"), qPrintable(w.rangeText()));
+    QVERIFY(w.rangeText().contains("Normalize"));
+
+    // An invalid parameter is reported in the panel, nothing crashes, and the
+    // previous pipeline stays in force.
+    QVERIFY(!w.pipelinePanel()->setText(R"([{"op":"Resize","size":"big"}])"));
+    QCOMPARE(w.session()->pipeline().size(), size_t(2));
+}
+
+void TestGuiInspector::probeMapsThroughCrop() {
+    QTemporaryDir dir;
+    makeFolder(dir.path() + "/data");
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(dir.path() + "/data");
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"CenterCrop","size":16},{"op":"ToTensor"}])"));
+    QVERIFY(waitIdle(w));
+    // Tensor (0,0) of a centre crop 16 of 32x24 is raw (8,4).
+    w.probeTensor(0, 0);
+    QVERIFY2(w.probeText().contains("raw (8,4)"), qPrintable(w.probeText()));
+    w.probeTensor(15, 15);
+    QVERIFY2(w.probeText().contains("raw (23,19)"), qPrintable(w.probeText()));
+    // The raw value shown is the pixel there, and the tensor value is it / 255.
+    const auto& res = *w.session()->sampleView()->result;
+    const int r = res.raw.at(19, 23, 0);
+    QVERIFY2(w.probeText().contains(QStringLiteral("RGB(%1,").arg(r)), qPrintable(w.probeText()));
+    QCOMPARE(res.output.values[15 * 16 + 15], float(r / 255.0f));
+}
+
+void TestGuiInspector::overlayOnPlantedSample() {
+    QTemporaryDir dir;
+    const QString root = dir.path() + "/data";
+    QDir(root).mkpath("a");
+    // Sample 0: black 20x20 with 7 white pixels (planted); sample 1: black.
+    QImage planted(20, 20, QImage::Format_RGB888);
+    planted.fill(Qt::black);
+    const QList<QPoint> white = {{0, 0}, {3, 4}, {19, 19}, {10, 2}, {5, 15}, {11, 11}, {18, 0}};
+    for (const QPoint& p : white) planted.setPixelColor(p, Qt::white);
+    QVERIFY(planted.save(root + "/a/0.png"));
+    QImage black(20, 20, QImage::Format_RGB888);
+    black.fill(Qt::black);
+    QVERIFY(black.save(root + "/a/1.png"));
+
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(root);
+    QVERIFY(waitIdle(w));
+    // The planted bug: a Lambda that scales [0,1] tensors by 2.
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
+    QVERIFY(waitIdle(w));
+    // Lambda's range is unknown: the mapping says so instead of guessing.
+    QVERIFY2(w.rangeText().contains("unknown"), qPrintable(w.rangeText()));
+    w.setRangeMode(bs::ui::DisplayRange::Mode::Manual, 0.0, 1.0);
+    w.setOverlay(true);
+    QVERIFY(waitIdle(w));
+    w.goToSampleIndex(0);
+    QVERIFY(waitIdle(w));
+    const OverlayColors colors;
+    QCOMPARE(w.session()->sampleView()->counts.above, int64_t(white.size()));
+    QCOMPARE(countColour(w.tensorView()->image(), colors.above), int(white.size()));
+    for (const QPoint& p : white) QCOMPARE(w.tensorView()->image().pixelColor(p), colors.above);
+    QVERIFY(w.rangeText().contains("manual"));
+    // Thumbnails carry the overlay too.
+    QVERIFY(countColour(w.session()->batchView()->thumbsOverlay[0], colors.above) > 0);
+    QCOMPARE(countColour(w.session()->batchView()->thumbsOverlay[1], colors.above), 0);
+    // The clean sample has nothing tinted.
+    w.goToSampleIndex(1);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->index, size_t(1));
+    QCOMPARE(countColour(w.tensorView()->image(), colors.above), 0);
+
+    // x / x turns every black pixel into NaN: a finding and NaN tint.
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x / x"}])"));
+    QVERIFY(waitIdle(w));
+    w.goToSampleIndex(0);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->counts.nan, int64_t(400 - white.size()));
+    QCOMPARE(countColour(w.tensorView()->image(), colors.nan), int(400 - white.size()));
+    bool nanFinding = false;
+    for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i)
+        nanFinding |= w.anomalies()->topLevelItem(i)->text(1) == "nan";
+    QVERIFY(nanFinding);
+}
+
+void TestGuiInspector::histogramOfKnownImage() {
+    QTemporaryDir dir;
+    const QString root = dir.path() + "/data";
+    QDir(root).mkpath("a");
+    QImage img(16, 16, QImage::Format_RGB888);
+    for (int y = 0; y < 16; ++y)
+        for (int x = 0; x < 16; ++x) img.setPixelColor(x, y, QColor(16 * x, 100, y < 8 ? 0 : 255));
+    QVERIFY(img.save(root + "/a/0.png"));
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(root);
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"}])"));
+    QVERIFY(waitIdle(w));
+    const Histogram& raw = w.rawHistogram()->histogram();
+    QCOMPARE(raw.channels(), 3);
+    QCOMPARE(raw.counts[1][100], int64_t(256));
+    QCOMPARE(raw.counts[2][0], int64_t(128));
+    QCOMPARE(raw.counts[2][255], int64_t(128));
+    for (int x = 0; x < 16; ++x) QCOMPARE(raw.counts[0][16 * x], int64_t(16));
+    // Transformed: ToTensor -> [0,1], 128 bins: 100/255 lands in bin 50.
+    const Histogram& t = w.tensorHistogram()->histogram();
+    QCOMPARE(t.lo, 0.0);
+    QCOMPARE(t.hi, 1.0);
+    QCOMPARE(t.counts[1][50], int64_t(256));
+    QCOMPARE(t.counts[2][127], int64_t(128));
+    // Whole batch (one sample here) equals the sample's.
+    QCOMPARE(w.batchHistogram()->histogram().counts[1], t.counts[1]);
+}
+
+void TestGuiInspector::badPathShowsError() {
+    QTemporaryDir dir;
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(dir.path() + "/does-not-exist");
+    QTRY_VERIFY_WITH_TIMEOUT(!w.errorText().isEmpty(), 20000);
+    QVERIFY2(w.errorText().contains("does-not-exist"), qPrintable(w.errorText()));
+    QVERIFY(!w.session()->hasDataset());
+    // Stepping with nothing open is harmless.
+    w.nextBatch();
+    w.previousBatch();
+    w.lastBatch();
+}
+
+void TestGuiInspector::screenshotExport() {
+    QTemporaryDir dir;
+    const QString root = dir.path() + "/data";
+    QDir(root).mkpath("a");
+    QImage planted(20, 20, QImage::Format_RGB888);
+    planted.fill(QColor(10, 10, 10));
+    for (int x = 0; x < 5; ++x) planted.setPixelColor(x, 0, Qt::white);
+    QVERIFY(planted.save(root + "/a/0.png"));
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(root);
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
+    QVERIFY(waitIdle(w));
+    w.setRangeMode(bs::ui::DisplayRange::Mode::Manual, 0.0, 1.0);
+    QVERIFY(waitIdle(w));
+    const QImage shot = w.composeCurrentScreenshot();
+    QVERIFY(!shot.isNull());
+    QVERIFY(shot.width() >= 700 && shot.height() >= 600);
+    // The 20 px tensor is enlarged by an integer factor 19 (384/20) without
+    // smoothing: the 5 planted pixels become 5 * 19 * 19 "above" pixels.
+    const OverlayColors colors;
+    const int above = countColour(shot, colors.above);
+    QVERIFY2(above >= 5 * 19 * 19, qPrintable(QString::number(above)));
+    // Tensor panel: x = 16 + 384 + 16, y = 16 + 24, image 380 px centred (+2).
+    const QPoint origin(418, 42);
+    QCOMPARE(shot.pixelColor(origin + QPoint(9, 9)), colors.above);
+    QCOMPARE(shot.pixelColor(origin + QPoint(4 * 19 + 9, 9)), colors.above);
+    QVERIFY(shot.pixelColor(origin + QPoint(5 * 19 + 9, 9)) != colors.above);
+    QVERIFY(shot.pixelColor(origin + QPoint(9, 19 + 9)) != colors.above);
+    // The caption region (below the histograms) has text in it.
+    int bright = 0;
+    for (int y = shot.height() - 150; y < shot.height() - 16; ++y)
+        for (int x = 16; x < shot.width() - 16; ++x) bright += qGray(shot.pixel(x, y)) > 150;
+    QVERIFY(bright > 200);
+    const QString out = dir.path() + "/shot.png";
+    QVERIFY(shot.save(out));
+    QVERIFY(QImage(out).size() == shot.size());
+}
+
+QTEST_MAIN(TestGuiInspector)
+#include "test_gui_inspector.moc"

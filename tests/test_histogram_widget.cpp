@@ -1,0 +1,197 @@
+// Rendering and histograms without a window: bin counts of a known image,
+// overlay classification counts and colours, the display range text, and
+// that the QPainter histogram actually draws the out-of-range highlight.
+#include <QPainter>
+#include <QtTest>
+
+#include <cmath>
+#include <limits>
+
+#include "ui/histogramwidget.h"
+#include "ui/model.h"
+#include "ui/render.h"
+
+using namespace bs::ui;
+
+namespace {
+
+// 16x16 RGB: R = 16*x, G = 100, B = 0 in the top half and 255 below.
+bs::Image knownImage() {
+    bs::Image im = bs::Image::allocate(16, 16, 3);
+    for (int y = 0; y < 16; ++y)
+        for (int x = 0; x < 16; ++x) {
+            uint8_t* p = im.row(y) + x * 3;
+            p[0] = uint8_t(16 * x);
+            p[1] = 100;
+            p[2] = y < 8 ? 0 : 255;
+        }
+    return im;
+}
+
+int countColour(const QImage& img, QColor c) {
+    int n = 0;
+    for (int y = 0; y < img.height(); ++y)
+        for (int x = 0; x < img.width(); ++x)
+            if (img.pixelColor(x, y) == c) ++n;
+    return n;
+}
+
+}  // namespace
+
+class TestHistogramWidget : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void binsOfKnownImage();
+    void floatHistogramAndOutside();
+    void overlayCountsAndColours();
+    void soloAndMapping();
+    void paintedHighlight();
+    void qimageOwnsPixels();
+};
+
+void TestHistogramWidget::binsOfKnownImage() {
+    const bs::Tensor t = bs::asTensor(bs::StageValue::fromImage(knownImage()));
+    const Histogram h = computeHistogram(t, 256, 0, 256);
+    QCOMPARE(h.channels(), 3);
+    for (int b = 0; b < 256; ++b) {
+        QCOMPARE(h.counts[0][b], (b % 16 == 0) ? int64_t(16) : int64_t(0));
+        QCOMPARE(h.counts[1][b], b == 100 ? int64_t(256) : int64_t(0));
+        QCOMPARE(h.counts[2][b], (b == 0 || b == 255) ? int64_t(128) : int64_t(0));
+    }
+    QCOMPARE(h.min[0], 0.0);
+    QCOMPARE(h.max[0], 240.0);
+    QCOMPARE(h.min[1], 100.0);
+    QCOMPARE(h.max[2], 255.0);
+    QCOMPARE(h.below[0] + h.above[0] + h.nan[0] + h.inf[0], int64_t(0));
+}
+
+void TestHistogramWidget::floatHistogramAndOutside() {
+    bs::Tensor t = bs::Tensor::zeros({1, 2, 5});
+    t.values = {-1.0f, 0.0f, 0.24f, 0.25f, 0.5f, 1.0f, 2.0f,
+                std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), 0.99f};
+    const Histogram h = computeHistogram(t, 4, 0.0, 1.0);
+    // [0,.25) [.25,.5) [.5,.75) [.75,1]: 0,0.24 | 0.25 | 0.5 | 1.0, 0.99
+    QCOMPARE(h.counts[0], (std::vector<int64_t>{2, 1, 1, 2}));
+    QCOMPARE(h.below[0], int64_t(1));
+    QCOMPARE(h.above[0], int64_t(1));
+    QCOMPARE(h.nan[0], int64_t(1));
+    QCOMPARE(h.inf[0], int64_t(1));
+    QCOMPARE(h.min[0], -1.0);
+    QCOMPARE(h.max[0], 2.0);
+    // Auto range joins data and expected range so outliers stay visible.
+    DisplayRange exp = DisplayRange::uniform(0, 1, DisplayRange::Mode::Expected);
+    const Histogram a = computeHistogramAuto(t, 30, &exp);
+    QCOMPARE(a.lo, -1.0);
+    QCOMPARE(a.hi, 2.0);
+    int64_t total = 0;
+    for (auto c : a.counts[0]) total += c;
+    QCOMPARE(total, int64_t(8));  // everything finite is inside
+}
+
+void TestHistogramWidget::overlayCountsAndColours() {
+    // 3x4 tensor; planted: 2 pixels above (one channel enough), 1 below,
+    // 1 NaN, 1 Inf (NaN wins over above in the same pixel).
+    bs::Tensor t = bs::Tensor::zeros({3, 3, 4});
+    for (auto& v : t.values) v = 0.5f;
+    const size_t plane = 12;
+    t.values[0 * plane + 0] = 1.5f;                                      // above (R)
+    t.values[2 * plane + 5] = 3.0f;                                      // above (B)
+    t.values[1 * plane + 7] = -0.1f;                                     // below (G)
+    t.values[0 * plane + 9] = std::numeric_limits<float>::quiet_NaN();  // NaN
+    t.values[1 * plane + 9] = 7.0f;                                      // same pixel above
+    t.values[2 * plane + 11] = -std::numeric_limits<float>::infinity();  // Inf
+    RenderOptions ro;
+    ro.range = DisplayRange::uniform(0, 1);
+    ro.overlay = true;
+    OverlayCounts c;
+    const QImage img = renderTensor(t, ro, &c);
+    QCOMPARE(c.above, int64_t(2));
+    QCOMPARE(c.below, int64_t(1));
+    QCOMPARE(c.nan, int64_t(1));
+    QCOMPARE(c.inf, int64_t(1));
+    QCOMPARE(c.total, int64_t(12));
+    QCOMPARE(countColour(img, ro.colors.above), 2);
+    QCOMPARE(countColour(img, ro.colors.below), 1);
+    QCOMPARE(countColour(img, ro.colors.nan), 1);
+    QCOMPARE(countColour(img, ro.colors.inf), 1);
+    QCOMPARE(img.pixelColor(1, 0), QColor(128, 128, 128));  // 0.5 -> mid grey
+    // Without the overlay the counts are the same but nothing is tinted.
+    ro.overlay = false;
+    OverlayCounts c2;
+    const QImage plain = renderTensor(t, ro, &c2);
+    QCOMPARE(c2.above, c.above);
+    QCOMPARE(countColour(plain, ro.colors.above), 0);
+    QCOMPARE(plain.pixelColor(0, 0), QColor(255, 128, 128));  // R clipped at white
+}
+
+void TestHistogramWidget::soloAndMapping() {
+    bs::Tensor t = bs::Tensor::zeros({3, 1, 2});
+    t.values = {-2.0f, 2.0f, 0.0f, 1.0f, 0.5f, -1.0f};  // R, G, B planes
+    RenderOptions ro;
+    ro.range.lo = {-2, 0, -1};
+    ro.range.hi = {2, 1, 1};
+    QImage img = renderTensor(t, ro);
+    QCOMPARE(img.pixelColor(0, 0), QColor(0, 0, 191));
+    QCOMPARE(img.pixelColor(1, 0), QColor(255, 255, 0));
+    ro.solo = 1;  // G as grey
+    img = renderTensor(t, ro);
+    QCOMPARE(img.pixelColor(0, 0), QColor(0, 0, 0));
+    QCOMPARE(img.pixelColor(1, 0), QColor(255, 255, 255));
+    QVERIFY(ro.range.describe().contains("R[-2, 2] G[0, 1] B[-1, 1]"));
+
+    // Resolving: unknown expected range falls back to min/max and says so.
+    DisplaySettings d;
+    ChannelRanges unknown;
+    const DisplayRange r = resolveRange(d, unknown, "stage 1 Lambda", {0.0}, {255.0});
+    QCOMPARE(r.mode, DisplayRange::Mode::Sample);
+    QCOMPARE(r.hi[2], 255.0);
+    QVERIFY(r.describe().contains("unknown"));
+    ChannelRanges known;
+    for (auto& k : known) k = bs::ValueRange::of(-2.1, 2.6);
+    const DisplayRange e = resolveRange(d, known, "stage 4 Normalize", {0.0}, {1.0});
+    QCOMPARE(e.mode, DisplayRange::Mode::Expected);
+    QCOMPARE(e.lo[0], -2.1);
+    QVERIFY(e.describe().contains("Normalize"));
+}
+
+void TestHistogramWidget::paintedHighlight() {
+    // A histogram with mass above the expected range must show the "above"
+    // colour in the plot; one entirely inside must not.
+    bs::Tensor t = bs::Tensor::zeros({1, 10, 10});
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = i < 50 ? 0.5f : 3.0f;
+    const DisplayRange exp = DisplayRange::uniform(0, 1, DisplayRange::Mode::Expected);
+    const Histogram h = computeHistogramAuto(t, 64, &exp);
+    QImage img(320, 140, QImage::Format_RGB32);
+    QPainter p(&img);
+    HistogramStyle style;
+    paintHistogram(p, QRectF(img.rect()), h, exp, "test", style);
+    p.end();
+    QVERIFY(countColour(img, style.colors.above) > 20);
+
+    bs::Tensor inside = bs::Tensor::zeros({1, 10, 10});
+    for (auto& v : inside.values) v = 0.5f;
+    const Histogram h2 = computeHistogramAuto(inside, 64, &exp);
+    QImage img2(320, 140, QImage::Format_RGB32);
+    QPainter p2(&img2);
+    paintHistogram(p2, QRectF(img2.rect()), h2, exp, "test", style);
+    p2.end();
+    QCOMPARE(countColour(img2, style.colors.above), 0);
+
+    HistogramWidget w("w");
+    w.setHistogram(h, exp);
+    QCOMPARE(w.histogram().counts[0], h.counts[0]);
+}
+
+void TestHistogramWidget::qimageOwnsPixels() {
+    QImage img;
+    {
+        bs::Image im = knownImage();
+        img = toQImage(im);
+        std::fill(im.pixels.begin(), im.pixels.end(), 7);  // the core buffer changes/dies
+    }
+    QCOMPARE(img.size(), QSize(16, 16));
+    QCOMPARE(img.pixelColor(3, 12), QColor(48, 100, 255));
+}
+
+QTEST_MAIN(TestHistogramWidget)
+#include "test_histogram_widget.moc"
