@@ -6,9 +6,12 @@
 //   L            gray replicated to R=G=B
 //   P / PA       palette looked up; palette alpha dropped
 //   RGBA / LA    alpha dropped, colour kept (no compositing on a background)
-//   CMYK         Pillow's naive conversion R = 255 - min(255, C + K)... see decode.cpp
+//   CMYK         Pillow's conversion R = (255-K) - C*(255-K)/255 (rounded), after
+//                inverting Adobe-marked JPEG data, as Pillow 9.4 does
 //   1            0 -> 0, 1 -> 255
 //   I;16 / I     16/32-bit gray clipped (not scaled) to 0..255, as Pillow does
+//   16-bit RGB   high byte of each sample
+//   GIF          not decodable with OpenCV 4.6: reported as unreadable
 // EXIF orientation is read but NOT applied (Pillow does not apply it either).
 #pragma once
 
