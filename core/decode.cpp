@@ -45,10 +45,12 @@ void checkPixels(const std::string& name, int64_t w, int64_t h, const DecodeOpti
     if (w <= 0 || h <= 0)
         fail(DecodeErrorKind::Unreadable, name,
              "invalid image size " + std::to_string(w) + "x" + std::to_string(h));
-    if (w * h > opt.maxPixels)
+    // Divide rather than multiply: header sizes up to 2^40 would overflow.
+    if (w > opt.maxPixels / h)
         fail(DecodeErrorKind::Oversized, name,
              "image size " + std::to_string(w) + "x" + std::to_string(h) + " (" +
-                 std::to_string(w * h) + " pixels) exceeds the limit of " +
+                 (w <= INT64_MAX / h ? std::to_string(w * h) : std::string("over 2^63")) +
+                 " pixels) exceeds the limit of " +
                  std::to_string(opt.maxPixels) + " pixels");
 }
 

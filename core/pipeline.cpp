@@ -399,7 +399,7 @@ Pipeline Pipeline::parse(const std::string& textIn, const std::string& baseDir) 
         json j;
         try {
             j = json::parse(text);
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse_error, or out_of_range for 3e836
             throw PipelineError(-1, std::string("pipeline JSON: ") + e.what());
         }
         return fromJson(j, baseDir);
@@ -423,7 +423,7 @@ Pipeline Pipeline::loadFile(const std::string& path) {
             json j;
             try {
                 j = json::parse(text);
-            } catch (const json::parse_error& e) {
+            } catch (const json::exception& e) {  // parse_error, or out_of_range for 3e836
                 throw PipelineError(-1, std::string("pipeline JSON: ") + e.what());
             }
             return fromJson(j, baseDir);
