@@ -25,9 +25,12 @@ if [ -n "$need" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need
 fi
 
-CC=clang CXX=clang++ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DBATCHSCOPE_FUZZ=ON -DBATCHSCOPE_SANITIZE=ON -DBATCHSCOPE_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"${JOBS:-2}" --target fuzzers
+# SKIP_BUILD=1 reuses the binaries already in $build.
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    CC=clang CXX=clang++ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DBATCHSCOPE_FUZZ=ON -DBATCHSCOPE_SANITIZE=ON -DBATCHSCOPE_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$build" -j"${JOBS:-2}" --target fuzzers
+fi
 
 targets="$*"
 [ -z "$targets" ] && targets=$(cd "$here/tests/fuzz" && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//')
