@@ -97,7 +97,7 @@ void keepFreedMemory() {
 #ifdef M_MMAP_THRESHOLD
     static std::once_flag once;
     std::call_once(once, [] {
-        mallopt(M_MMAP_THRESHOLD, 256 << 20);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
         mallopt(M_TRIM_THRESHOLD, 512 << 20);
     });
 #endif
@@ -209,6 +209,28 @@ struct Loader::Impl {
     std::vector<size_t> order;
     std::unique_ptr<ThreadPool> pool;
 
+    // Batch buffers handed back by next() (the caller's previous batch,
+    // which next() overwrites anyway): reusing them spares a fresh
+    // tens-of-MiB allocation, its page faults and zeroing, per batch.
+    std::mutex recycleMutex;
+    std::vector<std::vector<float>> recycled;
+    std::vector<float> takeBuffer(size_t n) {
+        std::lock_guard<std::mutex> lock(recycleMutex);
+        for (auto it = recycled.begin(); it != recycled.end(); ++it) {
+            if (it->capacity() < n) continue;
+            std::vector<float> v = std::move(*it);
+            recycled.erase(it);
+            v.resize(n);  // rows are all overwritten; only growth is zeroed
+            return v;
+        }
+        return std::vector<float>(n);
+    }
+    void giveBuffer(std::vector<float>&& v) {
+        if (v.capacity() == 0) return;
+        std::lock_guard<std::mutex> lock(recycleMutex);
+        if (recycled.size() < 2) recycled.push_back(std::move(v));
+    }
+
     // Sequential iteration state.
     size_t nextBatch = 0;
     std::deque<std::future<Batch>> ahead;
@@ -275,10 +297,51 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     ctx.epoch = impl_->options.epoch;
 
     auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
+    StageTimer* timer = impl_->pipeline.timer();
+
+    // Collation happens as samples finish: each output is copied into row i
+    // of one (N, C, H, W) tensor by the thread that computed it, while it is
+    // still in cache, and its own buffer is released. Rows of failed samples
+    // are squeezed out at the end; a shape mismatch falls back to
+    // stackTensors (which only needs the shapes) for default_collate's error.
+    std::mutex slabMutex;
+    Tensor slab;
+    size_t per = 0;
+    bool mismatch = false;
+    std::vector<char> placed(indices.size(), 0);
+    auto place = [&](size_t i) {
+        Tensor& out = results[i].output;
+        if (!results[i].record.error.empty()) return;
+        const auto t0 = Clock::now();
+        {
+            std::lock_guard<std::mutex> lock(slabMutex);
+            if (mismatch) return;
+            if (slab.shape.empty()) {
+                slab.shape.push_back(int64_t(indices.size()));
+                slab.shape.insert(slab.shape.end(), out.shape.begin(), out.shape.end());
+                slab.dtype = out.dtype;
+                per = out.values.size();
+                slab.values = impl_->takeBuffer(per * indices.size());
+            } else if (!std::equal(out.shape.begin(), out.shape.end(), slab.shape.begin() + 1,
+                                   slab.shape.end()) ||
+                       out.shape.size() + 1 != slab.shape.size()) {
+                mismatch = true;
+                return;
+            }
+        }
+        // The slab is never resized while samples are placed: rows are
+        // disjoint and the copy needs no lock.
+        if (per) std::memcpy(slab.values.data() + i * per, out.values.data(), per * sizeof(float));
+        std::vector<float>().swap(out.values);  // keep the shape for error messages
+        placed[i] = 1;
+        if (timer) timer->addCollate(secondsSince(t0));
+    };
+
     if (!impl_->pool) {
         for (size_t i = 0; i < indices.size(); ++i) {
             if (cancelled()) break;
             results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+            place(i);
         }
     } else {
         std::mutex doneMutex;
@@ -289,6 +352,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
                 if (!cancelled()) {
                     results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
                     results[i].record.worker = worker;
+                    place(i);
                 }
                 std::lock_guard<std::mutex> lock(doneMutex);
                 if (--remaining == 0) doneCv.notify_one();
@@ -315,13 +379,36 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         }
     }
     const auto collateStart = Clock::now();
-    CollateError collateError;
-    if (auto stacked = stackTensors(rows, rowIndices, &collateError)) {
-        batch.data = std::move(*stacked);
+    if (!mismatch && !rows.empty()) {
+        // Every successful sample was placed in its own row; move the rows
+        // of the stacked samples together and drop the rest.
+        size_t r = 0;
+        for (size_t i : batch.stacked) {
+            if (!placed[i]) break;
+            if (r != i)
+                std::memmove(slab.values.data() + r * per, slab.values.data() + i * per,
+                             per * sizeof(float));
+            ++r;
+        }
+        if (r == batch.stacked.size()) {
+            slab.shape[0] = int64_t(r);
+            slab.values.resize(r * per);
+            batch.data = std::move(slab);
+        } else {
+            // Not reachable (a successful sample is always placed unless the
+            // shapes differ), but never stack freed buffers.
+            batch.collateError = CollateError{"loader could not place every sample in the batch",
+                                              rowIndices, {}};
+        }
     } else {
-        batch.collateError = collateError;
+        CollateError collateError;
+        if (auto stacked = stackTensors(rows, rowIndices, &collateError)) {
+            batch.data = std::move(*stacked);
+        } else {
+            batch.collateError = collateError;
+        }
     }
-    if (StageTimer* timer = impl_->pipeline.timer()) timer->addCollate(secondsSince(collateStart));
+    if (timer) timer->addCollate(secondsSince(collateStart));
     batch.samples.reserve(results.size());
     for (auto& r : results) batch.samples.push_back(std::move(r.record));
     batch.seconds = secondsSince(start);
@@ -332,6 +419,8 @@ bool Loader::next(Batch& out) {
     Impl& d = *impl_;
     const size_t total = numBatches();
     if (d.nextBatch >= total) return false;
+    d.giveBuffer(std::move(out.data.values));
+    out.data.values.clear();
     if (d.options.workers == 0 || d.options.prefetch <= 0) {
         out = batch(d.nextBatch++);
         return true;
