@@ -231,13 +231,14 @@ json Finding::toJson() const {
               {"count", count}, {"evidence", evidence}};
     json s = json::array();
     for (const auto& x : samples) {
-        json e = {{"index", x.index}, {"path", x.path}};
+        // Folder-level items (an empty class) have a path but no index.
+        json e = x.index == size_t(-1) ? json{{"path", x.path}} : json{{"index", x.index}, {"path", x.path}};
         if (!x.detail.is_null() && !x.detail.empty()) e["detail"] = x.detail;
         s.push_back(e);
     }
     j["samples"] = s;
     if (count == 1 && samples.size() == 1) {
-        j["index"] = samples[0].index;
+        if (samples[0].index != size_t(-1)) j["index"] = samples[0].index;
         j["path"] = samples[0].path;
     }
     return j;
@@ -956,9 +957,12 @@ std::string examplePath(const Group& g) {
 }
 
 std::string firstError(const Group& g) {
-    if (g.firstDetail.is_object() && g.firstDetail.contains("error"))
-        return g.firstDetail["error"].get<std::string>();
-    return {};
+    if (!g.firstDetail.is_object() || !g.firstDetail.contains("error")) return {};
+    std::string e = g.firstDetail["error"].get<std::string>();
+    // Decoder messages start with the path, which the sentence already names.
+    const std::string prefix = examplePath(g) + ": ";
+    if (!prefix.empty() && e.rfind(prefix, 0) == 0) e = e.substr(prefix.size());
+    return e;
 }
 
 std::string tallyText(const Group& g) {
@@ -991,10 +995,10 @@ std::string messageFor(const Group& g) {
         return plural(n, "image has", "images have") + " every pixel equal (e.g. " + ex + ").";
     if (g.kind == "exact_duplicate")
         return samples + " have decoded pixels identical to another sample with the same label (" +
-               std::to_string(g.tally.size()) + " groups); e.g. " + ex + ".";
+               plural(g.tally.size(), "group", "groups") + "); e.g. " + ex + ".";
     if (g.kind == "conflicting_duplicate")
         return samples + " have decoded pixels identical to a sample with a different label (" +
-               std::to_string(g.tally.size()) + " groups); e.g. " + ex + ".";
+               plural(g.tally.size(), "group", "groups") + "); e.g. " + ex + ".";
     if (g.kind == "nan_or_inf") {
         std::string m = g.stage + " produced NaN or Inf values in " + samples;
         if (det.is_object() && det.contains("nan"))

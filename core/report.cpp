@@ -80,8 +80,11 @@ std::string humanSummary(const json& report, size_t top) {
             << "] x" << f.value("count", 0) << ": " << f.value("message", std::string()) << "\n";
         const json& samples = f.value("samples", json::array());
         if (!samples.empty() && samples[0].contains("path") && !samples[0]["path"].get<std::string>().empty())
-            out << "      e.g. #" << samples[0].value("index", 0) << " " << samples[0]["path"].get<std::string>()
-                << "\n";
+        {
+            out << "      e.g. ";
+            if (samples[0].contains("index")) out << "#" << samples[0]["index"].get<size_t>() << " ";
+            out << samples[0]["path"].get<std::string>() << "\n";
+        }
     }
     if (findings.size() > top) out << "  ... and " << findings.size() - top << " more finding(s) in the report\n";
     if (findings.empty()) out << "  no findings\n";

@@ -231,19 +231,49 @@ Histogram makeHistogram(double lo, double hi) {
 }
 
 void Histogram::add(const float* p, size_t n) {
-    const double scale = double(kBins) / (hi - lo);
-    for (size_t i = 0; i < n; ++i) {
-        const float v = p[i];
-        if (!std::isfinite(v)) continue;
-        if (v < lo) {
-            ++below;
-        } else if (v > hi) {
-            ++above;
-        } else {
-            const int b = int((double(v) - lo) * scale);
-            ++bins[size_t(std::min(b, kBins - 1))];
+    // Branch-light binning: index -1 = below, kBins = above (or exactly hi),
+    // four count arrays so consecutive equal bins do not serialise.
+    const float flo = float(lo), fhi = float(hi);
+    const float scale = float(double(kBins) / (hi - lo));
+    uint32_t counts[4][kBins + 2] = {};
+    uint64_t atHi = 0;
+    size_t i = 0;
+    auto binOf = [&](float v) {
+        const float x = std::min(std::max((v - flo) * scale, -1.f), float(kBins));
+        return x < 0.f ? 0 : int(x) + 1;  // below -> 0, [0,1) -> 1, ..., kBins -> kBins + 1
+    };
+    for (; i + 4 <= n; i += 4) {
+        for (int j = 0; j < 4; ++j) {
+            const float v = p[i + size_t(j)];
+            if (v != v) continue;  // NaN
+            const int b = binOf(v);
+            ++counts[j][b];
+            atHi += (b == kBins + 1) & (v <= fhi);
+        }
+        if ((i & 0x3fffff) == 0 && i) {  // avoid 32-bit overflow on huge inputs
+            for (int j = 0; j < 4; ++j) {
+                below += counts[j][0];
+                above += counts[j][kBins + 1];
+                for (int k = 0; k < kBins; ++k) bins[size_t(k)] += counts[j][k + 1];
+                std::fill(std::begin(counts[j]), std::end(counts[j]), 0u);
+            }
         }
     }
+    for (; i < n; ++i) {
+        const float v = p[i];
+        if (v != v) continue;
+        const int b = binOf(v);
+        ++counts[0][b];
+        atHi += (b == kBins + 1) & (v <= fhi);
+    }
+    for (int j = 0; j < 4; ++j) {
+        below += counts[j][0];
+        above += counts[j][kBins + 1];
+        for (int k = 0; k < kBins; ++k) bins[size_t(k)] += counts[j][k + 1];
+    }
+    // Values equal to hi belong to the last bin (closed upper end).
+    above -= atHi;
+    bins[kBins - 1] += atHi;
 }
 
 void Histogram::addInterleaved(const uint8_t* px, size_t count, int stride) {
