@@ -5,6 +5,8 @@
 #include <QCheckBox>
 #include <QDir>
 #include <QListWidget>
+#include <QPushButton>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTreeWidget>
@@ -73,6 +75,7 @@ private Q_SLOTS:
     void histogramOfKnownImage();
     void badPathShowsError();
     void screenshotExport();
+    void auditAndJumpToFinding();
 };
 
 void TestGuiInspector::stepThroughBatches() {
@@ -331,6 +334,53 @@ void TestGuiInspector::screenshotExport() {
     const QString out = dir.path() + "/shot.png";
     QVERIFY(shot.save(out));
     QVERIFY(QImage(out).size() == shot.size());
+}
+
+void TestGuiInspector::auditAndJumpToFinding() {
+    QTemporaryDir dir;
+    const QString root = dir.path() + "/data";
+    QDir(root).mkpath("a");
+    for (int i = 0; i < 10; ++i)
+        bstest::writePatternImage(QStringLiteral("%1/a/%2.png").arg(root).arg(i), 24, 24, i);
+    // Planted: index 7 is a PNG cut in half (truncated).
+    QFile f(QStringLiteral("%1/a/7.png").arg(root));
+    QVERIFY(f.open(QIODevice::ReadWrite));
+    const QByteArray whole = f.readAll();
+    f.resize(whole.size() / 2);
+    f.close();
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(root);
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"}])"));
+    for (auto* s : w.findChildren<QSpinBox*>())
+        if (s->maximum() == 4096) s->setValue(4);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{0, 1, 2, 3}));
+    QSignalSpy done(w.session(), &Session::auditFinished);
+    QPushButton* audit = nullptr;
+    for (auto* b : w.findChildren<QPushButton*>())
+        if (b->text().startsWith("Audit")) audit = b;
+    QVERIFY(audit);
+    audit->click();
+    QVERIFY(done.wait(60000));
+    QCOMPARE(done.first().first().toBool(), false);  // not cancelled
+    // The audit found the truncated file; its row names index 7, batch 2.
+    QTreeWidgetItem* row = nullptr;
+    for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i) {
+        auto* it = w.anomalies()->topLevelItem(i);
+        if (it->text(3) == "7") row = it;
+    }
+    QVERIFY(row);
+    QVERIFY2(row->text(1).contains("truncated"), qPrintable(row->text(1)));
+    QCOMPARE(row->text(2), QStringLiteral("2"));
+    // Selecting it jumps to that batch and sample.
+    w.anomalies()->setCurrentItem(row);
+    Q_EMIT w.anomalies()->itemClicked(row, 0);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(gridIndices(w), (QList<qulonglong>{4, 5, 6, 7}));
+    QCOMPARE(w.session()->sampleView()->index, size_t(7));
+    QVERIFY(!w.session()->sampleView()->error.isEmpty());
 }
 
 QTEST_MAIN(TestGuiInspector)

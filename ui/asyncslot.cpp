@@ -40,6 +40,10 @@ void AsyncSlot::cancel() {
     if (cancel_) cancel_->store(true);
 }
 
+void AsyncSlot::requestStop() {
+    if (cancel_) cancel_->store(true);
+}
+
 void AsyncSlot::startPending() {
     if (!pending_) {
         Q_EMIT idle();

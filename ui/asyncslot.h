@@ -31,6 +31,9 @@ public:
     void submit(Work work);
     // Drops the parked request and cancels the running one.
     void cancel();
+    // Asks the running job to stop early but still delivers its (partial)
+    // result.
+    void requestStop();
     bool busy() const { return running_ || bool(pending_); }
     quint64 generation() const { return generation_; }
 

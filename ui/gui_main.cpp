@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QPalette>
+#include <QScreen>
 #include <QStyleFactory>
 
 #include "ui/mainwindow.h"
@@ -47,7 +48,11 @@ int runGui(int argc, char** argv) {
     QApplication::setOrganizationName(QStringLiteral("batchscope"));
     applyTheme(app);
     MainWindow w;
-    w.resize(1560, 960);
+    // First start: use most of the screen (a saved geometry wins later).
+    if (QScreen* screen = QGuiApplication::primaryScreen()) {
+        const QSize avail = screen->availableGeometry().size();
+        if (!w.restoredGeometry()) w.resize(std::min(avail.width(), 1800), std::min(avail.height(), 1100));
+    }
     w.show();
     const QStringList args = app.arguments();  // Qt options (-platform...) already removed
     QString path;

@@ -29,8 +29,10 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
+#include <QStyle>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
 #include <QTreeWidget>
@@ -74,7 +76,7 @@ QPixmap errorTile(const QString& kind) {
     f.setBold(true);
     p.setFont(f);
     p.drawText(pm.rect().adjusted(6, 6, -6, -6), Qt::AlignCenter | Qt::TextWordWrap,
-               QStringLiteral("✕\n%1").arg(kind));
+               QStringLiteral("✕\n%1").arg(QString(kind).replace('_', ' ')));
     return pm;
 }
 
@@ -141,6 +143,10 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
     });
     connect(session_, &Session::batchReady, this, &MainWindow::onBatchReady);
     connect(session_, &Session::sampleReady, this, &MainWindow::onSampleReady);
+    connect(session_, &Session::findingsUpdated, this, [this] {
+        refreshGrid();
+        refreshAnomalies();
+    });
     connect(session_, &Session::pipelineError, this, [this](const QString& m) {
         showError(m);
         pipeline_->showError(m);
@@ -152,12 +158,15 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
     connect(session_, &Session::auditFinished, this, [this](bool cancelled) {
         auditButton_->setEnabled(true);
         auditCancel_->setEnabled(false);
-        auditProgress_->setFormat(cancelled ? QStringLiteral("audit cancelled")
-                                            : QStringLiteral("%1 findings").arg(session_->auditFindings().size()));
+        auditProgress_->setFormat(QStringLiteral("%1%2 finding rows · %3")
+                                      .arg(cancelled ? QStringLiteral("cancelled: ") : QString())
+                                      .arg(session_->auditFindings().size())
+                                      .arg(session_->auditSummary()));
+        auditProgress_->setValue(auditProgress_->maximum());
         refreshAnomalies();
     });
 
-    restoreGeometry(settings_->value("window/geometry").toByteArray());
+    restoredGeometry_ = restoreGeometry(settings_->value("window/geometry").toByteArray());
     restoreState(settings_->value("window/state").toByteArray());
 }
 
@@ -213,6 +222,7 @@ void MainWindow::buildUi() {
         s->setSingleStep(0.1);
         s->setKeyboardTracking(false);
         s->setEnabled(false);
+        s->setMaximumWidth(96);
     }
     black_->setToolTip(QStringLiteral("Black point (manual range)"));
     white_->setToolTip(QStringLiteral("White point (manual range)"));
@@ -242,9 +252,12 @@ void MainWindow::buildUi() {
     rangeLabel_ = chip();
     rangeLabel_->setObjectName(QStringLiteral("rangeLabel"));
     rangeLabel_->setStyleSheet(QStringLiteral("color: #e3b341;"));
+    // Long texts wrap instead of widening the window.
+    rangeLabel_->setWordWrap(true);
     legend_ = chip();
     probe_ = chip(QStringLiteral("Move the mouse over an image to probe pixels"));
     probe_->setStyleSheet(QStringLiteral("font-family: monospace;"));
+    probe_->setWordWrap(true);
     sampleInfo_ = chip();
     sampleInfo_->setWordWrap(true);
     auto* infoRow = new QHBoxLayout;
@@ -295,14 +308,14 @@ void MainWindow::buildUi() {
     auto* nav = addToolBar(QStringLiteral("Navigation"));
     nav->setObjectName(QStringLiteral("navigation"));
     nav->setMovable(false);
-    auto act = [&](const QString& text, const QString& tip, auto slot) {
-        QAction* a = nav->addAction(text);
+    auto act = [&](QStyle::StandardPixmap icon, const QString& text, const QString& tip, auto slot) {
+        QAction* a = nav->addAction(style()->standardIcon(icon), text);
         a->setToolTip(tip);
         connect(a, &QAction::triggered, this, slot);
         return a;
     };
-    act(QStringLiteral("⏮"), QStringLiteral("First batch (Home)"), &MainWindow::firstBatch);
-    act(QStringLiteral("◀"), QStringLiteral("Previous batch (Left, PageUp)"), &MainWindow::previousBatch);
+    backActions_ << act(QStyle::SP_MediaSkipBackward, QStringLiteral("First"), QStringLiteral("First batch (Home)"), &MainWindow::firstBatch);
+    backActions_ << act(QStyle::SP_MediaSeekBackward, QStringLiteral("Previous"), QStringLiteral("Previous batch (Left, PageUp)"), &MainWindow::previousBatch);
     nav->addWidget(new QLabel(QStringLiteral(" Batch ")));
     batchSpin_ = new QSpinBox;
     batchSpin_->setRange(1, 1);
@@ -314,8 +327,8 @@ void MainWindow::buildUi() {
     connect(batchSpin_, &QSpinBox::valueChanged, this, [this](int v) {
         if (!updatingControls_) goToBatch(v - 1);
     });
-    act(QStringLiteral("▶"), QStringLiteral("Next batch (Right, Space, PageDown)"), &MainWindow::nextBatch);
-    act(QStringLiteral("⏭"), QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
+    forwardActions_ << act(QStyle::SP_MediaSeekForward, QStringLiteral("Next"), QStringLiteral("Next batch (Right, Space, PageDown)"), &MainWindow::nextBatch);
+    forwardActions_ << act(QStyle::SP_MediaSkipForward, QStringLiteral("Last"), QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
     nav->addSeparator();
     nav->addWidget(new QLabel(QStringLiteral(" Sample index ")));
     indexSpin_ = new QSpinBox;
@@ -382,7 +395,7 @@ void MainWindow::buildUi() {
         hv->addWidget(h, 1);
         connect(logHist_, &QCheckBox::toggled, h, &HistogramWidget::setLogScale);
     }
-    dock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"), hists, Qt::RightDockWidgetArea);
+    auto* histDock = dock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"), hists, Qt::RightDockWidgetArea);
 
     auto* anomBox = new QWidget;
     auto* av = new QVBoxLayout(anomBox);
@@ -422,14 +435,22 @@ void MainWindow::buildUi() {
         if (!session_->hasDataset()) return;
         auditButton_->setEnabled(false);
         auditCancel_->setEnabled(true);
-        auditProgress_->setRange(0, int(session_->numBatches()));
+        auditProgress_->setRange(0, int(session_->dataset()->size()));
         auditProgress_->setValue(0);
-        auditProgress_->setFormat(QStringLiteral("auditing %v/%m batches"));
+        auditProgress_->setFormat(QStringLiteral("auditing %v/%m samples"));
         session_->startAudit();
     });
     connect(auditCancel_, &QPushButton::clicked, session_, &Session::cancelAudit);
     auto* anomDock = dock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"), anomBox, Qt::BottomDockWidgetArea);
-    anomDock->setMinimumHeight(140);
+    anomDock->setMinimumHeight(120);
+    // Default proportions once the window has its size (a saved layout
+    // restored in the constructor overrides them).
+    QTimer::singleShot(0, this, [this, pipeDock, histDock, anomDock, loaderDock] {
+        if (settings_->contains("window/state")) return;
+        resizeDocks({pipeDock, histDock}, {330, 340}, Qt::Horizontal);
+        resizeDocks({anomDock}, {170}, Qt::Vertical);
+        resizeDocks({pipeDock, loaderDock}, {520, 190}, Qt::Vertical);
+    });
 
     // --- Status bar ---
     statusFormat_ = new QLabel;
@@ -675,6 +696,8 @@ void MainWindow::onBatchReady() {
     batchSpin_->setRange(1, int(std::max<size_t>(1, v->numBatches)));
     batchSpin_->setValue(int(v->number) + 1);
     batchLabel_->setText(QStringLiteral(" / %1 ").arg(v->numBatches));
+    for (QAction* a : backActions_) a->setEnabled(v->number > 0);
+    for (QAction* a : forwardActions_) a->setEnabled(v->number + 1 < v->numBatches);
     updatingControls_ = false;
     refreshGrid();
     // Select: a requested index, else the same position as before.
@@ -841,7 +864,8 @@ void MainWindow::refreshAnomalies() {
         auto* it = new QTreeWidgetItem({Finding::severityName(f.severity), f.kind,
                                         f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
                                         f.index >= 0 ? QString::number(f.index) : QString(),
-                                        f.stage >= 0 ? QStringLiteral("%1 %2").arg(f.stage + 1).arg(f.stageName) : QStringLiteral("load"),
+                                        f.stage >= 0 ? QStringLiteral("%1 %2").arg(f.stage + 1).arg(f.stageName)
+                                                    : (f.stageName.isEmpty() ? QStringLiteral("load") : f.stageName),
                                         f.message});
         it->setForeground(0, sevColor[int(f.severity)]);
         it->setToolTip(5, f.message + (f.path.isEmpty() ? QString() : "\n" + f.path));

@@ -42,6 +42,7 @@ public:
     void openPath(const QString& path);
     // The demo dataset shipped with the sources (empty when not found).
     static QString demoDatasetPath();
+    bool restoredGeometry() const { return restoredGeometry_; }
 
     Session* session() const { return session_; }
     QListWidget* grid() const { return grid_; }
@@ -146,6 +147,8 @@ private:
     int selectedRow_ = 0;
     int highlightedStage_ = -1;
     bool updatingControls_ = false;
+    bool restoredGeometry_ = false;
+    QList<QAction*> backActions_, forwardActions_;
 };
 
 }  // namespace bs::ui

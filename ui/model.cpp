@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/anomaly.h"
+
 namespace bs::ui {
 
 QString Finding::severityName(Severity s) {
@@ -35,7 +37,7 @@ std::vector<ChannelRanges> expectedRanges(const bs::Pipeline& pipeline, bool raw
 QString stageLabel(const bs::Pipeline& pipeline, size_t k) {
     if (k == 0) return QStringLiteral("input (decoded)");
     if (k > pipeline.size()) return {};
-    return QStringLiteral("stage %1 %2").arg(k - 1).arg(QString::fromStdString(pipeline.stage(k - 1).op()));
+    return QStringLiteral("stage %1 %2").arg(k).arg(QString::fromStdString(pipeline.stage(k - 1).op()));
 }
 
 bool expectedDisplay(const ChannelRanges& e, DisplayRange& out) {
@@ -192,6 +194,46 @@ std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& p
                     .arg(cnt.above)
                     .arg(exp.spanText())
                     .arg(lastName));
+    }
+    return out;
+}
+
+std::vector<Finding> fromEngineFindings(const void* engineFindings,
+                                        const std::function<std::optional<size_t>(size_t)>& batchOf) {
+    // Typed as void* in the header so that model.h (read by moc through
+    // session.h) stays free of the engine's header.
+    const auto& in = *static_cast<const std::vector<bs::Finding>*>(engineFindings);
+    std::vector<Finding> out;
+    for (const bs::Finding& f : in) {
+        Finding base;
+        base.severity = f.severity == bs::Severity::Error     ? Finding::Severity::Error
+                        : f.severity == bs::Severity::Warning ? Finding::Severity::Warning
+                                                              : Finding::Severity::Info;
+        base.kind = QString::fromStdString(f.kind);
+        const QString stage = QString::fromStdString(f.stage);
+        bool ok = false;
+        const int k = stage.section(':', 0, 0).toInt(&ok);
+        if (ok && k >= 1) {
+            base.stage = k - 1;
+            base.stageName = stage.section(':', 1);
+        } else {
+            base.stageName = stage;
+        }
+        base.message = QString::fromStdString(f.message);
+        if (f.count > f.samples.size() && !f.samples.empty())
+            base.message += QStringLiteral(" (%1 samples, first %2 listed)").arg(f.count).arg(f.samples.size());
+        if (f.samples.empty()) {
+            out.push_back(base);
+            continue;
+        }
+        for (const auto& s : f.samples) {
+            Finding r = base;
+            r.index = qint64(s.index);
+            r.path = QString::fromStdString(s.path);
+            if (batchOf)
+                if (auto b = batchOf(s.index)) r.batch = qint64(*b);
+            out.push_back(r);
+        }
     }
     return out;
 }

@@ -6,6 +6,8 @@
 #include <QString>
 
 #include <array>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -81,6 +83,7 @@ struct BatchView {
     Histogram histogram;
     DisplayRange range;
     std::vector<Finding> findings;
+    bool judged = false;  // findings include the anomaly engine's
 };
 
 struct SampleView {
@@ -109,5 +112,12 @@ bool mapTensorToRaw(const bs::Pipeline& pipeline, const bs::SampleResult& sample
 std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& pipeline,
                                    const ChannelRanges& expected,
                                    std::vector<OverlayCounts>* perSample = nullptr);
+
+// Converts the anomaly engine's grouped findings (core/anomaly.h) into rows:
+// one per listed sample (the engine caps the list), or one for the group when
+// it names no sample. Engine stage names "<k>:<Op>" become transform k-1.
+// `batchOf` gives the batch of a dataset index (nullopt when unknown).
+std::vector<Finding> fromEngineFindings(const void* engineFindings,
+                                        const std::function<std::optional<size_t>(size_t)>& batchOf);
 
 }  // namespace bs::ui

@@ -14,16 +14,29 @@ DisplayRange DisplayRange::uniform(double l, double h, Mode m) {
     return r;
 }
 
-static QString num(double v) { return QString::number(v, 'g', 4); }
+
+// Enough digits that lo and hi print differently (a collapsed range such as
+// [0.000251, 0.000253] must not read as one number).
+static QString pairNum(double lo, double hi, QString& hiText) {
+    for (int digits = 4; digits <= 10; ++digits) {
+        const QString a = QString::number(lo, 'g', digits), b = QString::number(hi, 'g', digits);
+        if (a != b || digits == 10) {
+            hiText = b;
+            return a;
+        }
+    }
+    return {};
+}
 
 QString DisplayRange::spanText() const {
-    QString span;
+    QString span, h0, h1, h2;
     const bool same = lo[0] == lo[1] && lo[1] == lo[2] && hi[0] == hi[1] && hi[1] == hi[2];
     if (same)
-        span = QStringLiteral("[%1, %2]").arg(num(lo[0]), num(hi[0]));
-    else
-        span = QStringLiteral("R[%1, %2] G[%3, %4] B[%5, %6]")
-                   .arg(num(lo[0]), num(hi[0]), num(lo[1]), num(hi[1]), num(lo[2]), num(hi[2]));
+        span = QStringLiteral("[%1, %2]").arg(pairNum(lo[0], hi[0], h0), h0);
+    else {
+        const QString l0 = pairNum(lo[0], hi[0], h0), l1 = pairNum(lo[1], hi[1], h1), l2 = pairNum(lo[2], hi[2], h2);
+        span = QStringLiteral("R[%1, %2] G[%3, %4] B[%5, %6]").arg(l0, h0, l1, h1, l2, h2);
+    }
     return span;
 }
 

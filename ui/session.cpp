@@ -4,7 +4,10 @@
 #include <QThreadPool>
 
 #include <chrono>
+#include <set>
 
+#include "core/anomaly.h"
+#include "core/audit.h"
 #include "core/dataset.h"
 #include "core/loader.h"
 
@@ -78,18 +81,19 @@ Session::Session(QObject* parent) : QObject(parent), pool_(new QThreadPool(this)
     renderSlot_ = new AsyncSlot(pool_, this);
     thumbSlot_ = new AsyncSlot(pool_, this);
     auditSlot_ = new AsyncSlot(pool_, this);
-    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_})
+    judgeSlot_ = new AsyncSlot(pool_, this);
+    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
         connect(s, &AsyncSlot::idle, this, &Session::busyChanged);
 }
 
 Session::~Session() {
-    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_})
+    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
         s->cancel();
     pool_->waitForDone();
 }
 
 bool Session::idle() const {
-    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_})
+    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
         if (s->busy()) return false;
     return true;
 }
@@ -295,6 +299,78 @@ void Session::startBatchJob(size_t b, bool prefetch) {
 void Session::deliverBatch(std::shared_ptr<const BatchView> v) {
     batchView_ = std::move(v);
     Q_EMIT batchReady();
+    if (!batchView_->judged) judgeBatch(batchView_);
+}
+
+void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
+    // The anomaly engine needs every intermediate stage, which the loader's
+    // batch does not keep: the batch's samples are recomputed with
+    // keepStages here, after the batch is already on screen.
+    auto ds = dataset_;
+    const bs::Pipeline pipeline = pipeline_;
+    bs::RandomContext ctx;
+    ctx.seed = loaderSettings_.seed;
+    ctx.epoch = loaderSettings_.epoch;
+    const size_t bsz = size_t(std::max(1, loaderSettings_.batchSize));
+    judgeSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
+        std::vector<bs::Finding> found;
+        try {
+            bs::AuditEngine engine(pipeline);
+            for (const auto& rec : cur->batch->samples) {
+                if (cancel.load()) return nullptr;
+                engine.observeSample(bs::processSample(*ds, pipeline, rec.index, ctx, true));
+            }
+            engine.observeBatch(*cur->batch);
+            engine.finish();
+            found = engine.findings();
+        } catch (const std::exception&) {
+            return nullptr;  // the batch's own findings stay
+        }
+        // Engine rows for the samples of this batch; dataset-wide kinds judged
+        // on one batch alone would mislead, so only sample-level rows stay.
+        std::set<size_t> inBatch;
+        for (const auto& rec : cur->batch->samples) inBatch.insert(rec.index);
+        const size_t number = cur->number;
+        auto rows = fromEngineFindings(&found, [&](size_t i) -> std::optional<size_t> {
+            if (inBatch.count(i)) return number;
+            return std::nullopt;
+        });
+        auto v = std::make_shared<BatchView>(*cur);
+        std::set<std::pair<QString, qint64>> seen;
+        for (const auto& f : v->findings) seen.insert({f.kind, f.index});
+        for (auto& r : rows) {
+            if (r.index < 0 || !inBatch.count(size_t(r.index))) continue;
+            if (seen.count({r.kind, r.index})) continue;
+            // Load errors are already listed by the batch itself.
+            bool dup = false;
+            for (const auto& f : v->findings)
+                if (f.index == r.index && f.stage < 0 && r.stage < 0 && f.severity == Finding::Severity::Error) dup = true;
+            if (dup) continue;
+            seen.insert({r.kind, r.index});
+            v->findings.push_back(r);
+        }
+        v->judged = true;
+        v->findingCount.assign(v->batch->samples.size(), 0);
+        for (const auto& f : v->findings)
+            for (size_t i = 0; i < v->batch->samples.size(); ++i)
+                if (f.index >= 0 && v->batch->samples[i].index == size_t(f.index)) ++v->findingCount[i];
+        (void)bsz;
+        return [this, v] {
+            if (v->config != config_) return;
+            auto it = cache_.find(v->number);
+            if (it != cache_.end()) it->second = v;
+            if (batchView_ && batchView_->number == v->number) {
+                // Keep thumbnails rendered meanwhile (display changes).
+                auto merged = std::make_shared<BatchView>(*batchView_);
+                merged->findings = v->findings;
+                merged->findingCount = v->findingCount;
+                merged->judged = true;
+                batchView_ = merged;
+                if (it != cache_.end()) it->second = merged;
+                Q_EMIT findingsUpdated();
+            }
+        };
+    });
 }
 
 void Session::prefetchNext() {
@@ -401,55 +477,71 @@ void Session::renderSample() {
 }
 
 void Session::startAudit() {
-    if (!loader_) return;
+    if (!dataset_) return;
     auditing_ = true;
     auditFindings_.clear();
-    auto loader = loader_;
+    auditSummary_.clear();
+    auto ds = dataset_;
     const bs::Pipeline pipeline = pipeline_;
-    const ChannelRanges expected = ranges_.empty() ? ChannelRanges{} : ranges_.back();
-    const size_t nb = numBatches();
+    bs::AuditOptions opts;
+    opts.batchSize = std::max(1, loaderSettings_.batchSize);
+    opts.workers = std::max(0, loaderSettings_.workers);
+    opts.seed = loaderSettings_.seed;
     const quint64 cfg = config_;
+    auto loader = loader_;
     QPointer<QObject> self(this);
     auditSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
-        auto all = std::make_shared<std::vector<Finding>>();
-        QElapsedTimer last;
-        last.start();
-        size_t b = 0;
-        for (; b < nb && !cancel.load(); ++b) {
-            try {
-                bs::Batch batch = loader->batch(b, &cancel);
-                if (cancel.load()) break;
-                auto f = batchFindings(batch, pipeline, expected);
-                all->insert(all->end(), f.begin(), f.end());
-            } catch (const std::exception& e) {
-                Finding f;
-                f.severity = Finding::Severity::Error;
-                f.kind = QStringLiteral("batch");
-                f.batch = qint64(b);
-                f.message = QString::fromUtf8(e.what());
-                all->push_back(f);
-            }
-            if (last.elapsed() > 100 || b + 1 == nb) {
+        std::vector<bs::Finding> found;
+        QString summary;
+        bs::AuditRun run;
+        try {
+            bs::AuditEngine engine(pipeline);
+            QElapsedTimer last;
+            last.start();
+            run = bs::runAudit(ds, pipeline, opts, engine, [&](const bs::AuditProgress& p) {
+                // Throttled: one queued event per 100 ms is plenty for a bar.
+                if (last.elapsed() < 100 && p.done < p.total) return;
                 last.restart();
-                postToGui(self, [self, b, nb] {
-                    Q_EMIT static_cast<Session*>(self.data())->auditProgress(b + 1, nb);
+                const qulonglong done = p.done, total = p.total;
+                postToGui(self, [self, done, total] {
+                    Q_EMIT static_cast<Session*>(self.data())->auditProgress(done, total);
                 });
-            }
+            }, &cancel);
+            found = engine.findings();
+            summary = QStringLiteral("%1 of %2 samples in %3 s")
+                          .arg(run.scanned)
+                          .arg(run.total)
+                          .arg(run.seconds, 0, 'f', 1);
+        } catch (const std::exception& e) {
+            summary = QString::fromUtf8(e.what());
         }
-        const bool cancelled = b < nb;
-        return [this, all, cancelled, cfg] {
+        // The batch of an index follows the loader's order (positions / size).
+        std::vector<size_t> batchOfIndex;
+        if (loader) {
+            const auto& order = loader->order();
+            batchOfIndex.assign(order.size(), 0);
+            for (size_t p = 0; p < order.size(); ++p)
+                if (order[p] < batchOfIndex.size()) batchOfIndex[order[p]] = p / size_t(opts.batchSize);
+        }
+        auto rows = std::make_shared<std::vector<Finding>>(
+            fromEngineFindings(&found, [&](size_t i) -> std::optional<size_t> {
+                if (i < batchOfIndex.size()) return batchOfIndex[i];
+                return std::nullopt;
+            }));
+        const bool cancelled = run.cancelled;
+        return [this, rows, cancelled, cfg, summary] {
             auditing_ = false;
-            if (cfg == config_) auditFindings_ = std::move(*all);
+            auditSummary_ = summary;
+            if (cfg == config_) auditFindings_ = std::move(*rows);
             Q_EMIT auditFinished(cancelled);
         };
     });
 }
 
 void Session::cancelAudit() {
-    if (!auditing_) return;
-    auditSlot_->cancel();
-    auditing_ = false;
-    Q_EMIT auditFinished(true);
+    // The driver stops after the batch in flight; what was scanned so far is
+    // still reported (auditFinished(true) follows).
+    if (auditing_) auditSlot_->requestStop();
 }
 
 }  // namespace bs::ui

@@ -60,6 +60,7 @@ public:
     void cancelAudit();
     bool auditRunning() const { return auditing_; }
     const std::vector<Finding>& auditFindings() const { return auditFindings_; }
+    QString auditSummary() const { return auditSummary_; }
 
     // True while nothing is being computed (tests wait for this).
     bool idle() const;
@@ -71,6 +72,9 @@ Q_SIGNALS:
     void openFailed(const QString& message);
     void batchLoading(qulonglong number);
     void batchReady();
+    // The anomaly engine's verdict on the batch in view arrived (badges,
+    // anomalies list); the batch itself did not change.
+    void findingsUpdated();
     void sampleReady();
     void pipelineError(const QString& message);
     void auditProgress(qulonglong done, qulonglong total);
@@ -84,6 +88,7 @@ private:
     void prefetchNext();
     void renderBatch();
     void renderSample();
+    void judgeBatch(std::shared_ptr<const BatchView> v);
 
     QThreadPool* pool_;
     AsyncSlot* openSlot_;
@@ -92,6 +97,7 @@ private:
     AsyncSlot* renderSlot_;
     AsyncSlot* thumbSlot_;
     AsyncSlot* auditSlot_;
+    AsyncSlot* judgeSlot_;
 
     QString path_;
     std::shared_ptr<const bs::Dataset> dataset_;
@@ -111,6 +117,7 @@ private:
 
     bool auditing_ = false;
     std::vector<Finding> auditFindings_;
+    QString auditSummary_;
 };
 
 }  // namespace bs::ui
