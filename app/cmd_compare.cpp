@@ -75,12 +75,13 @@ int runCompare(const std::vector<std::string>& argv) {
                 std::printf("%s %s [%s] %s\n", severityName(f.severity).c_str(), f.kind.c_str(),
                             f.stage.c_str(), f.message.c_str());
         const auto& s = report.summary;
-        std::printf("compared %zu samples in %zu batches (%zu pixel-compared, %zu matching, "
-                    "max |diff| %g): %d error(s), %d warning(s), %d info\n",
-                    s["samples"].get<size_t>(), s["batches"].get<size_t>(),
-                    s["pixel_compared"].get<size_t>(), s["matching"].get<size_t>(),
-                    s["max_abs"].get<double>(), s["errors"].get<int>(), s["warnings"].get<int>(),
-                    s["info"].get<int>());
+        std::printf(
+            "compared %zu samples in %zu batches (%zu pixel-compared, %zu matching, "
+            "max |diff| %g): %d error(s), %d warning(s), %d info\n",
+            s["samples"].get<size_t>(), s["batches"].get<size_t>(),
+            s["pixel_compared"].get<size_t>(), s["matching"].get<size_t>(),
+            s["max_abs"].get<double>(), s["errors"].get<int>(), s["warnings"].get<int>(),
+            s["info"].get<int>());
         return !never && report.hasAtLeast(threshold) ? 1 : 0;
     } catch (const std::exception& e) {
         return fail("compare", e.what());

@@ -55,7 +55,9 @@ std::string fmtList(const std::vector<double>& v, int precision = 4) {
     return s + "]";
 }
 
-std::string stageLabel(int k, const std::string& op) { return std::to_string(k) + ":" + op; }
+std::string stageLabel(int k, const std::string& op) {
+    return std::to_string(k) + ":" + op;
+}
 
 // Name of one printed stage: "Normalize" for "Normalize(mean=...)", the class
 // for "<__main__.AddNoise object at 0x7f...>".
@@ -159,9 +161,9 @@ double signatureDistance(const std::vector<float>& a, const std::vector<float>& 
 }
 
 bool isDiscreteRandomOp(const std::string& op) {
-    return op == "RandomHorizontalFlip" || op == "RandomVerticalFlip" ||
-           op == "RandomGrayscale" || op == "RandomInvert" || op == "RandomEqualize" ||
-           op == "RandomAutocontrast" || op == "RandomChoice" || op == "RandomOrder";
+    return op == "RandomHorizontalFlip" || op == "RandomVerticalFlip" || op == "RandomGrayscale" ||
+           op == "RandomInvert" || op == "RandomEqualize" || op == "RandomAutocontrast" ||
+           op == "RandomChoice" || op == "RandomOrder";
 }
 
 // Why a sample diverges, as found by localise().
@@ -371,9 +373,10 @@ std::vector<std::string> splitComposeText(const std::string& text) {
 // ---------------------------------------------------------------- report
 
 nlohmann::json SampleComparison::toJson() const {
-    nlohmann::json j = {{"batch", batch},     {"row", row},       {"index", index},
-                        {"variant", variant}, {"epoch", epoch},   {"worker", worker},
-                        {"label", label},     {"pixel_compared", pixelCompared},
+    nlohmann::json j = {{"batch", batch},       {"row", row},
+                        {"index", index},       {"variant", variant},
+                        {"epoch", epoch},       {"worker", worker},
+                        {"label", label},       {"pixel_compared", pixelCompared},
                         {"diff", diff.toJson()}};
     if (matchedIndex >= 0) j["matched_index"] = matchedIndex;
     if (divergenceStage >= 0) j["divergence_stage"] = divergenceStage;
@@ -382,7 +385,9 @@ nlohmann::json SampleComparison::toJson() const {
 }
 
 nlohmann::json CompareReport::toJson() const {
-    nlohmann::json j = {{"command", "compare"}, {"summary", summary}};
+    nlohmann::json j = context;
+    j["command"] = "compare";
+    j["summary"] = summary;
     j["findings"] = nlohmann::json::array();
     for (const auto& f : findings) j["findings"].push_back(f.toJson());
     j["samples"] = nlohmann::json::array();
@@ -454,7 +459,9 @@ CompareSession::CompareSession(const std::string& dumpDir, const CompareOptions&
 
 CompareSession::~CompareSession() = default;
 
-bool CompareSession::reproducible() const { return unknown_.empty() && !pipeline_.isRandom(); }
+bool CompareSession::reproducible() const {
+    return unknown_.empty() && !pipeline_.isRandom();
+}
 
 const DumpBatchData& CompareSession::batchData(size_t batch) const {
     if (batch >= manifest_.batches.size())
@@ -513,7 +520,7 @@ struct RunState {
         : s(session), tol(tolerance), stagesJson(session.pipeline().toJson()) {}
     const CompareSession& s;
     double tol;
-    nlohmann::json stagesJson;  // pipeline.toJson()
+    nlohmann::json stagesJson;                           // pipeline.toJson()
     std::vector<std::pair<int, Pipeline>> withoutStage;  // (transform number, pipeline)
     bool variantsBuilt = false;
     std::vector<std::vector<float>> signatures;  // by dataset index, empty = failed
@@ -656,12 +663,14 @@ struct RunState {
                         c.message = "the divergence starts at stage " +
                                     stageLabel(norm, "Normalize") +
                                     ": the dumped tensors match Normalize(mean=" + fmtList(m2) +
-                                    ", std=" + fmtList(s2) + ") instead of the stated mean=" +
-                                    fmtList(mean) + ", std=" + fmtList(stdv);
+                                    ", std=" + fmtList(s2) +
+                                    ") instead of the stated mean=" + fmtList(mean) +
+                                    ", std=" + fmtList(stdv);
                     } else {
-                        c.message = "the dumped tensors are a per-channel scale/offset of the "
-                                    "reproduction: stage " +
-                                    stageLabel(norm, "Normalize") + " differs";
+                        c.message =
+                            "the dumped tensors are a per-channel scale/offset of the "
+                            "reproduction: stage " +
+                            stageLabel(norm, "Normalize") + " differs";
                     }
                 } else {
                     c.stage = scaler;
@@ -709,8 +718,9 @@ struct RunState {
             }
         }
         c.key = "unlocalised";
-        c.message = "no single stage explains the difference (a different interpolation, a "
-                    "custom step in __getitem__, or different source files)";
+        c.message =
+            "no single stage explains the difference (a different interpolation, a "
+            "custom step in __getitem__, or different source files)";
         return c;
     }
 };
@@ -785,8 +795,9 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
         f.kind = "no_transform";
         f.severity = Severity::Info;
         f.stage = "dataset";
-        f.message = "the dumped dataset has no transform attribute; compared against ToTensor() "
-                    "(give the real pipeline with --pipeline FILE)";
+        f.message =
+            "the dumped dataset has no transform attribute; compared against ToTensor() "
+            "(give the real pipeline with --pipeline FILE)";
         report.findings.push_back(std::move(f));
     }
     if (manifest_.datasetLength >= 0 && size_t(manifest_.datasetLength) != nData) {
@@ -944,8 +955,9 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
                             f.kind = "pipeline_divergence";
                             f.severity = Severity::Error;
                             f.stage = "pipeline";
-                            f.message = "dumped values fall outside the range the stated "
-                                        "pipeline can produce";
+                            f.message =
+                                "dumped values fall outside the range the stated "
+                                "pipeline can produce";
                         }
                         addSample(f, findingSample(*this, sc,
                                                    {{"channel", c},
@@ -960,10 +972,9 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
                 try {
                     const int64_t expected = dataset_->label(size_t(sc.index));
                     if (expected >= 0 && expected != sc.label)
-                        addSample(labelMismatch,
-                                  findingSample(*this, sc,
-                                                {{"dumped_label", sc.label},
-                                                 {"dataset_label", expected}}));
+                        addSample(labelMismatch, findingSample(*this, sc,
+                                                               {{"dumped_label", sc.label},
+                                                                {"dataset_label", expected}}));
                 } catch (const std::exception&) {
                 }
             }
@@ -1018,7 +1029,8 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
         report.findings.push_back(labelMismatch);
     }
     if (failed.count) {
-        failed.message = std::to_string(failed.count) + " dumped sample(s) could not be reproduced: " +
+        failed.message = std::to_string(failed.count) +
+                         " dumped sample(s) could not be reproduced: " +
                          failed.samples.front().detail.value("error", std::string());
         report.findings.push_back(failed);
     }
@@ -1045,14 +1057,15 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
                 }
             }
         if (dup.count) {
-            dup.message = std::to_string(dup.count) + " index(es) served more than once in the " +
-                          variant + " epoch's dumped batches (first: " +
-                          std::to_string(dup.samples.front().index) +
-                          "): a sampler or indexing bug";
+            dup.message =
+                std::to_string(dup.count) + " index(es) served more than once in the " + variant +
+                " epoch's dumped batches (first: " + std::to_string(dup.samples.front().index) +
+                "): a sampler or indexing bug";
             report.findings.push_back(dup);
         }
         // Missing: only decidable over a whole epoch, or a sequential prefix.
-        const int64_t length = manifest_.datasetLength >= 0 ? manifest_.datasetLength : int64_t(nData);
+        const int64_t length =
+            manifest_.datasetLength >= 0 ? manifest_.datasetLength : int64_t(nData);
         std::vector<int64_t> expected;
         if (int64_t(list.size()) >= length)
             for (int64_t i = 0; i < length; ++i) expected.push_back(i);
@@ -1073,9 +1086,10 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
                 }
             }
         if (miss.count) {
-            miss.message = std::to_string(miss.count) + " index(es) never served in the " + variant +
-                           " epoch's dumped batches (first: " +
-                           std::to_string(miss.samples.front().index) + ")";
+            miss.message =
+                std::to_string(miss.count) + " index(es) never served in the " + variant +
+                " epoch's dumped batches (first: " + std::to_string(miss.samples.front().index) +
+                ")";
             report.findings.push_back(miss);
         }
     }
@@ -1113,7 +1127,8 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
                         " sample(s) differ between the num_workers=" +
                         std::to_string(manifest_.numWorkers) +
                         " dump and the num_workers=0 dump under a deterministic pipeline (max "
-                        "|diff| " + fmt(worst) +
+                        "|diff| " +
+                        fmt(worst) +
                         "): state shared or mutated across workers, or unseeded randomness in "
                         "__getitem__";
             f.evidence = {{"pairs", pairs}, {"max_abs", worst}};
@@ -1160,15 +1175,30 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
         }
     }
 
-    std::stable_sort(report.findings.begin(), report.findings.end(),
-                     [](const Finding& a, const Finding& b) {
-                         return int(a.severity) > int(b.severity);
-                     });
+    std::stable_sort(
+        report.findings.begin(), report.findings.end(),
+        [](const Finding& a, const Finding& b) { return int(a.severity) > int(b.severity); });
     int errors = 0, warnings = 0, infos = 0;
     for (const auto& f : report.findings)
-        (f.severity == Severity::Error ? errors
-                                       : f.severity == Severity::Warning ? warnings : infos)++;
-    report.summary = {{"dump", manifest_.dir},
+        (f.severity == Severity::Error     ? errors
+         : f.severity == Severity::Warning ? warnings
+                                           : infos)++;
+    report.context["tool"] = {{"name", "batchscope"}, {"version", BATCHSCOPE_VERSION}};
+    report.context["dataset"] = {{"path", dataset_->root()},
+                                 {"format", formatName(dataset_->format())},
+                                 {"samples", nData},
+                                 {"classes", dataset_->classes()},
+                                 {"has_raw", dataset_->hasRaw()}};
+    report.context["pipeline"] = {{"stages", pipeline_.toJson()},
+                                  {"repr", pipeline_.repr()},
+                                  {"default", pipelineSource_ == "default"},
+                                  {"source", pipelineSource_}};
+    report.context["manifest"] = {{"dataset", manifest_.raw.value("dataset", nlohmann::json())},
+                                  {"loader", manifest_.raw.value("loader", nlohmann::json())},
+                                  {"versions", manifest_.raw.value("versions", nlohmann::json())}};
+    report.summary = {{"findings", report.findings.size()},
+                      {"by_severity", {{"error", errors}, {"warning", warnings}, {"info", infos}}},
+                      {"dump", manifest_.dir},
                       {"dataset", dataset_->root()},
                       {"dataset_class", manifest_.datasetClass},
                       {"pipeline", pipeline_.repr()},

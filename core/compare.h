@@ -31,7 +31,7 @@ struct DumpBatchInfo {
     std::string file;     // .pt file name inside the dump folder
     std::string variant;  // "main", "epoch2" or "workers0"
     int64_t epoch = 0;
-    int64_t batch = 0;  // position within its epoch
+    int64_t batch = 0;             // position within its epoch
     std::vector<int64_t> indices;  // base-dataset indices
     std::vector<int64_t> labels;   // empty when the dump has no labels
     std::vector<int64_t> workers;  // -1 = main process
@@ -111,12 +111,12 @@ struct SampleComparison {
     std::string variant;
     int64_t epoch = 0;
     int64_t worker = -1;
-    int64_t label = -1;  // as dumped, -1 when absent
+    int64_t label = -1;          // as dumped, -1 when absent
     bool pixelCompared = false;  // false for random or unreproducible pipelines
     TensorDiff diff;             // user vs reproduction (when pixelCompared, or shape only)
     int64_t matchedIndex = -1;   // index whose reproduction the dump matches instead
     int divergenceStage = -1;    // transform number (from 1, as the audit's "k:Op"), -1 unknown
-    std::string error;  // reproduction failed (unreadable file, pipeline error)
+    std::string error;           // reproduction failed (unreadable file, pipeline error)
     nlohmann::json toJson() const;
 };
 
@@ -124,7 +124,11 @@ struct CompareReport {
     std::vector<SampleComparison> samples;
     std::vector<Finding> findings;  // the audit's Finding: same report format
     nlohmann::json summary;
-    // {"command": "compare", "summary", "findings" (as the audit's), "samples"}
+    // tool, dataset, pipeline and manifest objects laid out as in the audit
+    // report (core/report.h), plus the dump's manifest.
+    nlohmann::json context = nlohmann::json::object();
+    // {"command": "compare", tool, dataset, pipeline, manifest, "summary",
+    //  "findings" (as the audit's), "samples"}
     nlohmann::json toJson() const;
     // True when some finding is at least `severity`.
     bool hasAtLeast(Severity severity) const;

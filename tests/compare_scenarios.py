@@ -4,7 +4,8 @@
 
 writes 20 random 32x32 PNGs as an ImageFolder under DATA_ROOT and a
 batchscope_dump of a loader over them to OUT_DIR. MODE picks the planted
-problem (correct, offbyone, shared_state, lambda, wrong_normalize, bad_sampler).
+problem (correct, offbyone, shared_state, lambda, wrong_normalize, bad_sampler,
+random_ok, random_repeat).
 Images: 2 classes x 10.
 """
 import os, random, sys
@@ -39,6 +40,13 @@ class RunningNormFolder(torchvision.datasets.ImageFolder):
         self.transform.transforms[1].mean = [0.5 + 0.002 * self.calls] * 3
         return super().__getitem__(i)
 
+class ReseedingFolder(torchvision.datasets.ImageFolder):
+    # Seeding per sample makes every epoch draw the same augmentation.
+    def __getitem__(self, i):
+        torch.manual_seed(i)
+        return super().__getitem__(i)
+
+random_tf = T.Compose([T.RandomResizedCrop(24), T.RandomHorizontalFlip(), T.ToTensor()])
 workers, sampler, shuffle = 2, None, True
 if mode == "correct":
     ds = torchvision.datasets.ImageFolder(root, transform=tf)
@@ -50,6 +58,10 @@ elif mode == "lambda":
     ds = torchvision.datasets.ImageFolder(root, transform=T.Compose([T.ToTensor(), T.Lambda(lambda x: x * 2)]))
 elif mode == "wrong_normalize":
     ds = torchvision.datasets.ImageFolder(root, transform=T.Compose([T.ToTensor(), T.Normalize((0.4, 0.45, 0.4), (0.2, 0.2, 0.3))]))
+elif mode == "random_ok":
+    ds = torchvision.datasets.ImageFolder(root, transform=random_tf)
+elif mode == "random_repeat":
+    ds = ReseedingFolder(root, transform=random_tf)
 elif mode == "bad_sampler":
     ds = torchvision.datasets.ImageFolder(root, transform=tf)
     order = list(range(20)); order[7] = 3  # 3 twice, 7 never

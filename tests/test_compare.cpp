@@ -57,8 +57,9 @@ class TestCompare : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         if (!bstest::torchvisionAvailable())
-            QSKIP("needs /usr/bin/python3 with torch, torchvision and PIL (python3-torch, "
-                  "python3-torchvision, python3-pil)");
+            QSKIP(
+                "needs /usr/bin/python3 with torch, torchvision and PIL (python3-torch, "
+                "python3-torchvision, python3-pil)");
     }
 
     void splitsPrintedCompose() {
@@ -110,7 +111,8 @@ private Q_SLOTS:
         // The worker ids were recorded: two workers in main, -1 in workers0.
         std::set<int64_t> mainWorkers, zeroWorkers;
         for (const auto& b : s.manifest().batches)
-            for (auto w : b.workers) (b.variant == "workers0" ? zeroWorkers : mainWorkers).insert(w);
+            for (auto w : b.workers)
+                (b.variant == "workers0" ? zeroWorkers : mainWorkers).insert(w);
         QCOMPARE(mainWorkers, (std::set<int64_t>{0, 1}));
         QCOMPARE(zeroWorkers, (std::set<int64_t>{-1}));
     }
@@ -188,7 +190,8 @@ private Q_SLOTS:
         const QString report = tmp.filePath("report.json");
         const auto cli = bstest::runCli({"compare", d.dir, "--pipeline", pipe, "--report", report});
         QCOMPARE(cli.exitCode, 1);  // errors, --fail-on error by default
-        QVERIFY2(cli.out.contains("pipeline_divergence [2:Normalize]"), qPrintable(cli.out + cli.err));
+        QVERIFY2(cli.out.contains("pipeline_divergence [2:Normalize]"),
+                 qPrintable(cli.out + cli.err));
 
         QFile f(report);
         QVERIFY(f.open(QIODevice::ReadOnly));
@@ -213,6 +216,37 @@ private Q_SLOTS:
         QVERIFY2(clean.exitCode == 0, qPrintable(clean.out + clean.err));
     }
 
+    // Random stages: shapes and ranges only; augmentation must change per epoch.
+    void randomPipelineChecksShapesAndRepeats() {
+        QTemporaryDir tmp;
+        Dump d;
+        QString why;
+        QVERIFY2(makeDump(tmp, "random_ok", d, why), qPrintable(why));
+        {
+            bs::CompareSession s(d.dir.toStdString());
+            QVERIFY(!s.reproducible());
+            const auto r = s.run();
+            QVERIFY2(find(r, "random_pipeline"), qPrintable(describe(r)));
+            QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
+            QCOMPARE(r.summary["pixel_compared"].get<int>(), 0);
+        }
+        // The same loader against a stated pipeline of another size.
+        const QString pipe = tmp.filePath("stated.json");
+        bstest::writeFile(pipe, R"([{"op":"RandomResizedCrop","size":28},{"op":"ToTensor"}])");
+        bs::CompareOptions o;
+        o.pipelineFile = pipe.toStdString();
+        const auto r = bs::CompareSession(d.dir.toStdString(), o).run();
+        const bs::Finding* f = find(r, "pipeline_divergence");
+        QVERIFY2(f && f->count == 60, qPrintable(describe(r)));
+
+        QTemporaryDir tmp2;
+        QVERIFY2(makeDump(tmp2, "random_repeat", d, why), qPrintable(why));
+        const auto rr = bs::CompareSession(d.dir.toStdString()).run();
+        const bs::Finding* rep = find(rr, "repeated_augmentation");
+        QVERIFY2(rep, qPrintable(describe(rr)));
+        QCOMPARE(int(rep->count), 20);  // every sample of the 5 batches of both epochs
+    }
+
     void duplicateAndMissingIndices() {
         QTemporaryDir tmp;
         Dump d;
@@ -230,7 +264,8 @@ private Q_SLOTS:
     void badInputIsAnError() {
         QTemporaryDir tmp;
         QVERIFY_THROWS_EXCEPTION(bs::Error, bs::CompareSession(tmp.path().toStdString()));
-        bstest::writeFile(tmp.filePath("manifest.json"), "{\"batches\": [{\"file\": \"../x.pt\"}]}");
+        bstest::writeFile(tmp.filePath("manifest.json"),
+                          "{\"batches\": [{\"file\": \"../x.pt\"}]}");
         QVERIFY_THROWS_EXCEPTION(bs::Error, bs::readDumpManifest(tmp.path().toStdString()));
         const auto cli = bstest::runCli({"compare", tmp.path()});
         QCOMPARE(cli.exitCode, 2);
