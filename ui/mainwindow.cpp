@@ -166,6 +166,15 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
         refreshAnomalies();
     });
 
+    // View toggles and loader choices of the last session.
+    showStrip_->setChecked(settings_->value("view/stages", false).toBool());
+    logHist_->setChecked(settings_->value("view/logHistograms", false).toBool());
+    overlay_->setChecked(settings_->value("view/overlay", false).toBool());
+    updatingControls_ = true;
+    batchSize_->setValue(settings_->value("loader/batchSize", 16).toInt());
+    workers_->setValue(settings_->value("loader/workers", 0).toInt());
+    updatingControls_ = false;
+    pushLoader();
     restoredGeometry_ = restoreGeometry(settings_->value("window/geometry").toByteArray());
     restoreState(settings_->value("window/state").toByteArray());
 }
@@ -999,6 +1008,11 @@ void MainWindow::exportScreenshot() {
 void MainWindow::closeEvent(QCloseEvent* e) {
     settings_->setValue("window/geometry", saveGeometry());
     settings_->setValue("window/state", saveState());
+    settings_->setValue("view/stages", showStrip_->isChecked());
+    settings_->setValue("view/logHistograms", logHist_->isChecked());
+    settings_->setValue("view/overlay", overlay_->isChecked());
+    settings_->setValue("loader/batchSize", batchSize_->value());
+    settings_->setValue("loader/workers", workers_->value());
     settings_->sync();
     QMainWindow::closeEvent(e);
 }
