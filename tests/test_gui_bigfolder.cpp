@@ -83,15 +83,18 @@ void TestGuiBigFolder::firstBatchWithoutBlocking() {
     tick.stop();
     // The last stretch since the final tick counts as well.
     longest = std::max(longest, clock.elapsed() - last);
-    qInfo("200,000 entries: first batch after %lld ms, longest event-loop gap %lld ms over %lld ticks",
-          firstBatchMs, longest, ticks);
+    qInfo(
+        "200,000 entries: first batch after %lld ms, longest event-loop gap %lld ms over %lld "
+        "ticks",
+        firstBatchMs, longest, ticks);
     QVERIFY(w.session()->hasDataset());
     QCOMPARE(w.session()->dataset()->size(), size_t(total + 6));
     QVERIFY(firstBatchMs >= 0);
     QCOMPARE(w.grid()->item(0)->data(Qt::UserRole).toULongLong(), qulonglong(0));
     QVERIFY(w.session()->sampleView()->result);
     QVERIFY(w.session()->sampleView()->error.isEmpty());
-    QVERIFY2(longest <= 100, qPrintable(QStringLiteral("event loop blocked for %1 ms").arg(longest)));
+    QVERIFY2(longest <= 100,
+             qPrintable(QStringLiteral("event loop blocked for %1 ms").arg(longest)));
 }
 
 QTEST_MAIN(TestGuiBigFolder)

@@ -28,8 +28,9 @@ void makeFolder(const QString& root) {
     for (const char* cls : {"cat", "dog"}) {
         QDir(root).mkpath(cls);
         for (int i = 0; i < 10; ++i)
-            bstest::writePatternImage(QStringLiteral("%1/%2/img_%3.png").arg(root, cls).arg(i, 2, 10, QChar('0')),
-                                      32, 24, i + (cls[0] == 'd' ? 100 : 0));
+            bstest::writePatternImage(
+                QStringLiteral("%1/%2/img_%3.png").arg(root, cls).arg(i, 2, 10, QChar('0')), 32, 24,
+                i + (cls[0] == 'd' ? 100 : 0));
     }
 }
 
@@ -50,7 +51,8 @@ bool waitIdle(MainWindow& w, int timeoutMs = 60000) {
 
 QList<qulonglong> gridIndices(const MainWindow& w) {
     QList<qulonglong> r;
-    for (int i = 0; i < w.grid()->count(); ++i) r << w.grid()->item(i)->data(Qt::UserRole).toULongLong();
+    for (int i = 0; i < w.grid()->count(); ++i)
+        r << w.grid()->item(i)->data(Qt::UserRole).toULongLong();
     return r;
 }
 
@@ -165,7 +167,8 @@ void TestGuiInspector::editPipelineChangesTensor() {
     QVERIFY(waitIdle(w));
     const auto& norm = w.session()->sampleView()->result->output.values;
     QCOMPARE(norm.size(), plain.size());
-    for (size_t i = 0; i < norm.size(); i += 97) QVERIFY(qAbs(norm[i] - (plain[i] - 0.5f) / 0.5f) < 1e-5);
+    for (size_t i = 0; i < norm.size(); i += 97)
+        QVERIFY(qAbs(norm[i] - (plain[i] - 0.5f) / 0.5f) < 1e-5);
     // The display range follows the stage: Normalize's expected range [-1, 1].
     QVERIFY2(w.rangeText().contains("[-1, 1]"), qPrintable(w.rangeText()));
     QVERIFY(w.rangeText().contains("Normalize"));

@@ -67,8 +67,16 @@ void TestHistogramWidget::binsOfKnownImage() {
 
 void TestHistogramWidget::floatHistogramAndOutside() {
     bs::Tensor t = bs::Tensor::zeros({1, 2, 5});
-    t.values = {-1.0f, 0.0f, 0.24f, 0.25f, 0.5f, 1.0f, 2.0f,
-                std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), 0.99f};
+    t.values = {-1.0f,
+                0.0f,
+                0.24f,
+                0.25f,
+                0.5f,
+                1.0f,
+                2.0f,
+                std::numeric_limits<float>::quiet_NaN(),
+                std::numeric_limits<float>::infinity(),
+                0.99f};
     const Histogram h = computeHistogram(t, 4, 0.0, 1.0);
     // [0,.25) [.25,.5) [.5,.75) [.75,1]: 0,0.24 | 0.25 | 0.5 | 1.0, 0.99
     QCOMPARE(h.counts[0], (std::vector<int64_t>{2, 1, 1, 2}));
@@ -97,7 +105,7 @@ void TestHistogramWidget::overlayCountsAndColours() {
     t.values[0 * plane + 0] = 1.5f;                                      // above (R)
     t.values[2 * plane + 5] = 3.0f;                                      // above (B)
     t.values[1 * plane + 7] = -0.1f;                                     // below (G)
-    t.values[0 * plane + 9] = std::numeric_limits<float>::quiet_NaN();  // NaN
+    t.values[0 * plane + 9] = std::numeric_limits<float>::quiet_NaN();   // NaN
     t.values[1 * plane + 9] = 7.0f;                                      // same pixel above
     t.values[2 * plane + 11] = -std::numeric_limits<float>::infinity();  // Inf
     RenderOptions ro;

@@ -27,10 +27,12 @@ void TestViewMath::fit_data() {
     QTest::addColumn<double>("maxZoom");
     QTest::addColumn<double>("zoom");
     QTest::addColumn<QPointF>("offset");
-    QTest::newRow("wide into square") << QSize(100, 50) << QSize(400, 400) << 64.0 << 4.0 << QPointF(0, 100);
+    QTest::newRow("wide into square")
+        << QSize(100, 50) << QSize(400, 400) << 64.0 << 4.0 << QPointF(0, 100);
     QTest::newRow("shrink") << QSize(1000, 500) << QSize(200, 200) << 64.0 << 0.2 << QPointF(0, 50);
     QTest::newRow("tall") << QSize(50, 200) << QSize(300, 100) << 64.0 << 0.5 << QPointF(137.5, 0);
-    QTest::newRow("capped") << QSize(10, 10) << QSize(1000, 1000) << 64.0 << 64.0 << QPointF(180, 180);
+    QTest::newRow("capped") << QSize(10, 10) << QSize(1000, 1000) << 64.0 << 64.0
+                            << QPointF(180, 180);
     QTest::newRow("cap 1") << QSize(28, 28) << QSize(100, 56) << 1.0 << 1.0 << QPointF(36, 14);
 }
 

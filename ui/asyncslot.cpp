@@ -65,9 +65,8 @@ void AsyncSlot::startPending() {
             // escaping is a bug, but must not take the application down.
             cont = nullptr;
         }
-        postToGui(self, [self, gen, cont] {
-            static_cast<AsyncSlot*>(self.data())->finished(gen, cont);
-        });
+        postToGui(self,
+                  [self, gen, cont] { static_cast<AsyncSlot*>(self.data())->finished(gen, cont); });
     });
 }
 

@@ -35,9 +35,9 @@ void applyTheme(QApplication& app) {
     p.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(120, 120, 128));
     p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(120, 120, 128));
     app.setPalette(p);
-    app.setStyleSheet(QStringLiteral(
-        "QDockWidget::title { background: #34353a; padding: 4px 6px; }"
-        "QToolTip { border: 1px solid #555; }"));
+    app.setStyleSheet(
+        QStringLiteral("QDockWidget::title { background: #34353a; padding: 4px 6px; }"
+                       "QToolTip { border: 1px solid #555; }"));
 }
 
 }  // namespace
@@ -51,7 +51,8 @@ int runGui(int argc, char** argv) {
     // First start: use most of the screen (a saved geometry wins later).
     if (QScreen* screen = QGuiApplication::primaryScreen()) {
         const QSize avail = screen->availableGeometry().size();
-        if (!w.restoredGeometry()) w.resize(std::min(avail.width(), 1800), std::min(avail.height(), 1100));
+        if (!w.restoredGeometry())
+            w.resize(std::min(avail.width(), 1800), std::min(avail.height(), 1100));
     }
     w.show();
     const QStringList args = app.arguments();  // Qt options (-platform...) already removed

@@ -8,7 +8,9 @@
 
 namespace bs::ui {
 
-static QString fmt(double v) { return QString::number(v, 'g', 4); }
+static QString fmt(double v) {
+    return QString::number(v, 'g', 4);
+}
 
 void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
                     const std::optional<DisplayRange>& expected, const QString& title,
@@ -22,7 +24,8 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
     const QRectF plot(area.left() + 6, top, area.width() - 12, std::max(10.0, bottom - top));
     p.setPen(QColor(200, 200, 208));
     p.drawText(QRectF(area.left() + 6, area.top() + 2, area.width() - 12, fm.height()),
-               Qt::AlignLeft | Qt::AlignVCenter, title + (style.log ? QStringLiteral("  (log)") : QString()));
+               Qt::AlignLeft | Qt::AlignVCenter,
+               title + (style.log ? QStringLiteral("  (log)") : QString()));
     if (h.bins <= 0 || h.counts.empty()) {
         p.setPen(QColor(130, 130, 140));
         p.drawText(plot, Qt::AlignCenter, QStringLiteral("no data"));
@@ -44,8 +47,10 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
         QColor below = style.colors.below, above = style.colors.above;
         below.setAlpha(40);
         above.setAlpha(40);
-        if (x0 > plot.left()) p.fillRect(QRectF(plot.left(), plot.top(), x0 - plot.left(), plot.height()), below);
-        if (x1 < plot.right()) p.fillRect(QRectF(x1, plot.top(), plot.right() - x1, plot.height()), above);
+        if (x0 > plot.left())
+            p.fillRect(QRectF(plot.left(), plot.top(), x0 - plot.left(), plot.height()), below);
+        if (x1 < plot.right())
+            p.fillRect(QRectF(x1, plot.top(), plot.right() - x1, plot.height()), above);
         p.fillRect(QRectF(x0, plot.top(), x1 - x0, plot.height()), QColor(255, 255, 255, 18));
         p.setPen(QPen(QColor(255, 255, 255, 90), 1, Qt::DashLine));
         p.drawLine(QPointF(x0, plot.top()), QPointF(x0, plot.bottom()));
@@ -56,7 +61,8 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
     for (const auto& row : h.counts)
         for (int64_t c : row) peak = std::max(peak, c);
     auto yOf = [&](int64_t c) {
-        const double f = style.log ? std::log1p(double(c)) / std::log1p(double(peak)) : double(c) / double(peak);
+        const double f =
+            style.log ? std::log1p(double(c)) / std::log1p(double(peak)) : double(c) / double(peak);
         return plot.bottom() - f * plot.height();
     };
     static const QColor single(210, 210, 215);
@@ -98,7 +104,8 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
                 const double x = xOf(v);
                 p.drawLine(QPointF(x, plot.bottom() + 1), QPointF(x, plot.bottom() + 6));
                 QPolygonF tri;
-                tri << QPointF(x, plot.top()) << QPointF(x - 3, plot.top() - 5) << QPointF(x + 3, plot.top() - 5);
+                tri << QPointF(x, plot.top()) << QPointF(x - 3, plot.top() - 5)
+                    << QPointF(x + 3, plot.top() - 5);
                 p.setBrush(col);
                 p.drawPolygon(tri);
                 p.setBrush(Qt::NoBrush);
@@ -125,7 +132,8 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
     p.restore();
 }
 
-HistogramWidget::HistogramWidget(const QString& title, QWidget* parent) : QWidget(parent), title_(title) {
+HistogramWidget::HistogramWidget(const QString& title, QWidget* parent)
+    : QWidget(parent), title_(title) {
     setAttribute(Qt::WA_OpaquePaintEvent);
 }
 

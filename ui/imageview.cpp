@@ -85,7 +85,8 @@ void ImageView::paintEvent(QPaintEvent*) {
             // Pixel grid at high zoom.
             p.setPen(QColor(0, 0, 0, 60));
             const QRectF vis = target.intersected(QRectF(rect()));
-            const QPointF a = vt_.viewToImage(vis.topLeft()), b = vt_.viewToImage(vis.bottomRight());
+            const QPointF a = vt_.viewToImage(vis.topLeft()),
+                          b = vt_.viewToImage(vis.bottomRight());
             for (int x = int(std::floor(a.x())); x <= int(std::ceil(b.x())); ++x) {
                 const double vx = vt_.imageToView(QPointF(x, 0)).x();
                 p.drawLine(QPointF(vx, vis.top()), QPointF(vx, vis.bottom()));
@@ -124,14 +125,18 @@ void ImageView::paintEvent(QPaintEvent*) {
     QFont f = font();
     f.setBold(true);
     p.setFont(f);
-    const QRect tr = p.fontMetrics().boundingRect(head).adjusted(-6, -3, 6, 3).translated(10, 8 + p.fontMetrics().ascent());
+    const QRect tr = p.fontMetrics()
+                         .boundingRect(head)
+                         .adjusted(-6, -3, 6, 3)
+                         .translated(10, 8 + p.fontMetrics().ascent());
     p.fillRect(tr, QColor(0, 0, 0, 150));
     p.setPen(QColor(235, 235, 240));
     p.drawText(tr, Qt::AlignCenter, head);
     if (!caption_.isEmpty()) {
         p.setFont(font());
         QRect cr = rect().adjusted(10, 0, -10, -8);
-        const QRect br = p.fontMetrics().boundingRect(cr, Qt::AlignBottom | Qt::AlignLeft | Qt::TextWordWrap, caption_);
+        const QRect br = p.fontMetrics().boundingRect(
+            cr, Qt::AlignBottom | Qt::AlignLeft | Qt::TextWordWrap, caption_);
         p.fillRect(br.adjusted(-6, -3, 6, 3), QColor(0, 0, 0, 150));
         p.setPen(QColor(220, 220, 225));
         p.drawText(br, Qt::AlignBottom | Qt::AlignLeft | Qt::TextWordWrap, caption_);
@@ -176,6 +181,8 @@ void ImageView::mouseReleaseEvent(QMouseEvent*) {
     unsetCursor();
 }
 
-void ImageView::leaveEvent(QEvent*) { Q_EMIT hovered(QPointF(), false); }
+void ImageView::leaveEvent(QEvent*) {
+    Q_EMIT hovered(QPointF(), false);
+}
 
 }  // namespace bs::ui

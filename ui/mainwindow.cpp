@@ -29,9 +29,9 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
-#include <QStyle>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QStyle>
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
@@ -59,7 +59,9 @@ constexpr int kRoleIndex = Qt::UserRole;
 constexpr int kRoleFinding = Qt::UserRole + 1;
 constexpr int kMaxRecent = 10;
 
-QString fmt(double v) { return QString::number(v, 'g', 5); }
+QString fmt(double v) {
+    return QString::number(v, 'g', 5);
+}
 
 QLabel* chip(const QString& text = QString()) {
     auto* l = new QLabel(text);
@@ -120,7 +122,8 @@ QString MainWindow::demoDatasetPath() {
 
 MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWindow(parent) {
     if (settingsFile.isEmpty())
-        settings_ = std::make_unique<QSettings>(QStringLiteral("batchscope"), QStringLiteral("batchscope"));
+        settings_ =
+            std::make_unique<QSettings>(QStringLiteral("batchscope"), QStringLiteral("batchscope"));
     else
         settings_ = std::make_unique<QSettings>(settingsFile, QSettings::IniFormat);
     session_ = new Session(this);
@@ -139,7 +142,8 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
     });
     connect(session_, &Session::opened, this, &MainWindow::onOpened);
     connect(session_, &Session::batchLoading, this, [this](qulonglong b) {
-        statusBatch_->setText(QStringLiteral("batch %1/%2 loading…").arg(b + 1).arg(session_->numBatches()));
+        statusBatch_->setText(
+            QStringLiteral("batch %1/%2 loading…").arg(b + 1).arg(session_->numBatches()));
     });
     connect(session_, &Session::batchReady, this, &MainWindow::onBatchReady);
     connect(session_, &Session::sampleReady, this, &MainWindow::onSampleReady);
@@ -190,8 +194,9 @@ void MainWindow::buildUi() {
     error_ = new QLabel;
     error_->setObjectName(QStringLiteral("errorBanner"));
     error_->setWordWrap(true);
-    error_->setStyleSheet(QStringLiteral(
-        "QLabel { background: #5a1d1d; color: #ffd7d5; border: 1px solid #a33; border-radius: 4px; padding: 6px; }"));
+    error_->setStyleSheet(
+        QStringLiteral("QLabel { background: #5a1d1d; color: #ffd7d5; border: 1px solid #a33; "
+                       "border-radius: 4px; padding: 6px; }"));
     error_->hide();
     cv->addWidget(error_);
 
@@ -205,18 +210,19 @@ void MainWindow::buildUi() {
     };
     rawView_ = new ImageView(QStringLiteral("Raw"));
     tensorView_ = new ImageView(QStringLiteral("Transformed"));
-    connect(tb(QStringLiteral("Fit"), QStringLiteral("Fit (F)")), &QToolButton::clicked, this, [this] {
-        tensorView_->fitToView();
-    });
-    connect(tb(QStringLiteral("1:1"), QStringLiteral("Actual pixels (1)")), &QToolButton::clicked, this, [this] {
-        tensorView_->oneToOne();
-    });
-    connect(tb(QStringLiteral("−"), QStringLiteral("Zoom out (-)")), &QToolButton::clicked, this, [this] { tensorView_->zoomOut(); });
-    connect(tb(QStringLiteral("+"), QStringLiteral("Zoom in (+)")), &QToolButton::clicked, this, [this] { tensorView_->zoomIn(); });
+    connect(tb(QStringLiteral("Fit"), QStringLiteral("Fit (F)")), &QToolButton::clicked, this,
+            [this] { tensorView_->fitToView(); });
+    connect(tb(QStringLiteral("1:1"), QStringLiteral("Actual pixels (1)")), &QToolButton::clicked,
+            this, [this] { tensorView_->oneToOne(); });
+    connect(tb(QStringLiteral("−"), QStringLiteral("Zoom out (-)")), &QToolButton::clicked, this,
+            [this] { tensorView_->zoomOut(); });
+    connect(tb(QStringLiteral("+"), QStringLiteral("Zoom in (+)")), &QToolButton::clicked, this,
+            [this] { tensorView_->zoomIn(); });
     tools->addSpacing(12);
     tools->addWidget(new QLabel(QStringLiteral("Channel")));
     solo_ = new QComboBox;
-    solo_->addItems({QStringLiteral("RGB"), QStringLiteral("R"), QStringLiteral("G"), QStringLiteral("B")});
+    solo_->addItems(
+        {QStringLiteral("RGB"), QStringLiteral("R"), QStringLiteral("G"), QStringLiteral("B")});
     tools->addWidget(solo_);
     tools->addWidget(new QLabel(QStringLiteral("Range")));
     rangeMode_ = new QComboBox;
@@ -254,7 +260,8 @@ void MainWindow::buildUi() {
     cv->addWidget(views, 1);
     // Synchronised zoom/pan: whichever view moves, the other follows.
     connect(rawView_, &ImageView::viewChanged, this, [this] { tensorView_->syncFrom(rawView_); });
-    connect(tensorView_, &ImageView::viewChanged, this, [this] { rawView_->syncFrom(tensorView_); });
+    connect(tensorView_, &ImageView::viewChanged, this,
+            [this] { rawView_->syncFrom(tensorView_); });
     connect(tensorView_, &ImageView::hovered, this, &MainWindow::onHoverTensor);
     connect(rawView_, &ImageView::hovered, this, &MainWindow::onHoverRaw);
 
@@ -317,14 +324,18 @@ void MainWindow::buildUi() {
     auto* nav = addToolBar(QStringLiteral("Navigation"));
     nav->setObjectName(QStringLiteral("navigation"));
     nav->setMovable(false);
-    auto act = [&](QStyle::StandardPixmap icon, const QString& text, const QString& tip, auto slot) {
+    auto act = [&](QStyle::StandardPixmap icon, const QString& text, const QString& tip,
+                   auto slot) {
         QAction* a = nav->addAction(style()->standardIcon(icon), text);
         a->setToolTip(tip);
         connect(a, &QAction::triggered, this, slot);
         return a;
     };
-    backActions_ << act(QStyle::SP_MediaSkipBackward, QStringLiteral("First"), QStringLiteral("First batch (Home)"), &MainWindow::firstBatch);
-    backActions_ << act(QStyle::SP_MediaSeekBackward, QStringLiteral("Previous"), QStringLiteral("Previous batch (Left, PageUp)"), &MainWindow::previousBatch);
+    backActions_ << act(QStyle::SP_MediaSkipBackward, QStringLiteral("First"),
+                        QStringLiteral("First batch (Home)"), &MainWindow::firstBatch);
+    backActions_ << act(QStyle::SP_MediaSeekBackward, QStringLiteral("Previous"),
+                        QStringLiteral("Previous batch (Left, PageUp)"),
+                        &MainWindow::previousBatch);
     nav->addWidget(new QLabel(QStringLiteral(" Batch ")));
     batchSpin_ = new QSpinBox;
     batchSpin_->setRange(1, 1);
@@ -336,8 +347,11 @@ void MainWindow::buildUi() {
     connect(batchSpin_, &QSpinBox::valueChanged, this, [this](int v) {
         if (!updatingControls_) goToBatch(v - 1);
     });
-    forwardActions_ << act(QStyle::SP_MediaSeekForward, QStringLiteral("Next"), QStringLiteral("Next batch (Right, Space, PageDown)"), &MainWindow::nextBatch);
-    forwardActions_ << act(QStyle::SP_MediaSkipForward, QStringLiteral("Last"), QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
+    forwardActions_ << act(QStyle::SP_MediaSeekForward, QStringLiteral("Next"),
+                           QStringLiteral("Next batch (Right, Space, PageDown)"),
+                           &MainWindow::nextBatch);
+    forwardActions_ << act(QStyle::SP_MediaSkipForward, QStringLiteral("Last"),
+                           QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
     nav->addSeparator();
     nav->addWidget(new QLabel(QStringLiteral(" Sample index ")));
     indexSpin_ = new QSpinBox;
@@ -356,7 +370,8 @@ void MainWindow::buildUi() {
 
     // --- Docks ---
     setDockNestingEnabled(true);
-    auto dock = [&](const QString& title, const QString& name, QWidget* w, Qt::DockWidgetArea area) {
+    auto dock = [&](const QString& title, const QString& name, QWidget* w,
+                    Qt::DockWidgetArea area) {
         auto* d = new QDockWidget(title, this);
         d->setObjectName(name);
         d->setWidget(w);
@@ -364,7 +379,8 @@ void MainWindow::buildUi() {
         return d;
     };
     pipeline_ = new PipelinePanel;
-    auto* pipeDock = dock(QStringLiteral("Pipeline"), QStringLiteral("pipelineDock"), pipeline_, Qt::LeftDockWidgetArea);
+    auto* pipeDock = dock(QStringLiteral("Pipeline"), QStringLiteral("pipelineDock"), pipeline_,
+                          Qt::LeftDockWidgetArea);
     connect(pipeline_, &PipelinePanel::pipelineChanged, this, &MainWindow::applyPipeline);
 
     auto* loaderBox = new QWidget;
@@ -389,7 +405,8 @@ void MainWindow::buildUi() {
     lf->addRow(QStringLiteral("Seed"), seed_);
     lf->addRow(QStringLiteral("Epoch"), epoch_);
     lf->addRow(QStringLiteral("Workers"), workers_);
-    auto* loaderDock = dock(QStringLiteral("Loader"), QStringLiteral("loaderDock"), loaderBox, Qt::LeftDockWidgetArea);
+    auto* loaderDock = dock(QStringLiteral("Loader"), QStringLiteral("loaderDock"), loaderBox,
+                            Qt::LeftDockWidgetArea);
     splitDockWidget(pipeDock, loaderDock, Qt::Vertical);
 
     auto* hists = new QWidget;
@@ -404,7 +421,8 @@ void MainWindow::buildUi() {
         hv->addWidget(h, 1);
         connect(logHist_, &QCheckBox::toggled, h, &HistogramWidget::setLogScale);
     }
-    auto* histDock = dock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"), hists, Qt::RightDockWidgetArea);
+    auto* histDock = dock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"), hists,
+                          Qt::RightDockWidgetArea);
 
     auto* anomBox = new QWidget;
     auto* av = new QVBoxLayout(anomBox);
@@ -432,8 +450,9 @@ void MainWindow::buildUi() {
     anomalies_->setObjectName(QStringLiteral("anomalies"));
     anomalies_->setRootIsDecorated(false);
     anomalies_->setAlternatingRowColors(true);
-    anomalies_->setHeaderLabels({QStringLiteral("Severity"), QStringLiteral("Kind"), QStringLiteral("Batch"),
-                                 QStringLiteral("Index"), QStringLiteral("Stage"), QStringLiteral("Message")});
+    anomalies_->setHeaderLabels({QStringLiteral("Severity"), QStringLiteral("Kind"),
+                                 QStringLiteral("Batch"), QStringLiteral("Index"),
+                                 QStringLiteral("Stage"), QStringLiteral("Message")});
     anomalies_->header()->setStretchLastSection(true);
     av->addWidget(anomalies_);
     connect(severityFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
@@ -450,7 +469,8 @@ void MainWindow::buildUi() {
         session_->startAudit();
     });
     connect(auditCancel_, &QPushButton::clicked, session_, &Session::cancelAudit);
-    auto* anomDock = dock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"), anomBox, Qt::BottomDockWidgetArea);
+    auto* anomDock = dock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"), anomBox,
+                          Qt::BottomDockWidgetArea);
     anomDock->setMinimumHeight(120);
     // Default proportions once the window has its size (a saved layout
     // restored in the constructor overrides them).
@@ -488,21 +508,25 @@ void MainWindow::buildUi() {
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
     QAction* openFolder = file->addAction(QStringLiteral("Open &Folder…"), this, [this] {
-        const QString d = QFileDialog::getExistingDirectory(this, QStringLiteral("Open dataset folder"));
+        const QString d =
+            QFileDialog::getExistingDirectory(this, QStringLiteral("Open dataset folder"));
         if (!d.isEmpty()) openPath(d);
     });
     openFolder->setShortcut(QKeySequence::Open);
     QAction* openFile = file->addAction(QStringLiteral("Open F&ile…"), this, [this] {
         const QString f = QFileDialog::getOpenFileName(
             this, QStringLiteral("Open dataset file"), {},
-            QStringLiteral("Datasets (*.csv *.npy *.npz *.pt *-ubyte *-ubyte.gz *.idx*);;All files (*)"));
+            QStringLiteral(
+                "Datasets (*.csv *.npy *.npz *.pt *-ubyte *-ubyte.gz *.idx*);;All files (*)"));
         if (!f.isEmpty()) openPath(f);
     });
     openFile->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+O")));
     recentMenu_ = file->addMenu(QStringLiteral("Open &Recent"));
-    file->addAction(QStringLiteral("Open &Demo Dataset"), this, [this] { openPath(demoDatasetPath()); });
+    file->addAction(QStringLiteral("Open &Demo Dataset"), this,
+                    [this] { openPath(demoDatasetPath()); });
     file->addSeparator();
-    QAction* exp = file->addAction(QStringLiteral("&Export Screenshot…"), this, &MainWindow::exportScreenshot);
+    QAction* exp =
+        file->addAction(QStringLiteral("&Export Screenshot…"), this, &MainWindow::exportScreenshot);
     exp->setShortcut(QKeySequence(QStringLiteral("Ctrl+E")));
     file->addSeparator();
     QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
@@ -517,24 +541,29 @@ void MainWindow::buildMenus() {
         connect(a, &QAction::triggered, this, slot);
         return a;
     };
-    add(go, QStringLiteral("Next Batch"), {Qt::Key_Right, Qt::Key_Space, Qt::Key_PageDown}, &MainWindow::nextBatch);
-    add(go, QStringLiteral("Previous Batch"), {Qt::Key_Left, Qt::Key_PageUp}, &MainWindow::previousBatch);
+    add(go, QStringLiteral("Next Batch"), {Qt::Key_Right, Qt::Key_Space, Qt::Key_PageDown},
+        &MainWindow::nextBatch);
+    add(go, QStringLiteral("Previous Batch"), {Qt::Key_Left, Qt::Key_PageUp},
+        &MainWindow::previousBatch);
     add(go, QStringLiteral("First Batch"), {Qt::Key_Home}, &MainWindow::firstBatch);
     add(go, QStringLiteral("Last Batch"), {Qt::Key_End}, &MainWindow::lastBatch);
     add(go, QStringLiteral("Go to Batch…"), {QKeySequence(QStringLiteral("Ctrl+G"))}, [this] {
         batchSpin_->setFocus();
         batchSpin_->selectAll();
     });
-    add(go, QStringLiteral("Go to Sample Index…"), {QKeySequence(QStringLiteral("Ctrl+I"))}, [this] {
-        indexSpin_->setFocus();
-        indexSpin_->selectAll();
-    });
+    add(go, QStringLiteral("Go to Sample Index…"), {QKeySequence(QStringLiteral("Ctrl+I"))},
+        [this] {
+            indexSpin_->setFocus();
+            indexSpin_->selectAll();
+        });
 
     QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
-    add(view, QStringLiteral("Zoom In"), {Qt::Key_Plus, Qt::Key_Equal}, [this] { tensorView_->zoomIn(); });
+    add(view, QStringLiteral("Zoom In"), {Qt::Key_Plus, Qt::Key_Equal},
+        [this] { tensorView_->zoomIn(); });
     add(view, QStringLiteral("Zoom Out"), {Qt::Key_Minus}, [this] { tensorView_->zoomOut(); });
     add(view, QStringLiteral("Fit"), {Qt::Key_F}, [this] { tensorView_->fitToView(); });
-    add(view, QStringLiteral("Actual Pixels (1:1)"), {Qt::Key_1}, [this] { tensorView_->oneToOne(); });
+    add(view, QStringLiteral("Actual Pixels (1:1)"), {Qt::Key_1},
+        [this] { tensorView_->oneToOne(); });
     add(view, QStringLiteral("Toggle Range Overlay"), {Qt::Key_O}, [this] { overlay_->toggle(); });
     add(view, QStringLiteral("Channel: All"), {Qt::Key_A}, [this] { solo_->setCurrentIndex(0); });
     add(view, QStringLiteral("Channel: R"), {Qt::Key_R}, [this] { solo_->setCurrentIndex(1); });
@@ -558,7 +587,8 @@ void MainWindow::buildMenus() {
             {"A / R / G / B", "Show all channels / solo a channel"},
             {"Ctrl+E", "Export screenshot of the selected sample"},
         };
-        for (const auto& r : rows) html += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>").arg(r.first, r.second);
+        for (const auto& r : rows)
+            html += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>").arg(r.first, r.second);
         html += QStringLiteral("</table>");
         QMessageBox::information(this, QStringLiteral("Keyboard shortcuts"), html);
     });
@@ -581,14 +611,17 @@ void MainWindow::addRecent(const QString& path) {
 }
 
 QString MainWindow::pipelineKey() const {
-    const QByteArray h = QCryptographicHash::hash(session_->datasetPath().toUtf8(), QCryptographicHash::Sha1).toHex();
+    const QByteArray h =
+        QCryptographicHash::hash(session_->datasetPath().toUtf8(), QCryptographicHash::Sha1)
+            .toHex();
     return QStringLiteral("pipelines/") + QString::fromLatin1(h.left(16));
 }
 
 void MainWindow::openPath(const QString& path) {
     clearError();
     if (path.isEmpty()) {
-        showError(QStringLiteral("No dataset given and the demo dataset was not found (set BATCHSCOPE_DEMO)."));
+        showError(QStringLiteral(
+            "No dataset given and the demo dataset was not found (set BATCHSCOPE_DEMO)."));
         return;
     }
     statusFormat_->setText(QStringLiteral("opening %1…").arg(path));
@@ -614,9 +647,11 @@ void MainWindow::onOpened() {
     QString error;
     if (saved.isEmpty() || !pipeline_->setText(saved.toStdString(), &error)) {
         const auto fmtName = session_->dataset()->format();
-        pipeline_->applyPreset(fmtName == bs::DatasetFormat::Idx ? QStringLiteral("MNIST-style")
-                                                                  : QStringLiteral("ImageNet evaluation"));
-        if (!error.isEmpty()) showError(QStringLiteral("Saved pipeline for this dataset is invalid: %1").arg(error));
+        pipeline_->applyPreset(fmtName == bs::DatasetFormat::Idx
+                                   ? QStringLiteral("MNIST-style")
+                                   : QStringLiteral("ImageNet evaluation"));
+        if (!error.isEmpty())
+            showError(QStringLiteral("Saved pipeline for this dataset is invalid: %1").arg(error));
     }
     updatingControls_ = true;
     indexSpin_->setRange(0, int(std::max<size_t>(1, session_->dataset()->size()) - 1));
@@ -628,7 +663,8 @@ void MainWindow::applyPipeline() {
     try {
         bs::Pipeline p = bs::Pipeline::parse(pipeline_->pipelineJson());
         session_->setPipeline(p);
-        if (session_->hasDataset()) settings_->setValue(pipelineKey(), QString::fromStdString(pipeline_->pipelineJson()));
+        if (session_->hasDataset())
+            settings_->setValue(pipelineKey(), QString::fromStdString(pipeline_->pipelineJson()));
     } catch (const std::exception& e) {
         pipeline_->showError(QString::fromUtf8(e.what()));
     }
@@ -655,7 +691,9 @@ void MainWindow::pushDisplay() {
     session_->setDisplay(d);
 }
 
-void MainWindow::setOverlay(bool on) { overlay_->setChecked(on); }
+void MainWindow::setOverlay(bool on) {
+    overlay_->setChecked(on);
+}
 
 void MainWindow::setRangeMode(DisplayRange::Mode mode, double lo, double hi) {
     updatingControls_ = true;
@@ -666,14 +704,22 @@ void MainWindow::setRangeMode(DisplayRange::Mode mode, double lo, double hi) {
     pushDisplay();
 }
 
-void MainWindow::setChannelSolo(int c) { solo_->setCurrentIndex(c + 1); }
+void MainWindow::setChannelSolo(int c) {
+    solo_->setCurrentIndex(c + 1);
+}
 
-void MainWindow::nextBatch() { goToBatch(int(session_->currentBatch()) + 1); }
+void MainWindow::nextBatch() {
+    goToBatch(int(session_->currentBatch()) + 1);
+}
 void MainWindow::previousBatch() {
     if (session_->currentBatch() > 0) goToBatch(int(session_->currentBatch()) - 1);
 }
-void MainWindow::firstBatch() { goToBatch(0); }
-void MainWindow::lastBatch() { goToBatch(int(session_->numBatches()) - 1); }
+void MainWindow::firstBatch() {
+    goToBatch(0);
+}
+void MainWindow::lastBatch() {
+    goToBatch(int(session_->numBatches()) - 1);
+}
 
 void MainWindow::goToBatch(int b) {
     if (!session_->hasDataset() || b < 0 || size_t(b) >= session_->numBatches()) return;
@@ -690,13 +736,16 @@ void MainWindow::goToSampleIndex(qulonglong index) {
         return;
     }
     pendingSelect_ = size_t(index);
-    if (*b == session_->currentBatch() && session_->batchView() && session_->batchView()->number == *b)
+    if (*b == session_->currentBatch() && session_->batchView() &&
+        session_->batchView()->number == *b)
         onBatchReady();
     else
         session_->requestBatch(*b);
 }
 
-void MainWindow::selectSample(size_t datasetIndex) { goToSampleIndex(datasetIndex); }
+void MainWindow::selectSample(size_t datasetIndex) {
+    goToSampleIndex(datasetIndex);
+}
 
 void MainWindow::onBatchReady() {
     auto v = session_->batchView();
@@ -725,8 +774,10 @@ void MainWindow::onBatchReady() {
     }
     if (v->batch && !v->batch->data.empty()) {
         DisplayRange exp;
-        const bool known = expectedDisplay(expectedRanges(session_->pipeline(), session_->dataset()->hasRaw()).back(), exp);
-        histBatch_->setHistogram(v->histogram, known ? std::optional<DisplayRange>(exp) : std::nullopt);
+        const bool known = expectedDisplay(
+            expectedRanges(session_->pipeline(), session_->dataset()->hasRaw()).back(), exp);
+        histBatch_->setHistogram(v->histogram,
+                                 known ? std::optional<DisplayRange>(exp) : std::nullopt);
     } else {
         histBatch_->clear();
     }
@@ -749,13 +800,15 @@ void MainWindow::refreshGrid() {
         const auto& rec = samples[i];
         QString label;
         if (rec.label >= 0)
-            label = size_t(rec.label) < classes.size() ? QString::fromStdString(classes[size_t(rec.label)])
-                                                        : QString::number(rec.label);
+            label = size_t(rec.label) < classes.size()
+                        ? QString::fromStdString(classes[size_t(rec.label)])
+                        : QString::number(rec.label);
         auto* item = new QListWidgetItem(QStringLiteral("#%1\n%2").arg(rec.index).arg(label));
         const QImage& img = overlay ? v->thumbsOverlay[i] : v->thumbs[i];
         const int nf = i < v->findingCount.size() ? v->findingCount[i] : 0;
         if (!rec.error.empty() || img.isNull())
-            item->setIcon(QIcon(errorTile(QString::fromStdString(rec.error.empty() ? "no tensor" : rec.errorKind))));
+            item->setIcon(QIcon(errorTile(
+                QString::fromStdString(rec.error.empty() ? "no tensor" : rec.errorKind))));
         else
             item->setIcon(QIcon(withBadge(img, nf, false)));
         item->setData(kRoleIndex, qulonglong(rec.index));
@@ -772,44 +825,63 @@ void MainWindow::refreshGrid() {
 void MainWindow::onSampleReady() {
     auto v = session_->sampleView();
     if (!v) return;
-    if (!v->raw.isNull()) rawView_->setImage(v->raw);
-    else rawView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no raw image (stored tensors)") : v->error);
-    if (!v->tensor.isNull()) tensorView_->setImage(v->tensor);
-    else tensorView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no tensor") : v->error);
+    if (!v->raw.isNull())
+        rawView_->setImage(v->raw);
+    else
+        rawView_->setPlaceholder(
+            v->error.isEmpty() ? QStringLiteral("no raw image (stored tensors)") : v->error);
+    if (!v->tensor.isNull())
+        tensorView_->setImage(v->tensor);
+    else
+        tensorView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no tensor") : v->error);
     rawView_->syncFrom(tensorView_);
     rangeLabel_->setText(v->range.describe());
     const OverlayColors c;
-    auto sw = [](const QColor& col) { return QStringLiteral("<span style='color:%1'>■</span>").arg(col.name()); };
-    legend_->setText(QStringLiteral("%1 below %2 &nbsp; %3 above %4 &nbsp; %5 NaN %6 &nbsp; %7 Inf %8")
-                         .arg(sw(c.below)).arg(v->counts.below)
-                         .arg(sw(c.above)).arg(v->counts.above)
-                         .arg(sw(c.nan)).arg(v->counts.nan)
-                         .arg(sw(c.inf)).arg(v->counts.inf));
+    auto sw = [](const QColor& col) {
+        return QStringLiteral("<span style='color:%1'>■</span>").arg(col.name());
+    };
+    legend_->setText(
+        QStringLiteral("%1 below %2 &nbsp; %3 above %4 &nbsp; %5 NaN %6 &nbsp; %7 Inf %8")
+            .arg(sw(c.below))
+            .arg(v->counts.below)
+            .arg(sw(c.above))
+            .arg(v->counts.above)
+            .arg(sw(c.nan))
+            .arg(v->counts.nan)
+            .arg(sw(c.inf))
+            .arg(v->counts.inf));
     if (v->result) {
         const auto& rec = v->result->record;
         const auto* ds = session_->dataset();
         const auto classes = ds ? ds->classes() : std::vector<std::string>{};
         QString label = rec.label < 0 ? QStringLiteral("—")
                                       : (size_t(rec.label) < classes.size()
-                                             ? QStringLiteral("%1 (%2)").arg(QString::fromStdString(classes[rec.label])).arg(rec.label)
+                                             ? QStringLiteral("%1 (%2)")
+                                                   .arg(QString::fromStdString(classes[rec.label]))
+                                                   .arg(rec.label)
                                              : QString::number(rec.label));
         QString info = QStringLiteral("<b>#%1</b> %2 · label %3 · %4 %5 %6×%7 · tensor %8 · %9 ms")
                            .arg(rec.index)
                            .arg(QString::fromStdString(rec.path).toHtmlEscaped(), label,
-                                QString::fromStdString(rec.decode.format), QString::fromStdString(rec.decode.sourceMode))
+                                QString::fromStdString(rec.decode.format),
+                                QString::fromStdString(rec.decode.sourceMode))
                            .arg(rec.decode.sourceWidth)
                            .arg(rec.decode.sourceHeight)
                            .arg(QString::fromStdString(bs::shapeToString(v->result->output.shape)))
                            .arg(rec.seconds * 1000, 0, 'f', 1);
-        if (!v->error.isEmpty()) info += QStringLiteral("<br><span style='color:#ff7b72'>%1</span>").arg(v->error.toHtmlEscaped());
+        if (!v->error.isEmpty())
+            info += QStringLiteral("<br><span style='color:#ff7b72'>%1</span>")
+                        .arg(v->error.toHtmlEscaped());
         sampleInfo_->setText(info);
-        statusSample_->setText(QStringLiteral("%1 · label %2").arg(QString::fromStdString(rec.path), label));
+        statusSample_->setText(
+            QStringLiteral("%1 · label %2").arg(QString::fromStdString(rec.path), label));
         if (!rec.error.empty() && rec.errorStage >= 0) pipeline_->highlightStage(rec.errorStage);
     }
     histRaw_->setHistogram(v->rawHistogram, std::nullopt);
     DisplayRange exp;
     const bool known = !v->ranges.empty() && expectedDisplay(v->ranges.back(), exp);
-    histTensor_->setHistogram(v->tensorHistogram, known ? std::optional<DisplayRange>(exp) : std::nullopt);
+    histTensor_->setHistogram(v->tensorHistogram,
+                              known ? std::optional<DisplayRange>(exp) : std::nullopt);
     // Stage strip.
     while (QLayoutItem* it = stripLayout_->takeAt(0)) {
         delete it->widget();
@@ -850,7 +922,8 @@ void MainWindow::refreshAnomalies() {
     if (!audit.empty()) all = audit;
     QSet<QString> kinds;
     for (const auto& f : all) kinds.insert(f.kind);
-    const QString kindSel = kindFilter_->currentIndex() > 0 ? kindFilter_->currentText() : QString();
+    const QString kindSel =
+        kindFilter_->currentIndex() > 0 ? kindFilter_->currentText() : QString();
     {
         QSignalBlocker block(kindFilter_);
         kindFilter_->clear();
@@ -863,19 +936,21 @@ void MainWindow::refreshAnomalies() {
     }
     const int sev = severityFilter_->currentIndex();
     anomalies_->clear();
-    static const QColor sevColor[3] = {QColor(255, 110, 100), QColor(240, 190, 80), QColor(140, 180, 255)};
+    static const QColor sevColor[3] = {QColor(255, 110, 100), QColor(240, 190, 80),
+                                       QColor(140, 180, 255)};
     int shown = 0;
     for (size_t i = 0; i < all.size(); ++i) {
         const Finding& f = all[i];
         if (sev == 1 && f.severity != Finding::Severity::Error) continue;
         if (sev == 2 && f.severity == Finding::Severity::Info) continue;
         if (!kindSel.isEmpty() && f.kind != kindSel) continue;
-        auto* it = new QTreeWidgetItem({Finding::severityName(f.severity), f.kind,
-                                        f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
-                                        f.index >= 0 ? QString::number(f.index) : QString(),
-                                        f.stage >= 0 ? QStringLiteral("%1 %2").arg(f.stage + 1).arg(f.stageName)
-                                                    : (f.stageName.isEmpty() ? QStringLiteral("load") : f.stageName),
-                                        f.message});
+        auto* it = new QTreeWidgetItem(
+            {Finding::severityName(f.severity), f.kind,
+             f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
+             f.index >= 0 ? QString::number(f.index) : QString(),
+             f.stage >= 0 ? QStringLiteral("%1 %2").arg(f.stage + 1).arg(f.stageName)
+                          : (f.stageName.isEmpty() ? QStringLiteral("load") : f.stageName),
+             f.message});
         it->setForeground(0, sevColor[int(f.severity)]);
         it->setToolTip(5, f.message + (f.path.isEmpty() ? QString() : "\n" + f.path));
         it->setData(0, kRoleIndex, f.index);
@@ -920,7 +995,9 @@ void MainWindow::probeTensor(int px, int py) {
         if (rx >= 0 && ry >= 0 && rx < raw.width && ry < raw.height) {
             QStringList rv;
             for (int c = 0; c < raw.channels; ++c) rv << QString::number(raw.at(ry, rx, c));
-            text = QStringLiteral("raw (%1,%2) = RGB(%3)   →   ").arg(rx).arg(ry).arg(rv.join(", ")) + text;
+            text =
+                QStringLiteral("raw (%1,%2) = RGB(%3)   →   ").arg(rx).arg(ry).arg(rv.join(", ")) +
+                text;
             rawView_->setMarker(QPointF(x + 0.5, y + 0.5));
         }
     } else {
@@ -941,9 +1018,15 @@ void MainWindow::onHoverRaw(QPointF p, bool inside) {
     probe_->setText(QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")));
 }
 
-QString MainWindow::errorText() const { return error_->isVisible() || !error_->isHidden() ? error_->text() : QString(); }
-QString MainWindow::rangeText() const { return rangeLabel_->text(); }
-QString MainWindow::probeText() const { return probe_->text(); }
+QString MainWindow::errorText() const {
+    return error_->isVisible() || !error_->isHidden() ? error_->text() : QString();
+}
+QString MainWindow::rangeText() const {
+    return rangeLabel_->text();
+}
+QString MainWindow::probeText() const {
+    return probe_->text();
+}
 
 void MainWindow::showError(const QString& message) {
     error_->setText(message);
@@ -971,10 +1054,12 @@ QImage MainWindow::composeCurrentScreenshot() const {
     info.datasetPath = session_->datasetPath();
     info.filePath = QString::fromStdString(rec.path);
     info.index = qint64(rec.index);
-    const auto classes = session_->dataset() ? session_->dataset()->classes() : std::vector<std::string>{};
+    const auto classes =
+        session_->dataset() ? session_->dataset()->classes() : std::vector<std::string>{};
     info.label = rec.label < 0 ? QStringLiteral("—")
-                               : (size_t(rec.label) < classes.size() ? QString::fromStdString(classes[rec.label])
-                                                                     : QString::number(rec.label));
+                               : (size_t(rec.label) < classes.size()
+                                      ? QString::fromStdString(classes[rec.label])
+                                      : QString::number(rec.label));
     info.stage = stageLabel(session_->pipeline(), session_->pipeline().size());
     if (auto b = session_->batchView()) {
         QStringList msgs;
@@ -998,11 +1083,13 @@ void MainWindow::exportScreenshot() {
     }
     auto v = session_->sampleView();
     const QString name = QStringLiteral("batchscope-sample-%1.png").arg(v->index);
-    const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export screenshot"), name,
-                                                      QStringLiteral("PNG (*.png)"));
+    const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export screenshot"),
+                                                      name, QStringLiteral("PNG (*.png)"));
     if (path.isEmpty()) return;
-    if (!img.save(path, "PNG")) showError(QStringLiteral("Cannot write %1").arg(path));
-    else statusBar()->showMessage(QStringLiteral("Saved %1").arg(path), 5000);
+    if (!img.save(path, "PNG"))
+        showError(QStringLiteral("Cannot write %1").arg(path));
+    else
+        statusBar()->showMessage(QStringLiteral("Saved %1").arg(path), 5000);
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
@@ -1018,7 +1105,8 @@ void MainWindow::closeEvent(QCloseEvent* e) {
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
-    if (e->mimeData()->hasUrls() && !e->mimeData()->urls().isEmpty() && e->mimeData()->urls().first().isLocalFile())
+    if (e->mimeData()->hasUrls() && !e->mimeData()->urls().isEmpty() &&
+        e->mimeData()->urls().first().isLocalFile())
         e->acceptProposedAction();
 }
 

@@ -8,9 +8,12 @@ namespace bs::ui {
 
 QString Finding::severityName(Severity s) {
     switch (s) {
-        case Severity::Error: return QStringLiteral("error");
-        case Severity::Warning: return QStringLiteral("warning");
-        default: return QStringLiteral("info");
+        case Severity::Error:
+            return QStringLiteral("error");
+        case Severity::Warning:
+            return QStringLiteral("warning");
+        default:
+            return QStringLiteral("info");
     }
 }
 
@@ -37,7 +40,9 @@ std::vector<ChannelRanges> expectedRanges(const bs::Pipeline& pipeline, bool raw
 QString stageLabel(const bs::Pipeline& pipeline, size_t k) {
     if (k == 0) return QStringLiteral("input (decoded)");
     if (k > pipeline.size()) return {};
-    return QStringLiteral("stage %1 %2").arg(k).arg(QString::fromStdString(pipeline.stage(k - 1).op()));
+    return QStringLiteral("stage %1 %2")
+        .arg(k)
+        .arg(QString::fromStdString(pipeline.stage(k - 1).op()));
 }
 
 bool expectedDisplay(const ChannelRanges& e, DisplayRange& out) {
@@ -67,12 +72,13 @@ static bool minMaxRange(const std::vector<double>& mn, const std::vector<double>
 
 DisplayRange resolveRange(const DisplaySettings& d, const ChannelRanges& expected,
                           const QString& label, const std::vector<double>& sampleMin,
-                          const std::vector<double>& sampleMax,
-                          const std::vector<double>* batchMin, const std::vector<double>* batchMax) {
+                          const std::vector<double>& sampleMax, const std::vector<double>* batchMin,
+                          const std::vector<double>* batchMax) {
     DisplayRange r;
     switch (d.mode) {
         case DisplayRange::Mode::Manual:
-            r = DisplayRange::uniform(d.manualLo, d.manualHi > d.manualLo ? d.manualHi : d.manualLo + 1e-6);
+            r = DisplayRange::uniform(d.manualLo,
+                                      d.manualHi > d.manualLo ? d.manualHi : d.manualLo + 1e-6);
             r.origin = QStringLiteral("black/white points set by you");
             return r;
         case DisplayRange::Mode::Batch:
@@ -96,7 +102,8 @@ DisplayRange resolveRange(const DisplaySettings& d, const ChannelRanges& expecte
             // is used instead.
             minMaxRange(sampleMin, sampleMax, r);
             r.mode = DisplayRange::Mode::Sample;
-            r.origin = QStringLiteral("expected range after %1 is unknown; using sample min/max").arg(label);
+            r.origin = QStringLiteral("expected range after %1 is unknown; using sample min/max")
+                           .arg(label);
             return r;
     }
     return r;
@@ -109,7 +116,8 @@ bool mapTensorToRaw(const bs::Pipeline& pipeline, const bs::SampleResult& s, dou
     for (size_t k = n - 1; k >= 1; --k) {
         const bs::StageValue& in = s.stages[k - 1];
         const bs::StageValue& out = s.stages[k];
-        const nlohmann::json d = drawn.is_array() && k - 1 < drawn.size() ? drawn[k - 1] : nlohmann::json();
+        const nlohmann::json d =
+            drawn.is_array() && k - 1 < drawn.size() ? drawn[k - 1] : nlohmann::json();
         if (!pipeline.isEnabled(k - 1)) continue;  // a disabled stage passes through
         try {
             if (!pipeline.stage(k - 1).mapToInput(x, y, in.width(), in.height(), out.width(),
@@ -130,7 +138,8 @@ std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& p
     DisplayRange exp;
     const bool known = expectedDisplay(expected, exp);
     const int last = int(pipeline.size()) - 1;
-    const QString lastName = last >= 0 ? QString::fromStdString(pipeline.stage(size_t(last)).op()) : QString();
+    const QString lastName =
+        last >= 0 ? QString::fromStdString(pipeline.stage(size_t(last)).op()) : QString();
     for (const auto& rec : batch.samples) {
         if (rec.error.empty()) continue;
         Finding f;
@@ -168,8 +177,10 @@ std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& p
             renderPlanes(data, p.c, p.h, p.w, ro, &cnt);
         } else {
             for (size_t i = 0; i < plane * size_t(p.c); ++i) {
-                if (std::isnan(data[i])) ++cnt.nan;
-                else if (std::isinf(data[i])) ++cnt.inf;
+                if (std::isnan(data[i]))
+                    ++cnt.nan;
+                else if (std::isinf(data[i]))
+                    ++cnt.inf;
             }
         }
         if (perSample) (*perSample)[batch.stacked[row]] = cnt;
@@ -185,8 +196,12 @@ std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& p
             f.path = QString::fromStdString(rec.path);
             out.push_back(f);
         };
-        if (cnt.nan) add(Finding::Severity::Error, "nan", QStringLiteral("%1 pixels are NaN after %2").arg(cnt.nan).arg(lastName));
-        if (cnt.inf) add(Finding::Severity::Error, "inf", QStringLiteral("%1 pixels are infinite after %2").arg(cnt.inf).arg(lastName));
+        if (cnt.nan)
+            add(Finding::Severity::Error, "nan",
+                QStringLiteral("%1 pixels are NaN after %2").arg(cnt.nan).arg(lastName));
+        if (cnt.inf)
+            add(Finding::Severity::Error, "inf",
+                QStringLiteral("%1 pixels are infinite after %2").arg(cnt.inf).arg(lastName));
         if (cnt.below || cnt.above)
             add(Finding::Severity::Warning, "out_of_range",
                 QStringLiteral("%1 pixels below and %2 above the expected range %3 after %4")
@@ -198,8 +213,8 @@ std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& p
     return out;
 }
 
-std::vector<Finding> fromEngineFindings(const void* engineFindings,
-                                        const std::function<std::optional<size_t>(size_t)>& batchOf) {
+std::vector<Finding> fromEngineFindings(
+    const void* engineFindings, const std::function<std::optional<size_t>(size_t)>& batchOf) {
     // Typed as void* in the header so that model.h (read by moc through
     // session.h) stays free of the engine's header.
     const auto& in = *static_cast<const std::vector<bs::Finding>*>(engineFindings);
@@ -221,7 +236,8 @@ std::vector<Finding> fromEngineFindings(const void* engineFindings,
         }
         base.message = QString::fromStdString(f.message);
         if (f.count > f.samples.size() && !f.samples.empty())
-            base.message += QStringLiteral(" (%1 samples, first %2 listed)").arg(f.count).arg(f.samples.size());
+            base.message +=
+                QStringLiteral(" (%1 samples, first %2 listed)").arg(f.count).arg(f.samples.size());
         if (f.samples.empty()) {
             out.push_back(base);
             continue;

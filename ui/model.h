@@ -7,8 +7,8 @@
 
 #include <array>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/loader.h"
@@ -20,11 +20,11 @@ namespace bs::ui {
 struct Finding {
     enum class Severity { Error = 0, Warning = 1, Info = 2 };
     Severity severity = Severity::Warning;
-    QString kind;        // "out_of_range", "nan", "truncated_image", "collate", ...
-    qint64 batch = -1;   // batch number in the epoch, -1 when not about one batch
-    qint64 index = -1;   // dataset index, -1 when about the whole batch/dataset
-    int stage = -1;      // pipeline stage blamed (transform index), -1 = loading/none
-    QString stageName;   // op name of that stage
+    QString kind;       // "out_of_range", "nan", "truncated_image", "collate", ...
+    qint64 batch = -1;  // batch number in the epoch, -1 when not about one batch
+    qint64 index = -1;  // dataset index, -1 when about the whole batch/dataset
+    int stage = -1;     // pipeline stage blamed (transform index), -1 = loading/none
+    QString stageName;  // op name of that stage
     QString message;
     QString path;
     static QString severityName(Severity s);
@@ -102,8 +102,8 @@ struct SampleView {
 };
 
 // Maps a point of the final tensor (pixel-centre coordinates: pixel i has its
-// centre at i, as Transform::mapToInput) back to the raw image through every stage's mapToInput. False when it lands
-// in padding or the sample has no stages.
+// centre at i, as Transform::mapToInput) back to the raw image through every stage's mapToInput.
+// False when it lands in padding or the sample has no stages.
 bool mapTensorToRaw(const bs::Pipeline& pipeline, const bs::SampleResult& sample, double& x,
                     double& y);
 
@@ -117,7 +117,7 @@ std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& p
 // one per listed sample (the engine caps the list), or one for the group when
 // it names no sample. Engine stage names "<k>:<Op>" become transform k-1.
 // `batchOf` gives the batch of a dataset index (nullopt when unknown).
-std::vector<Finding> fromEngineFindings(const void* engineFindings,
-                                        const std::function<std::optional<size_t>(size_t)>& batchOf);
+std::vector<Finding> fromEngineFindings(
+    const void* engineFindings, const std::function<std::optional<size_t>(size_t)>& batchOf);
 
 }  // namespace bs::ui

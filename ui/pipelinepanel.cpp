@@ -32,29 +32,40 @@ namespace {
 // Parameters a freshly added stage starts with (torchvision requires them).
 json defaultStage(const std::string& op) {
     json s = {{"op", op}};
-    if (op == "Resize") s["size"] = 256;
-    else if (op == "CenterCrop" || op == "RandomCrop" || op == "RandomResizedCrop") s["size"] = 224;
-    else if (op == "Pad") s["padding"] = 4;
+    if (op == "Resize")
+        s["size"] = 256;
+    else if (op == "CenterCrop" || op == "RandomCrop" || op == "RandomResizedCrop")
+        s["size"] = 224;
+    else if (op == "Pad")
+        s["padding"] = 4;
     else if (op == "Normalize") {
         s["mean"] = {0.485, 0.456, 0.406};
         s["std"] = {0.229, 0.224, 0.225};
-    } else if (op == "RandomHorizontalFlip" || op == "RandomVerticalFlip") s["p"] = 0.5;
-    else if (op == "Grayscale") s["num_output_channels"] = 1;
-    else if (op == "Lambda") s["expr"] = "x";
-    else if (op == "ConvertImageDtype") s["dtype"] = "torch.float32";
-    else if (op == "TorchScript") s["path"] = "transform.pt";
+    } else if (op == "RandomHorizontalFlip" || op == "RandomVerticalFlip")
+        s["p"] = 0.5;
+    else if (op == "Grayscale")
+        s["num_output_channels"] = 1;
+    else if (op == "Lambda")
+        s["expr"] = "x";
+    else if (op == "ConvertImageDtype")
+        s["dtype"] = "torch.float32";
+    else if (op == "TorchScript")
+        s["path"] = "transform.pt";
     return s;
 }
 
 json presetJson(const QString& name) {
     if (name == "ImageNet evaluation")
-        return json::parse(R"([{"op":"Resize","size":256},{"op":"CenterCrop","size":224},{"op":"ToTensor"},
+        return json::parse(
+            R"([{"op":"Resize","size":256},{"op":"CenterCrop","size":224},{"op":"ToTensor"},
             {"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}])");
     if (name == "ImageNet training")
-        return json::parse(R"([{"op":"RandomResizedCrop","size":224},{"op":"RandomHorizontalFlip","p":0.5},
+        return json::parse(
+            R"([{"op":"RandomResizedCrop","size":224},{"op":"RandomHorizontalFlip","p":0.5},
             {"op":"ToTensor"},{"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}])");
     if (name == "MNIST-style")
-        return json::parse(R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.1307],"std":[0.3081]}])");
+        return json::parse(
+            R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.1307],"std":[0.3081]}])");
     return json::array();
 }
 
@@ -90,7 +101,8 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
     auto* fileMenu = new QMenu(fileBtn);
     fileMenu->addAction(QStringLiteral("Load JSON…"), this, &PipelinePanel::loadFile);
     fileMenu->addAction(QStringLiteral("Save JSON…"), this, &PipelinePanel::saveFile);
-    fileMenu->addAction(QStringLiteral("Paste from torchvision…"), this, &PipelinePanel::pasteTorchvision);
+    fileMenu->addAction(QStringLiteral("Paste from torchvision…"), this,
+                        &PipelinePanel::pasteTorchvision);
     fileBtn->setMenu(fileMenu);
     top->addWidget(presets_, 1);
     top->addWidget(fileBtn);
@@ -107,8 +119,10 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
         const int row = list_->row(item);
         if (row < 0 || size_t(row) >= stagesJson_.size()) return;
         nlohmann::json s = nlohmann::json::parse(stagesJson_[row]);
-        if (item->checkState() == Qt::Checked) s.erase("enabled");
-        else s["enabled"] = false;
+        if (item->checkState() == Qt::Checked)
+            s.erase("enabled");
+        else
+            s["enabled"] = false;
         stagesJson_[row] = s.dump();
         commit(row);
     });
@@ -131,14 +145,17 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
         return b;
     };
     buttons->addWidget(add);
-    connect(mk(QStringLiteral("Remove"), QStringLiteral("Remove the selected stage")), &QToolButton::clicked, this, [this] {
-        const int row = list_->currentRow();
-        if (row < 0 || size_t(row) >= stagesJson_.size()) return;
-        stagesJson_.erase(stagesJson_.begin() + row);
-        commit(std::min(row, int(stagesJson_.size()) - 1));
-    });
-    connect(mk(QStringLiteral("▲"), QStringLiteral("Move up")), &QToolButton::clicked, this, [this] { move(-1); });
-    connect(mk(QStringLiteral("▼"), QStringLiteral("Move down")), &QToolButton::clicked, this, [this] { move(1); });
+    connect(mk(QStringLiteral("Remove"), QStringLiteral("Remove the selected stage")),
+            &QToolButton::clicked, this, [this] {
+                const int row = list_->currentRow();
+                if (row < 0 || size_t(row) >= stagesJson_.size()) return;
+                stagesJson_.erase(stagesJson_.begin() + row);
+                commit(std::min(row, int(stagesJson_.size()) - 1));
+            });
+    connect(mk(QStringLiteral("▲"), QStringLiteral("Move up")), &QToolButton::clicked, this,
+            [this] { move(-1); });
+    connect(mk(QStringLiteral("▼"), QStringLiteral("Move down")), &QToolButton::clicked, this,
+            [this] { move(1); });
     buttons->addStretch();
     v->addLayout(buttons);
 
@@ -159,7 +176,9 @@ QStringList PipelinePanel::presetNames() {
             QStringLiteral("MNIST-style"), QStringLiteral("none")};
 }
 
-int PipelinePanel::stageCount() const { return int(stagesJson_.size()); }
+int PipelinePanel::stageCount() const {
+    return int(stagesJson_.size());
+}
 
 std::string PipelinePanel::pipelineJson() const {
     nlohmann::json a = nlohmann::json::array();
@@ -167,7 +186,9 @@ std::string PipelinePanel::pipelineJson() const {
     return a.dump(2);
 }
 
-bool PipelinePanel::setJson(const std::string& text) { return setText(text); }
+bool PipelinePanel::setJson(const std::string& text) {
+    return setText(text);
+}
 
 bool PipelinePanel::setText(const std::string& text, QString* errorOut) {
     try {
@@ -192,7 +213,9 @@ bool PipelinePanel::setText(const std::string& text, QString* errorOut) {
     }
 }
 
-void PipelinePanel::applyPreset(const QString& name) { setText(presetJson(name).dump()); }
+void PipelinePanel::applyPreset(const QString& name) {
+    setText(presetJson(name).dump());
+}
 
 void PipelinePanel::showError(const QString& message) {
     error_->setText(message);
@@ -258,13 +281,16 @@ void PipelinePanel::rebuildForm() {
     const int row = list_->currentRow();
     if (row < 0 || size_t(row) >= stagesJson_.size()) return;
     const nlohmann::json s = nlohmann::json::parse(stagesJson_[row]);
-    auto title = new QLabel(QStringLiteral("<b>%1</b> parameters").arg(QString::fromStdString(s.value("op", ""))));
+    auto title = new QLabel(
+        QStringLiteral("<b>%1</b> parameters").arg(QString::fromStdString(s.value("op", ""))));
     formLayout_->addRow(title);
     // Keys the op accepts but the stage omits are offered too (empty).
     auto setKey = [this, row](const std::string& key, const nlohmann::json& value) {
         nlohmann::json st = nlohmann::json::parse(stagesJson_[row]);
-        if (value.is_null()) st.erase(key);
-        else st[key] = value;
+        if (value.is_null())
+            st.erase(key);
+        else
+            st[key] = value;
         stagesJson_[row] = st.dump();
         commit(row);
     };
@@ -292,12 +318,14 @@ void PipelinePanel::rebuildForm() {
             sb->setSingleStep(0.01);
             sb->setValue(val.get<double>());
             sb->setKeyboardTracking(false);
-            connect(sb, &QDoubleSpinBox::valueChanged, this, [setKey, key](double x) { setKey(key, x); });
+            connect(sb, &QDoubleSpinBox::valueChanged, this,
+                    [setKey, key](double x) { setKey(key, x); });
             w = sb;
         } else {
             // Lists, strings and expressions: edited as JSON (strings plain).
-            auto* le = new QLineEdit(val.is_string() ? QString::fromStdString(val.get<std::string>())
-                                                     : QString::fromStdString(val.dump()));
+            auto* le =
+                new QLineEdit(val.is_string() ? QString::fromStdString(val.get<std::string>())
+                                              : QString::fromStdString(val.dump()));
             const bool isString = val.is_string();
             connect(le, &QLineEdit::editingFinished, this, [this, le, setKey, key, isString] {
                 const std::string t = le->text().toStdString();
@@ -308,7 +336,8 @@ void PipelinePanel::rebuildForm() {
                 try {
                     setKey(key, nlohmann::json::parse(t));
                 } catch (const std::exception&) {
-                    showError(QStringLiteral("%1: not valid JSON (e.g. [0.5, 0.5, 0.5])").arg(QString::fromStdString(key)));
+                    showError(QStringLiteral("%1: not valid JSON (e.g. [0.5, 0.5, 0.5])")
+                                  .arg(QString::fromStdString(key)));
                 }
             });
             w = le;
@@ -319,8 +348,9 @@ void PipelinePanel::rebuildForm() {
 }
 
 void PipelinePanel::loadFile() {
-    const QString path = QFileDialog::getOpenFileName(this, QStringLiteral("Load pipeline"), {},
-                                                      QStringLiteral("Pipeline (*.json *.txt);;All files (*)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, QStringLiteral("Load pipeline"), {},
+                                     QStringLiteral("Pipeline (*.json *.txt);;All files (*)"));
     if (path.isEmpty()) return;
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) {
@@ -332,10 +362,12 @@ void PipelinePanel::loadFile() {
 
 void PipelinePanel::saveFile() {
     const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Save pipeline"),
-                                                      QStringLiteral("pipeline.json"), QStringLiteral("JSON (*.json)"));
+                                                      QStringLiteral("pipeline.json"),
+                                                      QStringLiteral("JSON (*.json)"));
     if (path.isEmpty()) return;
     QFile f(path);
-    if (!f.open(QIODevice::WriteOnly) || f.write(QByteArray::fromStdString(pipelineJson() + "\n")) < 0)
+    if (!f.open(QIODevice::WriteOnly) ||
+        f.write(QByteArray::fromStdString(pipelineJson() + "\n")) < 0)
         showError(QStringLiteral("cannot write %1").arg(path));
 }
 
@@ -343,7 +375,8 @@ void PipelinePanel::pasteTorchvision() {
     QDialog dlg(this);
     dlg.setWindowTitle(QStringLiteral("Paste from torchvision"));
     auto* v = new QVBoxLayout(&dlg);
-    v->addWidget(new QLabel(QStringLiteral("Paste what <code>print(transform)</code> shows in Python:")));
+    v->addWidget(
+        new QLabel(QStringLiteral("Paste what <code>print(transform)</code> shows in Python:")));
     auto* edit = new QPlainTextEdit;
     edit->setPlaceholderText(
         "Compose(\n    Resize(size=256, interpolation=bilinear, max_size=None, antialias=None)\n"
@@ -361,12 +394,14 @@ void PipelinePanel::pasteTorchvision() {
     connect(bb, &QDialogButtonBox::accepted, &dlg, [&] {
         std::vector<std::string> unknown;
         try {
-            bs::Pipeline p = bs::Pipeline::fromTorchvisionText(edit->toPlainText().toStdString(), ".", &unknown);
+            bs::Pipeline p =
+                bs::Pipeline::fromTorchvisionText(edit->toPlainText().toStdString(), ".", &unknown);
             if (!setText(p.toJson().dump())) return;
             if (!unknown.empty()) {
                 QStringList names;
                 for (auto& u : unknown) names << QString::fromStdString(u);
-                showError(QStringLiteral("skipped stages batchscope cannot reproduce: %1").arg(names.join(", ")));
+                showError(QStringLiteral("skipped stages batchscope cannot reproduce: %1")
+                              .arg(names.join(", ")));
             }
             dlg.accept();
         } catch (const std::exception& e) {

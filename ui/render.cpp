@@ -14,7 +14,6 @@ DisplayRange DisplayRange::uniform(double l, double h, Mode m) {
     return r;
 }
 
-
 // Enough digits that lo and hi print differently (a collapsed range such as
 // [0.000251, 0.000253] must not read as one number).
 static QString pairNum(double lo, double hi, QString& hiText) {
@@ -34,7 +33,8 @@ QString DisplayRange::spanText() const {
     if (same)
         span = QStringLiteral("[%1, %2]").arg(pairNum(lo[0], hi[0], h0), h0);
     else {
-        const QString l0 = pairNum(lo[0], hi[0], h0), l1 = pairNum(lo[1], hi[1], h1), l2 = pairNum(lo[2], hi[2], h2);
+        const QString l0 = pairNum(lo[0], hi[0], h0), l1 = pairNum(lo[1], hi[1], h1),
+                      l2 = pairNum(lo[2], hi[2], h2);
         span = QStringLiteral("R[%1, %2] G[%3, %4] B[%5, %6]").arg(l0, h0, l1, h1, l2, h2);
     }
     return span;
@@ -65,7 +65,8 @@ QImage toQImage(const bs::Image& im) {
             std::copy_n(src, size_t(im.width) * 3, dst);
         } else {
             for (int x = 0; x < im.width; ++x)
-                for (int c = 0; c < 3; ++c) dst[x * 3 + c] = src[x * im.channels + std::min(c, im.channels - 1)];
+                for (int c = 0; c < 3; ++c)
+                    dst[x * 3 + c] = src[x * im.channels + std::min(c, im.channels - 1)];
         }
     }
     return out;
@@ -133,11 +134,14 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
                     c = 3;
                 } else {
                     const int ch = std::min(src[k], 2);
-                    if (v > o.range.hi[ch]) c = 2;
-                    else if (v < o.range.lo[ch]) c = 1;
+                    if (v > o.range.hi[ch])
+                        c = 2;
+                    else if (v < o.range.lo[ch])
+                        c = 1;
                 }
                 cls = std::max(cls, c);
-                double g = std::isfinite(v) ? (double(v) - lo[k]) * scale[k] : (v > 0 ? 255.0 : 0.0);
+                double g =
+                    std::isfinite(v) ? (double(v) - lo[k]) * scale[k] : (v > 0 ? 255.0 : 0.0);
                 if (!(g >= 0)) g = 0;  // also NaN
                 if (g > 255) g = 255;
                 dst[x * 3 + k] = uchar(std::lround(g));
@@ -147,15 +151,26 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
                 }
             }
             switch (cls) {
-                case 1: ++cnt.below; break;
-                case 2: ++cnt.above; break;
-                case 3: ++cnt.inf; break;
-                case 4: ++cnt.nan; break;
-                default: break;
+                case 1:
+                    ++cnt.below;
+                    break;
+                case 2:
+                    ++cnt.above;
+                    break;
+                case 3:
+                    ++cnt.inf;
+                    break;
+                case 4:
+                    ++cnt.nan;
+                    break;
+                default:
+                    break;
             }
             if (o.overlay && cls) {
-                const QColor& col = cls == 1 ? o.colors.below : cls == 2 ? o.colors.above
-                                    : cls == 3 ? o.colors.inf : o.colors.nan;
+                const QColor& col = cls == 1   ? o.colors.below
+                                    : cls == 2 ? o.colors.above
+                                    : cls == 3 ? o.colors.inf
+                                               : o.colors.nan;
                 dst[x * 3] = uchar(col.red());
                 dst[x * 3 + 1] = uchar(col.green());
                 dst[x * 3 + 2] = uchar(col.blue());

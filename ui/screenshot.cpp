@@ -7,14 +7,17 @@
 
 namespace bs::ui {
 
-static QImage fitPanel(const QImage& img, int panel) {
+static QImage fitPanel(const QImage& img, int panel, bool exactPixels) {
     if (img.isNull()) return {};
     const int side = std::max(img.width(), img.height());
     if (side == panel) return img;
+    if (!exactPixels)
+        return img.scaled(panel, panel, Qt::KeepAspectRatio, Qt::SmoothTransformation);
     if (side < panel) {
         // Integer enlargement keeps every pixel a crisp square.
         const int k = std::max(1, panel / side);
-        return img.scaled(img.width() * k, img.height() * k, Qt::IgnoreAspectRatio, Qt::FastTransformation);
+        return img.scaled(img.width() * k, img.height() * k, Qt::IgnoreAspectRatio,
+                          Qt::FastTransformation);
     }
     return img.scaled(panel, panel, Qt::KeepAspectRatio, Qt::SmoothTransformation);
 }
@@ -33,7 +36,7 @@ QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogra
     p.setFont(f);
     const QColor text(225, 226, 230), dim(150, 152, 160);
 
-    auto drawPanel = [&](int x, const QString& title, const QImage& img) {
+    auto drawPanel = [&](int x, const QString& title, const QImage& img, bool exactPixels) {
         QFont bold = f;
         bold.setBold(true);
         p.setFont(bold);
@@ -42,19 +45,23 @@ QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogra
         p.setFont(f);
         const QRect box(x, margin + titleH, panel, panel);
         p.fillRect(box, QColor(36, 37, 41));
-        const QImage scaled = fitPanel(img, panel);
+        const QImage scaled = fitPanel(img, panel, exactPixels);
         if (scaled.isNull()) {
             p.setPen(dim);
             p.drawText(box, Qt::AlignCenter, QStringLiteral("no image"));
             return;
         }
-        const QPoint at(box.x() + (panel - scaled.width()) / 2, box.y() + (panel - scaled.height()) / 2);
+        const QPoint at(box.x() + (panel - scaled.width()) / 2,
+                        box.y() + (panel - scaled.height()) / 2);
         p.drawImage(at, scaled);
     };
-    drawPanel(margin, QStringLiteral("Raw (decoded) %1×%2").arg(raw.width()).arg(raw.height()), raw);
+    drawPanel(margin, QStringLiteral("Raw (decoded) %1×%2").arg(raw.width()).arg(raw.height()), raw,
+              false);
     drawPanel(margin + panel + gap,
-              QStringLiteral("Transformed %1×%2, range overlay on").arg(tensor.width()).arg(tensor.height()),
-              tensor);
+              QStringLiteral("Transformed %1×%2, range overlay on")
+                  .arg(tensor.width())
+                  .arg(tensor.height()),
+              tensor, true);
 
     const int hy = margin + titleH + panel + gap;
     HistogramStyle style;
@@ -68,12 +75,13 @@ QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogra
     QStringList lines;
     lines << QStringLiteral("Dataset: %1").arg(info.datasetPath);
     lines << QStringLiteral("Sample %1: %2").arg(info.index).arg(info.filePath);
-    lines << QStringLiteral("Label: %1    Stage: %2").arg(info.label, info.stage.isEmpty() ? QStringLiteral("—") : info.stage);
+    lines << QStringLiteral("Label: %1    Stage: %2")
+                 .arg(info.label, info.stage.isEmpty() ? QStringLiteral("—") : info.stage);
     if (!info.message.isEmpty()) lines << QStringLiteral("Finding: %1").arg(info.message);
     lines << info.range;
     p.setPen(text);
-    p.drawText(QRect(margin, cy, width - 2 * margin, captionH - 28), Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap,
-               lines.join('\n'));
+    p.drawText(QRect(margin, cy, width - 2 * margin, captionH - 28),
+               Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap, lines.join('\n'));
     // Legend with the overlay counts.
     const OverlayColors colors;
     int lx = margin;

@@ -24,9 +24,10 @@ struct ScreenshotInfo {
     OverlayCounts counts;
 };
 
-// `tensor` should already carry the overlay (renderTensor with overlay on).
-// Images are enlarged without smoothing (so overlay colours stay exact) and
-// reduced with smoothing, to at most `panel` pixels a side.
+// `tensor` should already carry the overlay (renderTensor with overlay on);
+// it is enlarged by an integer factor without smoothing (overlay colours and
+// pixel squares stay exact) or reduced with smoothing. The raw image is
+// smoothly scaled to fit `panel` pixels a side.
 QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogram& rawHist,
                          const Histogram& tensorHist, const std::optional<DisplayRange>& expected,
                          const ScreenshotInfo& info, int panel = 384);

@@ -82,18 +82,21 @@ Session::Session(QObject* parent) : QObject(parent), pool_(new QThreadPool(this)
     thumbSlot_ = new AsyncSlot(pool_, this);
     auditSlot_ = new AsyncSlot(pool_, this);
     judgeSlot_ = new AsyncSlot(pool_, this);
-    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
+    for (AsyncSlot* s :
+         {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
         connect(s, &AsyncSlot::idle, this, &Session::busyChanged);
 }
 
 Session::~Session() {
-    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
+    for (AsyncSlot* s :
+         {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
         s->cancel();
     pool_->waitForDone();
 }
 
 bool Session::idle() const {
-    for (AsyncSlot* s : {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
+    for (AsyncSlot* s :
+         {openSlot_, batchSlot_, sampleSlot_, renderSlot_, thumbSlot_, auditSlot_, judgeSlot_})
         if (s->busy()) return false;
     return true;
 }
@@ -136,7 +139,8 @@ void Session::open(const QString& path) {
         Session* s = static_cast<Session*>(self.data());
         return [s, ds, error, path] {
             if (!ds) {
-                Q_EMIT s->openFailed(error.isEmpty() ? QStringLiteral("cannot open %1").arg(path) : error);
+                Q_EMIT s->openFailed(error.isEmpty() ? QStringLiteral("cannot open %1").arg(path)
+                                                     : error);
                 return;
             }
             s->dataset_ = ds;
@@ -164,8 +168,9 @@ void Session::setPipeline(const bs::Pipeline& pipeline) {
 
 void Session::setLoaderSettings(const LoaderSettings& s) {
     if (s == loaderSettings_) return;
-    const bool orderSame = s.batchSize == loaderSettings_.batchSize && s.shuffle == loaderSettings_.shuffle &&
-                           (!s.shuffle || (s.seed == loaderSettings_.seed && s.epoch == loaderSettings_.epoch));
+    const bool orderSame =
+        s.batchSize == loaderSettings_.batchSize && s.shuffle == loaderSettings_.shuffle &&
+        (!s.shuffle || (s.seed == loaderSettings_.seed && s.epoch == loaderSettings_.epoch));
     // Keep looking at the same sample when the batch layout changes.
     std::optional<size_t> keep = selected_;
     loaderSettings_ = s;
@@ -206,7 +211,9 @@ void Session::rebuildLoader() {
     }
 }
 
-size_t Session::numBatches() const { return loader_ ? loader_->numBatches() : 0; }
+size_t Session::numBatches() const {
+    return loader_ ? loader_->numBatches() : 0;
+}
 
 std::optional<size_t> Session::positionOfIndex(size_t index) const {
     if (!loader_) return std::nullopt;
@@ -264,7 +271,8 @@ void Session::startBatchJob(size_t b, bool prefetch) {
             v->findingCount.assign(batch->samples.size(), 0);
             for (const auto& f : v->findings)
                 for (size_t i = 0; i < batch->samples.size(); ++i)
-                    if (f.index >= 0 && batch->samples[i].index == size_t(f.index)) ++v->findingCount[i];
+                    if (f.index >= 0 && batch->samples[i].index == size_t(f.index))
+                        ++v->findingCount[i];
             channelMinMax(batch->data, v->batchMin, v->batchMax);
             renderThumbs(*v, expected, display, label);
             DisplayRange exp;
@@ -285,8 +293,10 @@ void Session::startBatchJob(size_t b, bool prefetch) {
             while (cache_.size() > kCacheBatches) {
                 auto first = cache_.begin();
                 auto last = std::prev(cache_.end());
-                const size_t dFirst = wantedBatch_ > first->first ? wantedBatch_ - first->first : first->first - wantedBatch_;
-                const size_t dLast = wantedBatch_ > last->first ? wantedBatch_ - last->first : last->first - wantedBatch_;
+                const size_t dFirst = wantedBatch_ > first->first ? wantedBatch_ - first->first
+                                                                  : first->first - wantedBatch_;
+                const size_t dLast = wantedBatch_ > last->first ? wantedBatch_ - last->first
+                                                                : last->first - wantedBatch_;
                 cache_.erase(dFirst >= dLast ? first : last);
             }
             if (v->number == wantedBatch_) deliverBatch(v);
@@ -344,7 +354,9 @@ void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
             // Load errors are already listed by the batch itself.
             bool dup = false;
             for (const auto& f : v->findings)
-                if (f.index == r.index && f.stage < 0 && r.stage < 0 && f.severity == Finding::Severity::Error) dup = true;
+                if (f.index == r.index && f.stage < 0 && r.stage < 0 &&
+                    f.severity == Finding::Severity::Error)
+                    dup = true;
             if (dup) continue;
             seen.insert({r.kind, r.index});
             v->findings.push_back(r);
@@ -353,7 +365,8 @@ void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
         v->findingCount.assign(v->batch->samples.size(), 0);
         for (const auto& f : v->findings)
             for (size_t i = 0; i < v->batch->samples.size(); ++i)
-                if (f.index >= 0 && v->batch->samples[i].index == size_t(f.index)) ++v->findingCount[i];
+                if (f.index >= 0 && v->batch->samples[i].index == size_t(f.index))
+                    ++v->findingCount[i];
         (void)bsz;
         return [this, v] {
             if (v->config != config_) return;
@@ -418,12 +431,14 @@ void Session::requestSample(size_t index) {
         v->index = index;
         v->ranges = ranges;
         try {
-            auto r = std::make_shared<bs::SampleResult>(bs::processSample(*ds, pipeline, index, ctx, true));
+            auto r = std::make_shared<bs::SampleResult>(
+                bs::processSample(*ds, pipeline, index, ctx, true));
             v->result = r;
             if (!r->record.error.empty()) v->error = QString::fromStdString(r->record.error);
             v->raw = toQImage(r->raw);
             if (!r->raw.empty())
-                v->rawHistogram = computeHistogram(bs::asTensor(bs::StageValue::fromImage(r->raw)), 256, 0, 256);
+                v->rawHistogram =
+                    computeHistogram(bs::asTensor(bs::StageValue::fromImage(r->raw)), 256, 0, 256);
             if (!r->output.empty()) {
                 renderSampleTensor(*v, display, stageLabel(pipeline, pipeline.size()));
                 DisplayRange exp;
@@ -445,8 +460,12 @@ void Session::requestSample(size_t index) {
                     img = renderTensor(sv.tensor, ro);
                 }
                 v->strip.push_back(stripImage(img));
-                QString lbl = k == 0 ? QStringLiteral("input") : QString::fromStdString(pipeline.stage(k - 1).op());
-                lbl += QStringLiteral("\n%1×%2×%3").arg(sv.channels()).arg(sv.height()).arg(sv.width());
+                QString lbl = k == 0 ? QStringLiteral("input")
+                                     : QString::fromStdString(pipeline.stage(k - 1).op());
+                lbl += QStringLiteral("\n%1×%2×%3")
+                           .arg(sv.channels())
+                           .arg(sv.height())
+                           .arg(sv.width());
                 v->stripLabels.push_back(lbl);
             }
         } catch (const std::exception& e) {
@@ -469,7 +488,8 @@ void Session::renderSample() {
         auto v = std::make_shared<SampleView>(*cur);
         if (!v->result->output.empty()) renderSampleTensor(*v, display, label);
         return [this, v] {
-            if (!sampleView_ || sampleView_->index != v->index || sampleView_->config != v->config) return;
+            if (!sampleView_ || sampleView_->index != v->index || sampleView_->config != v->config)
+                return;
             sampleView_ = v;
             Q_EMIT sampleReady();
         };
@@ -498,15 +518,18 @@ void Session::startAudit() {
             bs::AuditEngine engine(pipeline);
             QElapsedTimer last;
             last.start();
-            run = bs::runAudit(ds, pipeline, opts, engine, [&](const bs::AuditProgress& p) {
-                // Throttled: one queued event per 100 ms is plenty for a bar.
-                if (last.elapsed() < 100 && p.done < p.total) return;
-                last.restart();
-                const qulonglong done = p.done, total = p.total;
-                postToGui(self, [self, done, total] {
-                    Q_EMIT static_cast<Session*>(self.data())->auditProgress(done, total);
-                });
-            }, &cancel);
+            run = bs::runAudit(
+                ds, pipeline, opts, engine,
+                [&](const bs::AuditProgress& p) {
+                    // Throttled: one queued event per 100 ms is plenty for a bar.
+                    if (last.elapsed() < 100 && p.done < p.total) return;
+                    last.restart();
+                    const qulonglong done = p.done, total = p.total;
+                    postToGui(self, [self, done, total] {
+                        Q_EMIT static_cast<Session*>(self.data())->auditProgress(done, total);
+                    });
+                },
+                &cancel);
             found = engine.findings();
             summary = QStringLiteral("%1 of %2 samples in %3 s")
                           .arg(run.scanned)
@@ -521,7 +544,8 @@ void Session::startAudit() {
             const auto& order = loader->order();
             batchOfIndex.assign(order.size(), 0);
             for (size_t p = 0; p < order.size(); ++p)
-                if (order[p] < batchOfIndex.size()) batchOfIndex[order[p]] = p / size_t(opts.batchSize);
+                if (order[p] < batchOfIndex.size())
+                    batchOfIndex[order[p]] = p / size_t(opts.batchSize);
         }
         auto rows = std::make_shared<std::vector<Finding>>(
             fromEngineFindings(&found, [&](size_t i) -> std::optional<size_t> {

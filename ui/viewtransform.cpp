@@ -69,9 +69,13 @@ void ViewTransform::syncFrom(const ViewTransform& o) {
                       c.y() - rel.y() * image_.height() * zoom_);
 }
 
-QPointF ViewTransform::viewToImage(QPointF v) const { return (v - offset_) / zoom_; }
+QPointF ViewTransform::viewToImage(QPointF v) const {
+    return (v - offset_) / zoom_;
+}
 
-QPointF ViewTransform::imageToView(QPointF p) const { return p * zoom_ + offset_; }
+QPointF ViewTransform::imageToView(QPointF p) const {
+    return p * zoom_ + offset_;
+}
 
 bool ViewTransform::pixelAt(QPointF v, int& x, int& y) const {
     const QPointF p = viewToImage(v);
