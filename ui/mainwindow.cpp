@@ -41,6 +41,7 @@
 #include <cmath>
 
 #include "core/dataset.h"
+#include "ui/compareview.h"
 #include "ui/histogramwidget.h"
 #include "ui/imageview.h"
 #include "ui/pipelinepanel.h"
@@ -622,6 +623,11 @@ void MainWindow::openPath(const QString& path) {
     if (path.isEmpty()) {
         showError(QStringLiteral(
             "No dataset given and the demo dataset was not found (set BATCHSCOPE_DEMO)."));
+        return;
+    }
+    // A folder written by batchscope_dump.py opens in the compare window.
+    if (CompareView::isDumpFolder(path)) {
+        CompareView::openDump(QFileInfo(path).absoluteFilePath(), this);
         return;
     }
     statusFormat_->setText(QStringLiteral("opening %1…").arg(path));
