@@ -5,6 +5,7 @@
 #include <QScreen>
 #include <QStyleFactory>
 
+#include "ui/compareview.h"
 #include "ui/mainwindow.h"
 
 namespace bs::ui {
@@ -47,6 +48,22 @@ int runGui(int argc, char** argv) {
     QApplication::setApplicationName(QStringLiteral("batchscope"));
     QApplication::setOrganizationName(QStringLiteral("batchscope"));
     applyTheme(app);
+    const QStringList args = app.arguments();  // Qt options (-platform...) already removed
+    QString path;
+    for (int i = 1; i < args.size(); ++i)
+        if (!args[i].startsWith('-')) path = args[i];
+    // `batchscope DUMP_DIR`: a folder written by batchscope_dump.py opens the
+    // compare window on its own.
+    if (!path.isEmpty() && CompareView::isDumpFolder(path)) {
+        CompareView cv;
+        if (QScreen* screen = QGuiApplication::primaryScreen()) {
+            const QSize avail = screen->availableGeometry().size();
+            cv.resize(std::min(avail.width(), 1700), std::min(avail.height(), 1050));
+        }
+        cv.show();
+        cv.open(path);
+        return app.exec();
+    }
     MainWindow w;
     // First start: use most of the screen (a saved geometry wins later).
     if (QScreen* screen = QGuiApplication::primaryScreen()) {
@@ -55,10 +72,6 @@ int runGui(int argc, char** argv) {
             w.resize(std::min(avail.width(), 1800), std::min(avail.height(), 1100));
     }
     w.show();
-    const QStringList args = app.arguments();  // Qt options (-platform...) already removed
-    QString path;
-    for (int i = 1; i < args.size(); ++i)
-        if (!args[i].startsWith('-')) path = args[i];
     w.openPath(path.isEmpty() ? MainWindow::demoDatasetPath() : path);
     return app.exec();
 }
