@@ -42,6 +42,7 @@
 
 #include "core/dataset.h"
 #include "ui/compareview.h"
+#include "ui/exportdialogs.h"
 #include "ui/histogramwidget.h"
 #include "ui/imageview.h"
 #include "ui/pipelinepanel.h"
@@ -529,6 +530,10 @@ void MainWindow::buildMenus() {
     QAction* exp =
         file->addAction(QStringLiteral("&Export Screenshot…"), this, &MainWindow::exportScreenshot);
     exp->setShortcut(QKeySequence(QStringLiteral("Ctrl+E")));
+    file->addAction(QStringLiteral("Export &All Anomalies…"), this,
+                    [this] { exportAllAnomalies(this, *session_); });
+    file->addAction(QStringLiteral("Export &Report (HTML)…"), this,
+                    [this] { exportHtmlReport(this, *session_); });
     file->addSeparator();
     QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
