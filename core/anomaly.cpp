@@ -346,8 +346,9 @@ struct AuditEngine::Impl {
             return {};
         }
     }
+    // `stats` holds the statistics of every stage of `s` (stageStats).
     void checkStages(const SampleResult& s, std::vector<Hit>& hits,
-                     std::vector<ValueStats>& stats) const;
+                     const std::vector<ValueStats>& stats) const;
 };
 
 AuditEngine::AuditEngine(const Pipeline& pipeline, AuditSettings settings)
@@ -504,11 +505,9 @@ json rangeJson(double lo, double hi) { return json::array({lo, hi}); }
 }  // namespace
 
 void AuditEngine::Impl::checkStages(const SampleResult& s, std::vector<Hit>& hits,
-                                    std::vector<ValueStats>& stats) const {
+                                    const std::vector<ValueStats>& stats) const {
     const auto& st = s.stages;
-    const size_t n = st.size();
-    stats.resize(n);
-    for (size_t k = 0; k < n; ++k) stats[k] = stageStats(st[k]);
+    const size_t n = std::min(st.size(), stats.size());
     if (n == 0) return;
     const SampleRecord& rec = s.record;
     auto hit = [&](const char* kind, size_t k) -> Hit& {
@@ -721,6 +720,7 @@ void AuditEngine::observeSample(const SampleResult& s) {
     uint64_t pixelHash = 0;
     bool hashed = false;
     std::vector<std::vector<Histogram>> hists;
+    std::vector<ByteCounts> counts;  // per image stage
 
     if (firstEpoch) {
         if (!rec.errorKind.empty()) {
@@ -770,8 +770,20 @@ void AuditEngine::observeSample(const SampleResult& s) {
                 pixelHash = hashTensor(s.output);
                 hashed = true;
             }
+            // Each stage is read once: 8-bit images as byte counts, which
+            // give both their statistics and their histograms.
+            stats.resize(s.stages.size());
+            counts.resize(s.stages.size());
+            for (size_t k = 0; k < s.stages.size(); ++k) {
+                if (s.stages[k].isImage()) {
+                    counts[k] = countBytes(s.stages[k].image);
+                    stats[k] = counts[k].stats();
+                } else {
+                    stats[k] = tensorStats(s.stages[k].tensor);
+                }
+            }
             if (input) {
-                const ValueStats vs = stageStats(*input);
+                const ValueStats vs = input == &s.stages.front() ? stats[0] : stageStats(*input);
                 bool constant = !vs.channels.empty();
                 for (const auto& c : vs.channels) constant = constant && c.count > 0 && c.spread() == 0;
                 if (constant) {
@@ -826,9 +838,15 @@ void AuditEngine::observeSample(const SampleResult& s) {
         }
         hists.resize(stats.size());
         for (size_t k = 0; k < stats.size(); ++k) {
-            for (size_t c = 0; c < ranges[k].size(); ++c) {
-                auto one = channelHistograms(s.stages[k], ranges[k][c].first, ranges[k][c].second);
-                if (c < one.size()) hists[k].push_back(one[c]);
+            if (ranges[k].empty()) continue;
+            if (k < counts.size() && !counts[k].channels.empty()) {
+                for (size_t c = 0; c < ranges[k].size() && c < counts[k].channels.size(); ++c) {
+                    hists[k].push_back(makeHistogram(ranges[k][c].first, ranges[k][c].second));
+                    hists[k].back().addCounts(counts[k].channels[c]);
+                }
+            } else {
+                hists[k] = channelHistograms(s.stages[k], ranges[k]);
+                if (hists[k].size() > ranges[k].size()) hists[k].resize(ranges[k].size());
             }
         }
     }

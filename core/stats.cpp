@@ -5,6 +5,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace bs {
 
 double ChannelStats::stddev() const { return std::sqrt(std::max(0.0, variance())); }
@@ -145,25 +149,112 @@ ChannelStats planeStats(const float* p, size_t n) {
     return s;
 }
 
-ChannelStats interleavedStats(const uint8_t* px, size_t count, int stride) {
+namespace {
+
+// Statistics of `count` values given as counts per byte value. Integer sums
+// are exact, so the textbook formula is safe (and gives the same bits as
+// summing the pixels one by one).
+ChannelStats statsOfCounts(const std::array<uint64_t, 256>& counts, uint64_t count) {
     ChannelStats s;
     if (count == 0) return s;
     uint64_t sum = 0, sq = 0;
-    int mn = 255, mx = 0;
-    for (size_t i = 0; i < count; ++i) {
-        const int v = px[i * size_t(stride)];
-        sum += uint64_t(v);
-        sq += uint64_t(v * v);
-        mn = std::min(mn, v);
-        mx = std::max(mx, v);
+    int mn = 256, mx = -1;
+    for (int v = 0; v < 256; ++v) {
+        const uint64_t k = counts[size_t(v)];
+        if (!k) continue;
+        if (mn > 255) mn = v;
+        mx = v;
+        sum += k * uint64_t(v);
+        sq += k * uint64_t(v * v);
     }
     s.count = int64_t(count);
     s.min = mn;
     s.max = mx;
     s.mean = double(sum) / double(count);
-    // Integer sums are exact, so the textbook formula is safe here.
     s.m2 = std::max(0.0, double(sq) - double(sum) * double(sum) / double(count));
     return s;
+}
+
+// Counts of one strided channel. Four tables so that runs of equal values
+// (flat image areas) do not serialise on one counter.
+void countStrided(const uint8_t* px, size_t count, size_t stride, std::array<uint64_t, 256>& out) {
+    uint32_t t[4][256] = {};
+    size_t i = 0;
+    while (i < count) {
+        // uint32 counters: flush before any could overflow.
+        const size_t end = std::min(count, i + (size_t(1) << 31));
+        for (; i + 4 <= end; i += 4) {
+            ++t[0][px[i * stride]];
+            ++t[1][px[(i + 1) * stride]];
+            ++t[2][px[(i + 2) * stride]];
+            ++t[3][px[(i + 3) * stride]];
+        }
+        for (; i < end; ++i) ++t[0][px[i * stride]];
+        for (int v = 0; v < 256; ++v) {
+            out[size_t(v)] += uint64_t(t[0][v]) + t[1][v] + t[2][v] + t[3][v];
+            t[0][v] = t[1][v] = t[2][v] = t[3][v] = 0;
+        }
+    }
+}
+
+// Counts of the three channels of RGB pixels in one pass; two tables per
+// channel (even and odd pixels) for the same reason as above.
+void countRgb(const uint8_t* px, size_t count, std::array<uint64_t, 256>* out) {
+    uint32_t t[6][256] = {};
+    size_t i = 0;
+    while (i < count) {
+        const size_t end = std::min(count, i + (size_t(1) << 31));
+        for (; i + 2 <= end; i += 2) {
+            const uint8_t* p = px + i * 3;
+            ++t[0][p[0]];
+            ++t[1][p[1]];
+            ++t[2][p[2]];
+            ++t[3][p[3]];
+            ++t[4][p[4]];
+            ++t[5][p[5]];
+        }
+        for (; i < end; ++i) {
+            const uint8_t* p = px + i * 3;
+            ++t[0][p[0]];
+            ++t[1][p[1]];
+            ++t[2][p[2]];
+        }
+        for (int c = 0; c < 3; ++c)
+            for (int v = 0; v < 256; ++v) {
+                out[c][size_t(v)] += uint64_t(t[c][v]) + t[c + 3][v];
+                t[c][v] = t[c + 3][v] = 0;
+            }
+    }
+}
+
+}  // namespace
+
+ChannelStats interleavedStats(const uint8_t* px, size_t count, int stride) {
+    std::array<uint64_t, 256> counts{};
+    countStrided(px, count, size_t(std::max(stride, 1)), counts);
+    return statsOfCounts(counts, count);
+}
+
+ByteCounts countBytes(const Image& im) {
+    ByteCounts out;
+    const size_t count = size_t(im.width) * size_t(im.height);
+    if (im.channels <= 0 || im.pixels.size() < count * size_t(im.channels)) return out;
+    out.pixels = count;
+    out.channels.assign(size_t(im.channels), std::array<uint64_t, 256>{});
+    if (im.channels == 3) {
+        countRgb(im.pixels.data(), count, out.channels.data());
+    } else {
+        for (int c = 0; c < im.channels; ++c)
+            countStrided(im.pixels.data() + c, count, size_t(im.channels), out.channels[size_t(c)]);
+    }
+    return out;
+}
+
+ValueStats ByteCounts::stats() const {
+    ValueStats out;
+    out.channels.reserve(channels.size());
+    for (const auto& c : channels) out.channels.push_back(statsOfCounts(c, pixels));
+    return out;
 }
 
 ValueStats tensorStats(const Tensor& t) {
@@ -185,39 +276,7 @@ ValueStats tensorStats(const Tensor& t) {
     return out;
 }
 
-ValueStats imageStats(const Image& im) {
-    ValueStats out;
-    const size_t count = size_t(im.width) * size_t(im.height);
-    if (im.channels <= 0 || im.pixels.size() < count * size_t(im.channels)) return out;
-    out.channels.resize(size_t(im.channels));
-    if (im.channels == 3) {
-        // One pass over RGB with exact integer sums.
-        uint64_t sum[3] = {}, sq[3] = {};
-        int mn[3] = {255, 255, 255}, mx[3] = {0, 0, 0};
-        const uint8_t* p = im.pixels.data();
-        for (size_t i = 0; i < count; ++i, p += 3) {
-            for (int c = 0; c < 3; ++c) {
-                const int v = p[c];
-                sum[c] += uint64_t(v);
-                sq[c] += uint64_t(v * v);
-                mn[c] = std::min(mn[c], v);
-                mx[c] = std::max(mx[c], v);
-            }
-        }
-        for (int c = 0; c < 3 && count; ++c) {
-            ChannelStats& s = out.channels[size_t(c)];
-            s.count = int64_t(count);
-            s.min = mn[c];
-            s.max = mx[c];
-            s.mean = double(sum[c]) / double(count);
-            s.m2 = std::max(0.0, double(sq[c]) - double(sum[c]) * double(sum[c]) / double(count));
-        }
-        return out;
-    }
-    for (int c = 0; c < im.channels; ++c)
-        out.channels[size_t(c)] = interleavedStats(im.pixels.data() + c, count, im.channels);
-    return out;
-}
+ValueStats imageStats(const Image& im) { return countBytes(im).stats(); }
 
 ValueStats stageStats(const StageValue& v) {
     return v.isImage() ? imageStats(v.image) : tensorStats(v.tensor);
@@ -231,65 +290,89 @@ Histogram makeHistogram(double lo, double hi) {
 }
 
 void Histogram::add(const float* p, size_t n) {
-    // Branch-light binning: index -1 = below, kBins = above (or exactly hi),
-    // four count arrays so consecutive equal bins do not serialise.
+    // Bin index per value without branches: 0 = below, 1..kBins = the bins,
+    // kBins + 1 = above, kBins + 2 = NaN (dropped). x = (v - lo) * scale in
+    // float, clamped to [-1, kBins]; a value equal to hi (x = kBins) belongs
+    // to the last bin (closed upper end). Four count tables so consecutive
+    // equal bins do not serialise.
+    constexpr int kSlots = kBins + 3;
     const float flo = float(lo), fhi = float(hi);
     const float scale = float(double(kBins) / (hi - lo));
-    uint32_t counts[4][kBins + 2] = {};
-    uint64_t atHi = 0;
-    size_t i = 0;
-    auto binOf = [&](float v) {
-        const float x = std::min(std::max((v - flo) * scale, -1.f), float(kBins));
-        return x < 0.f ? 0 : int(x) + 1;  // below -> 0, [0,1) -> 1, ..., kBins -> kBins + 1
+    auto binOf = [&](float v) -> int {
+        if (v != v) return kBins + 2;
+        float x = (v - flo) * scale;
+        x = x > -1.f ? x : -1.f;  // also sends a NaN x (0 * inf scale) below
+        x = x < float(kBins) ? x : float(kBins);
+        const int b = x < 0.f ? 0 : int(x) + 1;
+        return b == kBins + 1 && v <= fhi ? kBins : b;
     };
-    for (; i + 4 <= n; i += 4) {
+    uint32_t counts[4][kSlots] = {};
+    auto flush = [&] {
         for (int j = 0; j < 4; ++j) {
-            const float v = p[i + size_t(j)];
-            if (v != v) continue;  // NaN
-            const int b = binOf(v);
-            ++counts[j][b];
-            atHi += (b == kBins + 1) & (v <= fhi);
+            below += counts[j][0];
+            above += counts[j][kBins + 1];
+            for (int k = 0; k < kBins; ++k) bins[size_t(k)] += counts[j][k + 1];
+            std::fill(std::begin(counts[j]), std::end(counts[j]), 0u);
         }
-        if ((i & 0x3fffff) == 0 && i) {  // avoid 32-bit overflow on huge inputs
-            for (int j = 0; j < 4; ++j) {
-                below += counts[j][0];
-                above += counts[j][kBins + 1];
-                for (int k = 0; k < kBins; ++k) bins[size_t(k)] += counts[j][k + 1];
-                std::fill(std::begin(counts[j]), std::end(counts[j]), 0u);
-            }
+    };
+    size_t i = 0;
+    while (i < n) {
+        // uint32 counters: flush before any could overflow.
+        const size_t end = std::min(n, i + (size_t(1) << 31));
+#if defined(__SSE2__)
+        const __m128 vlo = _mm_set1_ps(flo), vhi = _mm_set1_ps(fhi), vscale = _mm_set1_ps(scale);
+        const __m128 vm1 = _mm_set1_ps(-1.f), vtop = _mm_set1_ps(float(kBins)), zero = _mm_setzero_ps();
+        const __m128i one = _mm_set1_epi32(1), aboveIdx = _mm_set1_epi32(kBins + 1),
+                      nanIdx = _mm_set1_epi32(kBins + 2);
+        alignas(16) int32_t idx[4];
+        for (; i + 4 <= end; i += 4) {
+            const __m128 v = _mm_loadu_ps(p + i);
+            __m128 x = _mm_mul_ps(_mm_sub_ps(v, vlo), vscale);
+            x = _mm_min_ps(_mm_max_ps(x, vm1), vtop);  // max(NaN, -1) = -1, as above
+            __m128i b = _mm_add_epi32(_mm_cvttps_epi32(x), one);
+            b = _mm_andnot_si128(_mm_castps_si128(_mm_cmplt_ps(x, zero)), b);
+            const __m128i atHi = _mm_and_si128(_mm_cmpeq_epi32(b, aboveIdx),
+                                               _mm_castps_si128(_mm_cmple_ps(v, vhi)));
+            b = _mm_add_epi32(b, atHi);  // atHi lanes are -1: above -> last bin
+            const __m128i isNan = _mm_castps_si128(_mm_cmpunord_ps(v, v));
+            b = _mm_or_si128(_mm_andnot_si128(isNan, b), _mm_and_si128(isNan, nanIdx));
+            _mm_store_si128(reinterpret_cast<__m128i*>(idx), b);
+            ++counts[0][idx[0]];
+            ++counts[1][idx[1]];
+            ++counts[2][idx[2]];
+            ++counts[3][idx[3]];
         }
+#else
+        for (; i + 4 <= end; i += 4) {
+            ++counts[0][binOf(p[i])];
+            ++counts[1][binOf(p[i + 1])];
+            ++counts[2][binOf(p[i + 2])];
+            ++counts[3][binOf(p[i + 3])];
+        }
+#endif
+        for (; i < end; ++i) ++counts[0][binOf(p[i])];
+        flush();
     }
-    for (; i < n; ++i) {
-        const float v = p[i];
-        if (v != v) continue;
-        const int b = binOf(v);
-        ++counts[0][b];
-        atHi += (b == kBins + 1) & (v <= fhi);
-    }
-    for (int j = 0; j < 4; ++j) {
-        below += counts[j][0];
-        above += counts[j][kBins + 1];
-        for (int k = 0; k < kBins; ++k) bins[size_t(k)] += counts[j][k + 1];
-    }
-    // Values equal to hi belong to the last bin (closed upper end).
-    above -= atHi;
-    bins[kBins - 1] += atHi;
 }
 
 void Histogram::addInterleaved(const uint8_t* px, size_t count, int stride) {
-    // 256 value counts first, then one mapping per distinct value.
-    uint64_t counts[256] = {};
-    for (size_t i = 0; i < count; ++i) ++counts[px[i * size_t(stride)]];
+    std::array<uint64_t, 256> counts{};
+    countStrided(px, count, size_t(std::max(stride, 1)), counts);
+    addCounts(counts);
+}
+
+void Histogram::addCounts(const std::array<uint64_t, 256>& counts) {
+    // One mapping per distinct value.
     const double scale = double(kBins) / (hi - lo);
     for (int v = 0; v < 256; ++v) {
-        if (!counts[v]) continue;
+        if (!counts[size_t(v)]) continue;
         if (v < lo) {
-            below += counts[v];
+            below += counts[size_t(v)];
         } else if (v > hi) {
-            above += counts[v];
+            above += counts[size_t(v)];
         } else {
             const int b = int((double(v) - lo) * scale);
-            bins[size_t(std::min(b, kBins - 1))] += counts[v];
+            bins[size_t(std::min(b, kBins - 1))] += counts[size_t(v)];
         }
     }
 }
@@ -311,14 +394,19 @@ nlohmann::json Histogram::toJson() const {
 }
 
 std::vector<Histogram> channelHistograms(const StageValue& v, double lo, double hi) {
+    return channelHistograms(v, std::vector<std::pair<double, double>>{{lo, hi}});
+}
+
+std::vector<Histogram> channelHistograms(const StageValue& v,
+                                         const std::vector<std::pair<double, double>>& ranges) {
     std::vector<Histogram> out;
+    if (ranges.empty()) return out;
+    auto rangeOf = [&](size_t c) { return ranges[std::min(c, ranges.size() - 1)]; };
     if (v.isImage()) {
-        const Image& im = v.image;
-        const size_t count = size_t(im.width) * size_t(im.height);
-        if (im.pixels.size() < count * size_t(std::max(im.channels, 0))) return out;
-        for (int c = 0; c < im.channels; ++c) {
-            out.push_back(makeHistogram(lo, hi));
-            out.back().addInterleaved(im.pixels.data() + c, count, im.channels);
+        const ByteCounts counts = countBytes(v.image);
+        for (size_t c = 0; c < counts.channels.size(); ++c) {
+            out.push_back(makeHistogram(rangeOf(c).first, rangeOf(c).second));
+            out.back().addCounts(counts.channels[c]);
         }
         return out;
     }
@@ -333,7 +421,8 @@ std::vector<Histogram> channelHistograms(const StageValue& v, double lo, double 
     }
     if (channels <= 0 || plane <= 0) return out;
     const int64_t outer = total / (channels * plane);
-    out.assign(size_t(channels), makeHistogram(lo, hi));
+    for (int64_t c = 0; c < channels; ++c)
+        out.push_back(makeHistogram(rangeOf(size_t(c)).first, rangeOf(size_t(c)).second));
     for (int64_t o = 0; o < outer; ++o)
         for (int64_t c = 0; c < channels; ++c)
             out[size_t(c)].add(t.values.data() + (o * channels + c) * plane, size_t(plane));
@@ -342,16 +431,18 @@ std::vector<Histogram> channelHistograms(const StageValue& v, double lo, double 
 
 std::vector<Histogram> channelHistogramsAuto(const StageValue& v) {
     const ValueStats s = stageStats(v);
-    std::vector<Histogram> out;
-    for (size_t c = 0; c < s.channels.size(); ++c) {
-        double lo = s.channels[c].min, hi = s.channels[c].max;
+    std::vector<std::pair<double, double>> ranges;
+    for (const auto& c : s.channels) {
+        double lo = c.min, hi = c.max;
         if (!(hi > lo)) {
             lo -= 0.5;
             hi += 0.5;
         }
-        auto one = channelHistograms(v, lo, hi);
-        if (c < one.size()) out.push_back(one[c]);
+        ranges.emplace_back(lo, hi);
     }
+    if (ranges.empty()) return {};
+    auto out = channelHistograms(v, ranges);
+    out.resize(std::min(out.size(), ranges.size()));
     return out;
 }
 

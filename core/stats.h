@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -55,6 +56,17 @@ ValueStats tensorStats(const Tensor& t);
 ValueStats imageStats(const Image& im);
 ValueStats stageStats(const StageValue& v);
 
+// Per-channel counts of every byte value of an interleaved 8-bit image,
+// taken in one pass. The image's statistics and histograms follow exactly
+// from them (integer sums), so an image is read once for both.
+struct ByteCounts {
+    std::vector<std::array<uint64_t, 256>> channels;
+    uint64_t pixels = 0;  // per channel
+    ValueStats stats() const;  // equal to imageStats() of the image
+};
+// Empty (no channels) when the image has no channels or too few bytes.
+ByteCounts countBytes(const Image& im);
+
 // A fixed 256-bin histogram over [lo, hi]; values outside go to `below` /
 // `above`, non-finite values are not counted.
 struct Histogram {
@@ -65,6 +77,8 @@ struct Histogram {
 
     void add(const float* values, size_t n);
     void addInterleaved(const uint8_t* pixels, size_t count, int stride);
+    // counts[v] values equal to v, for v in 0..255 (see countBytes).
+    void addCounts(const std::array<uint64_t, 256>& counts);
     void merge(const Histogram& other);  // requires the same lo/hi
     uint64_t total() const;
     nlohmann::json toJson() const;
@@ -73,6 +87,10 @@ struct Histogram {
 Histogram makeHistogram(double lo, double hi);
 // One histogram per channel over [lo, hi].
 std::vector<Histogram> channelHistograms(const StageValue& v, double lo, double hi);
+// One histogram per channel, channel c over ranges[c] (the last range
+// repeats for further channels); each value is read once.
+std::vector<Histogram> channelHistograms(const StageValue& v,
+                                         const std::vector<std::pair<double, double>>& ranges);
 // One histogram per channel over that channel's own finite [min, max]
 // (a degenerate range is widened by 0.5 on both sides).
 std::vector<Histogram> channelHistogramsAuto(const StageValue& v);
