@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <thread>
 
 #include "core/loader.h"
@@ -148,6 +149,10 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
         for (size_t b = 0; b < numBatches && !cancelled(); ++b) {
             std::vector<size_t> indices = order.batchIndices(b);
             if (indices.size() > n - std::min(n, b * bs)) indices.resize(n - b * bs);
+            // Only the batches the Loader is compared with are stacked; for
+            // the others the output shapes decide collate errors alone.
+            const bool checked =
+                epoch == 0 && std::find(checkBatches.begin(), checkBatches.end(), b) != checkBatches.end();
             std::vector<SampleResult> results(indices.size());
             std::vector<char> done(indices.size(), 0);
             parallelFor(indices.size(), threads, [&](size_t i) {
@@ -156,7 +161,8 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
                 engine.observeSample(r);
                 // Keep only what the batch needs; stage values are large.
                 results[i].record = std::move(r.record);
-                results[i].output = std::move(r.output);
+                if (checked) results[i].output = std::move(r.output);
+                else results[i].output.shape = std::move(r.output.shape);
                 done[i] = 1;
             });
             if (std::find(done.begin(), done.end(), 0) != done.end()) break;  // cancelled mid-batch
@@ -171,9 +177,13 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
                 rowIndices.push_back(indices[i]);
                 batch.labels.push_back(results[i].record.label);
             }
-            CollateError ce;
-            if (auto stacked = stackTensors(rows, rowIndices, &ce)) batch.data = std::move(*stacked);
-            else batch.collateError = ce;
+            bool sameShapes = true;
+            for (const Tensor* t : rows) sameShapes = sameShapes && t->shape == rows.front()->shape;
+            if (checked || !sameShapes) {
+                CollateError ce;
+                if (auto stacked = stackTensors(rows, rowIndices, &ce)) batch.data = std::move(*stacked);
+                else batch.collateError = ce;
+            }
             results.clear();  // outputs now live in the batch
             for (size_t i = 0; i < indices.size(); ++i) {
                 SampleRecord rec;
@@ -186,16 +196,32 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
 
             // Loader self-check: the real Loader (requested workers, and
             // workers = 0) must give exactly this batch.
-            if (epoch == 0 &&
-                std::find(checkBatches.begin(), checkBatches.end(), b) != checkBatches.end()) {
+            if (checked) {
                 pr.phase = "loader-check";
                 if (progress) progress(pr);
                 LoaderOptions wo = lo;
                 wo.workers = options.workers > 0 ? options.workers : 2;
                 const Loader withWorkers(dataset, pipeline, wo);
                 const Loader inline0(dataset, pipeline, lo);
-                const Batch lw = withWorkers.batch(b, cancel);
-                const Batch l0 = inline0.batch(b, cancel);
+                // workers=0 runs on a thread of its own meanwhile, so the
+                // cores are not left idle by the single-threaded loader.
+                Batch l0, lw;
+                std::exception_ptr inlineError;
+                std::thread inlineThread([&] {
+                    try {
+                        l0 = inline0.batch(b, cancel);
+                    } catch (...) {
+                        inlineError = std::current_exception();
+                    }
+                });
+                try {
+                    lw = withWorkers.batch(b, cancel);
+                } catch (...) {
+                    inlineThread.join();
+                    throw;
+                }
+                inlineThread.join();
+                if (inlineError) std::rethrow_exception(inlineError);
                 if (cancelled()) break;
                 const struct {
                     const Batch* x;
