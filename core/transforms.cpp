@@ -185,24 +185,6 @@ static ResampleFilter parseInterpolation(const Params& p) {
           "one of \"nearest\", \"bilinear\", \"bicubic\" (or \"box\", \"hamming\", \"lanczos\")");
 }
 
-static std::string interpolationName(ResampleFilter f) {
-    switch (f) {
-        case ResampleFilter::Nearest:
-            return "nearest";
-        case ResampleFilter::Bilinear:
-            return "bilinear";
-        case ResampleFilter::Bicubic:
-            return "bicubic";
-        case ResampleFilter::Box:
-            return "box";
-        case ResampleFilter::Hamming:
-            return "hamming";
-        case ResampleFilter::Lanczos:
-            return "lanczos";
-    }
-    return "bilinear";
-}
-
 static std::string tupleText(const std::vector<int>& v) {
     std::string s = "(";
     for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
@@ -443,7 +425,7 @@ static Tensor resizeTensorAten(const Tensor& t, int outH, int outW, ResampleFilt
             if (t.dtype == DType::UInt8) r = r.clamp(0, 255);
             break;
         default:
-            throw Error("Resize: interpolation " + interpolationName(f) +
+            throw Error("Resize: interpolation " + resampleFilterName(f) +
                         " is only supported on images (PIL), not tensors");
     }
     if (squeeze) r = r.squeeze(0);
@@ -513,7 +495,7 @@ public:
     std::string op() const override { return "Resize"; }
     json params() const override {
         json j = {{"size", sizeWasInt_ ? json(size_[0]) : json(size_)},
-                  {"interpolation", interpolationName(filter_)}};
+                  {"interpolation", resampleFilterName(filter_)}};
         if (maxSize_ > 0) j["max_size"] = maxSize_;
         if (hasAntialias_) j["antialias"] = antialias_;
         return j;
@@ -522,7 +504,7 @@ public:
         std::string s = sizeWasInt_         ? std::to_string(size_[0])
                         : size_.size() == 1 ? "[" + std::to_string(size_[0]) + "]"
                                             : tupleText(size_);
-        return "Resize(size=" + s + ", interpolation=" + interpolationName(filter_) +
+        return "Resize(size=" + s + ", interpolation=" + resampleFilterName(filter_) +
                ", max_size=" + (maxSize_ > 0 ? std::to_string(maxSize_) : "None") +
                ", antialias=" + (hasAntialias_ ? (antialias_ ? "True" : "False") : "None") + ")";
     }
@@ -706,7 +688,7 @@ public:
         json j = {{"size", size_},
                   {"scale", scale_},
                   {"ratio", ratio_},
-                  {"interpolation", interpolationName(filter_)}};
+                  {"interpolation", resampleFilterName(filter_)}};
         if (hasAntialias_) j["antialias"] = antialias_;
         return j;
     }
@@ -716,7 +698,7 @@ public:
         std::vector<double> r{std::round(ratio_[0] * 1e4) / 1e4, std::round(ratio_[1] * 1e4) / 1e4};
         return "RandomResizedCrop(size=" + tupleText(size_) + ", scale=" + floatsText(s, "(", ")") +
                ", ratio=" + floatsText(r, "(", ")") +
-               ", interpolation=" + interpolationName(filter_) +
+               ", interpolation=" + resampleFilterName(filter_) +
                "), antialias=" + (hasAntialias_ ? (antialias_ ? "True" : "False") : "None") + ")";
     }
     // torchvision's RandomResizedCrop.get_params.

@@ -10,6 +10,8 @@
 #include "core/npy.h"
 #include "support/testsupport.h"
 
+using bstest::expectError;
+
 namespace {
 
 QByteArray npyHeader(const QByteArray& dict, int major = 1) {
@@ -29,19 +31,6 @@ QByteArray npyHeader(const QByteArray& dict, int major = 1) {
     return out + h;
 }
 
-// Expects readNpy/readNpz to throw bs::Error mentioning the file and `what`.
-template <typename F>
-void expectError(F&& f, const QString& file, const char* what) {
-    try {
-        f();
-        QFAIL(qPrintable("no error for " + file));
-    } catch (const bs::Error& e) {
-        const QString m = QString::fromStdString(e.what());
-        QVERIFY2(m.contains(file), qPrintable(m));
-        QVERIFY2(m.contains(what, Qt::CaseInsensitive), qPrintable(m + " (expected '" + what + "')"));
-        QVERIFY2(!m.contains('\n'), qPrintable(m));
-    }
-}
 
 bool numpyAvailable() {
     auto r = bstest::runPython({"-c", "import numpy"}, 60000);

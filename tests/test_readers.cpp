@@ -15,6 +15,8 @@
 #include "core/ptfile.h"
 #include "support/testsupport.h"
 
+using bstest::expectError;
+
 namespace {
 
 QByteArray be32(uint32_t v) {
@@ -42,18 +44,6 @@ void writeGz(const QString& path, const QByteArray& data) {
     gzclose(f);
 }
 
-template <typename F>
-void expectError(F&& f, const QString& file, const char* what) {
-    try {
-        f();
-        QFAIL(qPrintable("no error for " + file));
-    } catch (const bs::Error& e) {
-        const QString m = QString::fromStdString(e.what());
-        QVERIFY2(m.contains(file), qPrintable(m));
-        QVERIFY2(m.contains(what, Qt::CaseInsensitive), qPrintable(m + " (expected '" + what + "')"));
-        QVERIFY2(!m.contains('\n'), qPrintable(m));
-    }
-}
 
 auto opener(const QString& p) {
     return [p] { bs::openDataset(p.toStdString()); };

@@ -4,6 +4,7 @@
 #include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
+#include <QtTest>
 
 #include <string>
 
@@ -43,5 +44,20 @@ Diff compare(const float* a, const float* b, size_t n, double tolerance);
 
 // Reads a .npy file written by numpy or batchscope into float values.
 bs::Tensor readNpyAsFloat(const QString& path);
+
+// Runs `f`, which must throw bs::Error with a one-line message naming `file`
+// and containing `what` (case-insensitive).
+template <typename F>
+void expectError(F&& f, const QString& file, const char* what) {
+    try {
+        f();
+        QFAIL(qPrintable("no error for " + file));
+    } catch (const bs::Error& e) {
+        const QString m = QString::fromStdString(e.what());
+        QVERIFY2(m.contains(file), qPrintable(m));
+        QVERIFY2(m.contains(what, Qt::CaseInsensitive), qPrintable(m + " (expected '" + what + "')"));
+        QVERIFY2(!m.contains('\n'), qPrintable(m));
+    }
+}
 
 }  // namespace bstest
