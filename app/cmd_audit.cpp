@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit_export.h"
 #include "cli.h"
 #include "core/anomaly.h"
 #include "core/audit.h"
@@ -42,6 +43,12 @@ Options:
                       epochs check that augmentations vary)
   --limit N           only scan the first N samples
   --report OUT.json   write the full report as JSON
+  --screenshots DIR   write a PNG per finding sample, index.html (gallery)
+                      and report.json into DIR (no display needed)
+  --html OUT.html     write one self-contained HTML report (images embedded)
+  --shots-per-finding N  screenshots of the first N samples of each grouped
+                      finding (default 3)
+  --overwrite         replace existing export files (refused otherwise)
   --fail-on LEVEL     error (default), warning or never: exit 1 when a
                       finding of that severity or worse exists
   --settings FILE     JSON object of thresholds (keys below)
@@ -122,10 +129,11 @@ private:
 
 }  // namespace
 
-int runAudit(const std::vector<std::string>& argv, int, char**) {
+int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     // Settings names are accepted as options (with dashes or underscores).
     std::vector<std::string> known = {"pipeline", "batch-size", "workers", "seed", "epochs", "limit",
-                                      "report", "fail-on", "settings", "quiet"};
+                                      "report", "fail-on", "settings", "quiet",
+                                      "screenshots", "html", "shots-per-finding", "overwrite"};
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
         std::string dashed = name;
@@ -135,7 +143,7 @@ int runAudit(const std::vector<std::string>& argv, int, char**) {
     }
     std::unique_ptr<Args> parsed;
     try {
-        parsed = std::make_unique<Args>(argv, std::vector<std::string>{"quiet", "help"});
+        parsed = std::make_unique<Args>(argv, std::vector<std::string>{"quiet", "help", "overwrite"});
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }
@@ -186,6 +194,20 @@ int runAudit(const std::vector<std::string>& argv, int, char**) {
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }
+
+    AuditExportRequest exportRequest;
+    exportRequest.screenshots = args.get("screenshots");
+    exportRequest.html = args.get("html");
+    exportRequest.overwrite = args.has("overwrite");
+    try {
+        exportRequest.perFinding = int(args.getInt("shots-per-finding", 3));
+        if (exportRequest.perFinding < 0) throw Error("--shots-per-finding must be 0 or more");
+    } catch (const std::exception& e) {
+        return fail("audit", e.what());
+    }
+    // Refuse before a long scan when the export would clobber files.
+    if (auto conflict = exportConflict(exportRequest); !conflict.empty())
+        return fail("audit", conflict);
 
     const std::string path = args.positional().front();
     std::shared_ptr<const Dataset> dataset;
@@ -245,6 +267,10 @@ int runAudit(const std::vector<std::string>& argv, int, char**) {
         } catch (const std::exception& e) {
             return fail("audit", e.what());
         }
+    }
+    if (exportRequest.any()) {
+        if (int status = writeAuditExports(exportRequest, *dataset, pipeline, report, argc, argvFull))
+            return status;
     }
     if (run.cancelled) return 130;
     if (failNever) return 0;

@@ -103,11 +103,11 @@ pre{background:#222327;padding:8px;border-radius:4px;overflow-x:auto}
 .paths li{word-break:break-all}
 .shots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;max-width:100%}
 figure img{max-width:100%;height:auto;border:1px solid #333;display:block}
-figcaption{font-size:12px;color:#9a9ca6;margin-top:4px;word-break:break-all;max-width:560px}
+figcaption{font-size:12px;color:#9a9ca6;margin-top:4px;word-break:break-all;max-width:816px}
 table.stats{border-collapse:collapse;font-size:12px;margin:6px 0 14px}
 table.stats td,table.stats th{border-bottom:1px solid #2e2f34;padding:3px 8px;text-align:right;vertical-align:middle}
 table.stats th{color:#9a9ca6;font-weight:normal}table.stats td.l,table.stats th.l{text-align:left}
-.none{color:#7fd17f}
+.none{color:#7fd17f}a{color:#7fb0ff}
 )";
 
 QString sevBadge(const QString& sev) {
@@ -265,6 +265,12 @@ QString pipelineBlock(const json& report) {
     return h;
 }
 
+QString noShotText(const json& f) {
+    for (const auto& s : samplesOf(f))
+        if (s.is_object() && s.contains("index")) return QStringLiteral("Screenshots not requested.");
+    return QStringLiteral("No sample to show: this finding is about the dataset, a folder or the loader.");
+}
+
 QString pageStart(const QString& title) {
     return QStringLiteral("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                           "<meta name=\"viewport\" content=\"width=device-width\">"
@@ -296,7 +302,14 @@ std::vector<PlannedShot> planShots(const json& report, const ExportOptions& opti
     const size_t n = size_t(std::max(0, options.samplesPerFinding));
     for (size_t f = 0; f < findings.size(); ++f) {
         const json& samples = samplesOf(findings[f]);
-        for (size_t s = 0; s < std::min(n, samples.size()); ++s) {
+        size_t taken = 0;
+        for (size_t s = 0; s < samples.size() && taken < n; ++s) {
+            // Entries without a dataset index name folders (empty_class...):
+            // there is no sample to render.
+            if (!samples[s].is_object() || !samples[s].contains("index") ||
+                !samples[s]["index"].is_number_unsigned())
+                continue;
+            ++taken;
             PlannedShot shot;
             shot.finding = f;
             shot.sample = s;
@@ -328,7 +341,9 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     const json& samples = samplesOf(f);
     if (sample >= samples.size()) throw Error("export: finding has no sample " + std::to_string(sample));
     const json& s = samples[sample];
-    const size_t index = s.value("index", size_t(0));
+    if (!s.contains("index") || !s["index"].is_number_unsigned())
+        throw Error("export: finding " + std::to_string(finding) + " names no dataset sample");
+    const size_t index = s["index"].get<size_t>();
     const std::string stage = str(f, "stage");
 
     ScreenshotInfo info;
@@ -446,13 +461,13 @@ QString galleryHtml(const json& report, const ExportOptions& options) {
         for (const auto& s : shots) {
             if (s.finding != f) continue;
             const json& smp = samplesOf(findings[f])[s.sample];
-            figs += QStringLiteral("<figure><a href=\"%1\"><img src=\"%1\" alt=\"sample %2\" width=\"560\"></a>"
+            figs += QStringLiteral("<figure><a href=\"%1\"><img src=\"%1\" alt=\"sample %2\"></a>"
                                    "<figcaption>#%2 %3</figcaption></figure>")
                         .arg(htmlEscape(s.file), htmlEscape(qs(str(smp, "index"))),
                              htmlEscape(qs(str(smp, "path"))));
         }
         if (figs.isEmpty())
-            h += QStringLiteral("<p class=\"meta\">About the dataset as a whole: no sample to show.</p>");
+            h += QStringLiteral("<p class=\"meta\">%1</p>").arg(noShotText(findings[f]));
         else
             h += QStringLiteral("<div class=\"shots\">%1</div>").arg(figs);
         h += QStringLiteral("</div>\n");
@@ -512,17 +527,16 @@ QString reportHtml(const Dataset& dataset, const Pipeline& pipeline, const json&
         for (const auto& s : shots) {
             if (s.finding != f) continue;
             if (progress && !progress(done, shots.size())) return {};
-            const QImage img = renderFindingShot(dataset, pipeline, report, s.finding, s.sample, 256);
+            const QImage img = renderFindingShot(dataset, pipeline, report, s.finding, s.sample, options.panel);
             const json& smp = samplesOf(findings[f])[s.sample];
-            figs += QStringLiteral("<figure><img src=\"data:image/png;base64,%1\" alt=\"sample %2\" width=\"%3\">"
-                                   "<figcaption>#%2 %4</figcaption></figure>")
-                        .arg(QString::fromLatin1(pngBytes(img).toBase64()), htmlEscape(qs(str(smp, "index"))))
-                        .arg(img.width())
-                        .arg(htmlEscape(qs(str(smp, "path"))));
+            figs += QStringLiteral("<figure><img src=\"data:image/png;base64,%1\" alt=\"sample %2\">"
+                                   "<figcaption>#%2 %3</figcaption></figure>")
+                        .arg(QString::fromLatin1(pngBytes(img).toBase64()), htmlEscape(qs(str(smp, "index"))),
+                             htmlEscape(qs(str(smp, "path"))));
             ++done;
         }
         if (figs.isEmpty())
-            h += QStringLiteral("<p class=\"meta\">About the dataset as a whole: no sample to show.</p>");
+            h += QStringLiteral("<p class=\"meta\">%1</p>").arg(noShotText(findings[f]));
         else
             h += QStringLiteral("<div class=\"shots\">%1</div>").arg(figs);
         h += QStringLiteral("</div>\n");

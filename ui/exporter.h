@@ -23,7 +23,7 @@ namespace bs::ui {
 struct ExportOptions {
     int samplesPerFinding = 3;  // grouped findings: screenshots of the first N samples
     bool overwrite = false;     // otherwise existing target files are an error
-    int panel = 384;            // screenshot panel side (the HTML report uses its own)
+    int panel = 384;            // screenshot panel side (shown at 100% in both pages)
 };
 
 // One screenshot to write: report.findings[finding].samples[sample].
