@@ -62,10 +62,10 @@ private Q_SLOTS:
         dump_ = tmp_.filePath("dump");
         // The user's loader normalises with mean (0.4, 0.45, 0.4), std (0.2, 0.2, 0.3); the
         // stated pipeline says 0.5 / 0.25.
-        const auto r = bstest::runPython({bstest::sourceDir() + "/tests/compare_scenarios.py",
-                                          bstest::sourceDir() + "/python", "wrong_normalize",
-                                          tmp_.filePath("data"), dump_},
-                                         300000);
+        const auto r = bstest::runPython(
+            {bstest::sourceDir() + "/tests/compare_scenarios.py", bstest::sourceDir() + "/python",
+             "wrong_normalize", tmp_.filePath("data"), dump_},
+            300000);
         QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(800) + r.out.right(200)));
         stated_ = tmp_.filePath("stated.txt");
         bstest::writeFile(stated_,
@@ -105,9 +105,10 @@ private Q_SLOTS:
         QCOMPARE(v.shownMaxAbs(), d.maxAbs);
         QCOMPARE(v.shownMeanAbs(), d.meanAbs);
         QCOMPARE(v.shownArgmax(), d.argmax);
-        const QString where =
-            QStringLiteral("channel %1, y %2, x %3").arg(d.argmax[0]).arg(d.argmax[1]).arg(
-                d.argmax[2]);
+        const QString where = QStringLiteral("channel %1, y %2, x %3")
+                                  .arg(d.argmax[0])
+                                  .arg(d.argmax[1])
+                                  .arg(d.argmax[2]);
         QVERIFY2(v.diffText().contains(where), qPrintable(v.diffText()));
         QVERIFY2(v.diffText().contains("DIFFERS"), qPrintable(v.diffText()));
         QVERIFY2(v.rangeText().contains("both tensors"), qPrintable(v.rangeText()));
@@ -181,9 +182,9 @@ private Q_SLOTS:
 
         // Probe: the three values at a pixel, from the tensors.
         v.probe(int(d.argmax[2]), int(d.argmax[1]));
-        QVERIFY2(v.probeText().contains(QStringLiteral("x %1, y %2").arg(d.argmax[2]).arg(
-                     d.argmax[1])),
-                 qPrintable(v.probeText()));
+        QVERIFY2(
+            v.probeText().contains(QStringLiteral("x %1, y %2").arg(d.argmax[2]).arg(d.argmax[1])),
+            qPrintable(v.probeText()));
     }
 
     // Against its own printed transform the same dump compares clean: black

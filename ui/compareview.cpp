@@ -363,6 +363,7 @@ void CompareView::buildUi() {
     view->addAction(QStringLiteral("Actual Pixels (1:1)"), QKeySequence(Qt::Key_1),
                     [this] { userView_->oneToOne(); });
     statusBar()->showMessage(QStringLiteral("Open a folder written by batchscope_dump.py."));
+    thumbsBatch_ = size_t(-1);
 }
 
 void CompareView::syncViews(ImageView* from) {
@@ -434,6 +435,8 @@ void CompareView::open(const QString& dir, const QString& pipelineFile,
     for (AsyncSlot* s : {sampleSlot_, thumbSlot_, reportSlot_}) s->cancel();
     session_.reset();
     report_.reset();
+    thumbs_.clear();
+    thumbsBatch_ = size_t(-1);
     shown_.reset();
     batches_->clear();
     samples_->clear();
@@ -464,9 +467,9 @@ void CompareView::open(const QString& dir, const QString& pipelineFile,
             self->opening_ = false;
             if (!s) {
                 self->header_->setText(QStringLiteral("Cannot open the dump."));
-                self->showError(err + QStringLiteral(
-                                          "\nFile ▸ Use Dataset Root… or Use Pipeline File… "
-                                          "can point to the data or the transform."));
+                self->showError(err +
+                                QStringLiteral("\nFile ▸ Use Dataset Root… or Use Pipeline File… "
+                                               "can point to the data or the transform."));
                 for (ImageView* v : {self->userView_, self->reproView_, self->diffView_})
                     v->setPlaceholder(QStringLiteral("—"));
                 return;
@@ -479,23 +482,24 @@ void CompareView::open(const QString& dir, const QString& pipelineFile,
 void CompareView::onOpened(std::shared_ptr<const bs::CompareSession> s) {
     session_ = std::move(s);
     const auto& m = session_->manifest();
-    QString text =
-        QStringLiteral("<b>%1</b> · dataset %2 at %3 (%4 samples) · pipeline from %5 · %6 "
+    QString text = QStringLiteral(
+                       "<b>%1</b> · dataset %2 at %3 (%4 samples) · pipeline from %5 · %6 "
                        "batches of %7 · %8 workers · seed %9 · tolerance %10")
-            .arg(QString::fromStdString(m.dir).toHtmlEscaped(),
-                 QString::fromStdString(m.datasetClass).toHtmlEscaped(),
-                 QString::fromStdString(datasetRoot_.isEmpty() ? m.datasetRoot
-                                                               : datasetRoot_.toStdString())
-                     .toHtmlEscaped(),
-                 QString::number(session_->dataset().size()),
-                 QString::fromStdString(session_->pipelineSource()).toHtmlEscaped(),
-                 QString::number(m.batches.size()), QString::number(m.batchSize),
-                 QString::number(m.numWorkers), QString::number(m.seed))
-            .arg(fmt(session_->options().tolerance));
+                       .arg(QString::fromStdString(m.dir).toHtmlEscaped(),
+                            QString::fromStdString(m.datasetClass).toHtmlEscaped(),
+                            QString::fromStdString(
+                                datasetRoot_.isEmpty() ? m.datasetRoot : datasetRoot_.toStdString())
+                                .toHtmlEscaped(),
+                            QString::number(session_->dataset().size()),
+                            QString::fromStdString(session_->pipelineSource()).toHtmlEscaped(),
+                            QString::number(m.batches.size()), QString::number(m.batchSize),
+                            QString::number(m.numWorkers), QString::number(m.seed))
+                       .arg(fmt(session_->options().tolerance));
     for (const auto& u : session_->unknownStages())
-        text += QStringLiteral("<br><span style='color:#ffd54f'>stage %1 %2 cannot be "
-                               "reproduced: replace it with an expression or a TorchScript "
-                               "file (File ▸ Use Pipeline File…)</span>")
+        text += QStringLiteral(
+                    "<br><span style='color:#ffd54f'>stage %1 %2 cannot be "
+                    "reproduced: replace it with an expression or a TorchScript "
+                    "file (File ▸ Use Pipeline File…)</span>")
                     .arg(u.position)
                     .arg(QString::fromStdString(u.name).toHtmlEscaped());
     if (session_->unknownStages().empty() && !session_->reproducible())
@@ -577,6 +581,7 @@ void CompareView::fillSamples() {
                 item->setForeground(ok ? QColor(140, 210, 140) : QColor(255, 110, 100));
             }
         }
+        if (thumbsBatch_ == batch_ && r < thumbs_.size()) item->setIcon(thumbs_[r]);
         samples_->addItem(item);
     }
     if (row_ >= samples_->count()) row_ = std::max(0, samples_->count() - 1);
@@ -644,7 +649,8 @@ void CompareView::requestSample() {
         if (!out->user.empty() && !out->repro.empty()) {
             out->diff = bs::diffTensors(out->user, out->repro, tol);
             out->compared = out->diff.shapeMatch;
-            if (out->compared) out->absDiff = bs::absDifference(out->user, out->repro);
+            if (out->compared)
+                out->absDiff = bs::absDifference(out->user, out->repro);
             else
                 out->note = QStringLiteral("shapes differ: user %1, batchscope %2")
                                 .arg(QString::fromStdString(bs::shapeToString(out->user.shape)),
@@ -652,10 +658,12 @@ void CompareView::requestSample() {
         }
         if (!s->reproducible() && out->note.isEmpty())
             out->note = s->unknownStages().empty()
-                            ? QStringLiteral("random pipeline: a different draw than the user's "
-                                             "is expected")
-                            : QStringLiteral("the pipeline has stages batchscope cannot "
-                                             "reproduce");
+                            ? QStringLiteral(
+                                  "random pipeline: a different draw than the user's "
+                                  "is expected")
+                            : QStringLiteral(
+                                  "the pipeline has stages batchscope cannot "
+                                  "reproduce");
         // One mapping for both tensors.
         DisplayRange range = jointRange(out->user, out->repro);
         if (expected) {
@@ -693,13 +701,12 @@ void CompareView::requestSample() {
             put(v.userView_, out->userImage, out->userError);
             put(v.reproView_, out->reproImage, out->reproError);
             put(v.diffView_, out->heatImage, out->note.isEmpty() ? QStringLiteral("—") : out->note);
-            v.userView_->setCaption(QStringLiteral("index %1 · %2")
-                                        .arg(out->index)
-                                        .arg(QString::fromStdString(
-                                            bs::shapeToString(out->user.shape))));
-            v.reproView_->setCaption(QStringLiteral("index %1 · epoch %2")
-                                         .arg(out->index)
-                                         .arg(out->epoch));
+            v.userView_->setCaption(
+                QStringLiteral("index %1 · %2")
+                    .arg(out->index)
+                    .arg(QString::fromStdString(bs::shapeToString(out->user.shape))));
+            v.reproView_->setCaption(
+                QStringLiteral("index %1 · epoch %2").arg(out->index).arg(out->epoch));
             std::optional<QPointF> marker;
             QString text;
             if (out->compared) {
@@ -711,25 +718,26 @@ void CompareView::requestSample() {
                                 .arg(am[am.size() - 3])
                                 .arg(am[am.size() - 2])
                                 .arg(am[am.size() - 1]);
-                    marker = QPointF(double(am[am.size() - 1]) + 0.5,
-                                     double(am[am.size() - 2]) + 0.5);
+                    marker =
+                        QPointF(double(am[am.size() - 1]) + 0.5, double(am[am.size() - 2]) + 0.5);
                 } else {
                     QStringList c;
                     for (auto a : am) c << QString::number(a);
                     where = QStringLiteral("[") + c.join(", ") + "]";
                 }
                 const double tol = v.session_->options().tolerance;
-                text = QStringLiteral("index %1 (batch %2, row %3): max |Δ| %4 at %5 · mean |Δ| "
-                                      "%6 · %7 of %8 values over %9 — %10")
-                           .arg(out->index)
-                           .arg(out->batch)
-                           .arg(out->row)
-                           .arg(fmt(d.maxAbs), where, fmt(d.meanAbs))
-                           .arg(d.over)
-                           .arg(d.numel)
-                           .arg(fmt(tol))
-                           .arg(d.within(tol) ? QStringLiteral("matches")
-                                              : QStringLiteral("DIFFERS"));
+                text =
+                    QStringLiteral(
+                        "index %1 (batch %2, row %3): max |Δ| %4 at %5 · mean |Δ| "
+                        "%6 · %7 of %8 values over %9 — %10")
+                        .arg(out->index)
+                        .arg(out->batch)
+                        .arg(out->row)
+                        .arg(fmt(d.maxAbs), where, fmt(d.meanAbs))
+                        .arg(d.over)
+                        .arg(d.numel)
+                        .arg(fmt(tol))
+                        .arg(d.within(tol) ? QStringLiteral("matches") : QStringLiteral("DIFFERS"));
                 v.diffLabel_->setStyleSheet(d.within(tol) ? QStringLiteral("color: #8bd48b;")
                                                           : QStringLiteral("color: #ff8a80;"));
                 v.diffView_->setCaption(QStringLiteral("max over %1 · white = %2")
@@ -740,8 +748,8 @@ void CompareView::requestSample() {
             } else {
                 text = QStringLiteral("index %1: not compared%2")
                            .arg(out->index)
-                           .arg(out->note.isEmpty() ? QString() : QStringLiteral(" (") +
-                                                                     out->note + ")");
+                           .arg(out->note.isEmpty() ? QString()
+                                                    : QStringLiteral(" (") + out->note + ")");
                 v.diffLabel_->setStyleSheet(QString());
                 v.legend_->clear();
             }
@@ -782,8 +790,12 @@ void CompareView::requestThumbs() {
         }
         return [self, b, thumbs] {
             if (!self || self->batch_ != b) return;
+            // Kept: the list is rebuilt when the report arrives.
+            self->thumbs_.clear();
+            for (const QImage& t : thumbs) self->thumbs_.push_back(QPixmap::fromImage(t));
+            self->thumbsBatch_ = b;
             for (int i = 0; i < self->samples_->count() && size_t(i) < thumbs.size(); ++i)
-                self->samples_->item(i)->setIcon(QPixmap::fromImage(thumbs[size_t(i)]));
+                self->samples_->item(i)->setIcon(self->thumbs_[size_t(i)]);
         };
     });
 }
@@ -816,6 +828,14 @@ void CompareView::startReport() {
             self->fillFindings();
             self->fillBatches();
             self->fillSamples();
+            const nlohmann::json sum =
+                report->summary.is_object() ? report->summary : nlohmann::json::object();
+            self->statusBar()->showMessage(
+                QStringLiteral("Compared %1 samples (%2 pixel by pixel): %3 match; findings: %4.")
+                    .arg(sum.value("samples", 0))
+                    .arg(sum.value("pixel_compared", 0))
+                    .arg(sum.value("matching", 0))
+                    .arg(qulonglong(report->findings.size())));
             Q_EMIT self->reportFinished();
         };
     });
@@ -857,10 +877,10 @@ void CompareView::fillFindings() {
     static const QColor sevColor[] = {QColor(140, 180, 255), QColor(255, 200, 90),
                                       QColor(255, 110, 100)};
     for (const auto& f : report_->findings) {
-        auto* top = new QTreeWidgetItem(
-            {QString::fromStdString(bs::severityName(f.severity)), QString::fromStdString(f.kind),
-             QString::fromStdString(f.stage), QString::number(f.count),
-             QString::fromStdString(f.message)});
+        auto* top =
+            new QTreeWidgetItem({QString::fromStdString(bs::severityName(f.severity)),
+                                 QString::fromStdString(f.kind), QString::fromStdString(f.stage),
+                                 QString::number(f.count), QString::fromStdString(f.message)});
         top->setToolTip(4, QString::fromStdString(f.message));
         const int sev = std::clamp(int(f.severity), 0, 2);
         top->setForeground(0, sevColor[sev]);
@@ -875,8 +895,8 @@ void CompareView::fillFindings() {
                             .arg(QString::fromStdString(m.batches[b].variant))
                             .arg(m.batches[b].batch)
                             .arg(row);
-            auto* child = new QTreeWidgetItem(top, {QString(), text, QString(), QString(),
-                                                    QString::fromStdString(fs.path)});
+            auto* child = new QTreeWidgetItem(
+                top, {QString(), text, QString(), QString(), QString::fromStdString(fs.path)});
             child->setData(0, kRoleBatch, found ? int(b) : -1);
             child->setData(0, kRoleRow, row);
             if (top->data(0, kRoleBatch).toInt() < 0 && found) {
@@ -920,8 +940,10 @@ void CompareView::probe(int x, int y) {
     const Planes pl = planesOf(shown_->user);
     if (x < 0 || y < 0 || x >= pl.w || y >= pl.h) return;
     const size_t plane = size_t(pl.h) * size_t(pl.w), px = size_t(y) * size_t(pl.w) + size_t(x);
-    QString t = QStringLiteral("x %1, y %2: user %3").arg(x).arg(y).arg(
-        vecText(shown_->user, px, plane, pl.c));
+    QString t = QStringLiteral("x %1, y %2: user %3")
+                    .arg(x)
+                    .arg(y)
+                    .arg(vecText(shown_->user, px, plane, pl.c));
     if (shown_->compared)
         t += QStringLiteral(" · batchscope %1 · |Δ| %2")
                  .arg(vecText(shown_->repro, px, plane, pl.c),

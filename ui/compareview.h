@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QPixmap>
 
 #include <cstdint>
 #include <memory>
@@ -50,13 +51,13 @@ public:
               const QString& datasetRoot = QString());
 
     // State for tests and the status line.
-    bool idle() const;            // nothing being opened, reproduced or compared
+    bool idle() const;  // nothing being opened, reproduced or compared
     bool hasSession() const { return bool(session_); }
     bool reportReady() const { return bool(report_); }
     size_t numBatches() const;
     size_t currentBatch() const { return batch_; }  // position in the manifest
     int currentRow() const { return row_; }
-    int64_t shownIndex() const;                 // dataset index of the shown sample
+    int64_t shownIndex() const;                  // dataset index of the shown sample
     std::vector<int64_t> listedIndices() const;  // indices of the sample list
     // Difference of the shown sample (NaN/empty until shown).
     double shownMaxAbs() const;
@@ -109,6 +110,8 @@ private:
     std::shared_ptr<const bs::CompareSession> session_;
     std::shared_ptr<const bs::CompareReport> report_;
     std::shared_ptr<const CompareShown> shown_;
+    std::vector<QPixmap> thumbs_;  // of batch thumbsBatch_, rows in order
+    size_t thumbsBatch_ = 0;
     QString dir_, pipelineFile_, datasetRoot_;
     size_t batch_ = 0;
     int row_ = 0;
