@@ -171,6 +171,81 @@ private Q_SLOTS:
         QCOMPARE(autoH[0].hi, 255.0);
     }
 
+    void histogramMatchesScalarReference() {
+        // Random values with the edge cases sprinkled in (odd length: the
+        // vector loop and its tail), against a plain per-value binning.
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> dist(-1.5f, 2.5f);
+        std::vector<float> v(1003);
+        for (auto& x : v) x = dist(rng);
+        const float edges[] = {-0.5f, 0.f, 2.f, 1.99999f, 2.00001f, std::nanf(""), INFINITY, -INFINITY};
+        for (size_t i = 0; i < v.size(); i += 17) v[i] = edges[(i / 17) % 8];
+        Histogram h = makeHistogram(0.0, 2.0);
+        h.add(v.data(), v.size());
+        std::array<uint64_t, Histogram::kBins> bins{};
+        uint64_t below = 0, above = 0;
+        for (float x : v) {
+            if (std::isnan(x)) continue;
+            if (x < 0.f) ++below;
+            else if (x > 2.f) ++above;
+            else ++bins[size_t(std::min(int(double(x) / 2.0 * 256.0), 255))];
+        }
+        QCOMPARE(h.below, below);
+        QCOMPARE(h.above, above);
+        for (int b = 0; b < Histogram::kBins; ++b) QCOMPARE(h.bins[size_t(b)], bins[size_t(b)]);
+    }
+
+    void byteCountsGiveImageStatsAndHistograms() {
+        std::mt19937 rng(11);
+        for (int channels : {1, 3, 4}) {
+            Image im = Image::allocate(37, 23, channels);
+            for (auto& p : im.pixels) p = uint8_t(rng() % 200 + 20);
+            const ByteCounts bc = countBytes(im);
+            QCOMPARE(bc.channels.size(), size_t(channels));
+            QCOMPARE(bc.pixels, uint64_t(37 * 23));
+            const ValueStats vs = bc.stats();
+            for (int c = 0; c < channels; ++c) {
+                std::vector<float> plane;
+                for (size_t i = size_t(c); i < im.pixels.size(); i += size_t(channels))
+                    plane.push_back(float(im.pixels[i]));
+                const Ref r = reference(plane.data(), plane.size());
+                const ChannelStats& s = vs.channels[size_t(c)];
+                QCOMPARE(s.count, r.count);
+                QCOMPARE(s.min, r.min);
+                QCOMPARE(s.max, r.max);
+                QVERIFY(std::fabs(s.mean - r.mean) < 1e-9);
+                QVERIFY(std::fabs(s.variance() - r.var) < 1e-6);
+                // Histogram from the counts = histogram of the pixels.
+                Histogram fromCounts = makeHistogram(10, 100);
+                fromCounts.addCounts(bc.channels[size_t(c)]);
+                Histogram direct = makeHistogram(10, 100);
+                direct.addInterleaved(im.pixels.data() + c, plane.size(), channels);
+                QCOMPARE(fromCounts.bins, direct.bins);
+                QCOMPARE(fromCounts.above, direct.above);
+                QCOMPARE(fromCounts.below, uint64_t(std::count_if(plane.begin(), plane.end(),
+                                                                   [](float x) { return x < 10; })));
+            }
+        }
+        Image bad = Image::allocate(4, 4, 3);
+        bad.pixels.resize(10);  // too few bytes for its size
+        QVERIFY(countBytes(bad).channels.empty());
+    }
+
+    void perChannelRangesEqualOneRangeAtATime() {
+        const Tensor t = randomTensor({2, 3, 5, 7}, 0.5, 0.4, 4);
+        const std::vector<std::pair<double, double>> ranges = {{0, 1}, {-1, 2}, {0.25, 0.75}};
+        const auto hs = channelHistograms(StageValue::fromTensor(t), ranges);
+        QCOMPARE(hs.size(), size_t(3));
+        for (size_t c = 0; c < 3; ++c) {
+            const auto one = channelHistograms(StageValue::fromTensor(t), ranges[c].first, ranges[c].second);
+            QCOMPARE(hs[c].lo, ranges[c].first);
+            QCOMPARE(hs[c].bins, one[c].bins);
+            QCOMPARE(hs[c].below, one[c].below);
+            QCOMPARE(hs[c].above, one[c].above);
+            QCOMPARE(hs[c].total(), uint64_t(2 * 5 * 7));
+        }
+    }
+
     void runningStatsMergeEqualsWhole() {
         const Tensor a = randomTensor({3, 20, 20}, 0.4, 0.2, 1);
         const Tensor b = randomTensor({3, 30, 10}, 0.6, 0.3, 2);
@@ -226,8 +301,9 @@ private Q_SLOTS:
         const double ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
         std::vector<Histogram> h;
+        const StageValue batch = StageValue::fromTensor(t);  // the 38 MB copy is not timed
         const auto t1 = std::chrono::steady_clock::now();
-        h = channelHistograms(StageValue::fromTensor(t), -3, 3);
+        h = channelHistograms(batch, -3, 3);
         const double hms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
         qInfo("tensorStats 64x3x224x224: %.2f ms per batch; 256-bin histograms: %.2f ms", ms, hms);
         QCOMPARE(vs.channels.size(), size_t(3));
