@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <png.h>
+#include <zlib.h>
 #include <turbojpeg.h>
 
 #include <opencv2/core.hpp>
@@ -280,7 +281,7 @@ bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t
     }
     png_set_read_fn(png, &ctx, pngRead);
     png_set_benign_errors(png, 1);
-    // Pillow does not verify ancillary-chunk CRCs either.
+    // CRCs before IDAT were checked by decodePng; Pillow ignores the rest.
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_read_info(png, info);
@@ -321,6 +322,21 @@ bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t
 Image decodePng(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
                 DecodeInfo& info) {
     if (size < 33) truncated(name);
+    // Pillow verifies the CRC of every chunk before the first IDAT while
+    // opening (and rejects the file as unidentifiable); it skips the CRCs
+    // of IDAT and later chunks. libpng is told to ignore CRCs below, so
+    // reproduce Pillow's check here.
+    for (size_t pos = 8; pos + 12 <= size;) {
+        const uint32_t len = be32(data + pos);
+        if (len > size - pos - 12) break;  // cut short: libpng reports truncation
+        if (std::memcmp(data + pos + 4, "IDAT", 4) == 0) break;
+        const uLong crc = crc32(crc32(0L, Z_NULL, 0), data + pos + 4, uInt(len + 4));
+        if (uint32_t(crc) != be32(data + pos + 8 + len))
+            fail(DecodeErrorKind::Unreadable, name,
+                 "cannot identify image file (broken PNG: bad CRC in " +
+                     std::string(reinterpret_cast<const char*>(data + pos + 4), 4) + " chunk)");
+        pos += 12 + size_t(len);
+    }
     // Refuse a huge IHDR before libpng allocates anything.
     checkPixels(name, be32(data + 16), be32(data + 20), opt);
     // EXIF lives in an eXIf chunk; scan the chunk list (cheap, no inflate).

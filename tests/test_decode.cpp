@@ -245,6 +245,45 @@ private Q_SLOTS:
         QVERIFY(sawBlack && sawWhite);
     }
 
+    // Pillow checks the CRC of every chunk before the first IDAT (and calls
+    // such a file unidentifiable) but not of IDAT itself: same here.
+    void pngCrcCheckedLikePillow() {
+        QTemporaryDir dir;
+        QImage img(12, 8, QImage::Format_RGB888);
+        img.fill(QColor(10, 200, 30));
+        img.setText("k", "v");  // a tEXt chunk before IDAT
+        const QString good = dir.path() + "/good.png";
+        QVERIFY(img.save(good));
+        QFile f(good);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        auto chunkEnd = [&](const char* type) {  // offset of the chunk's CRC
+            for (int pos = 8; pos + 12 <= bytes.size();) {
+                const quint32 len = (quint8(bytes[pos]) << 24) | (quint8(bytes[pos + 1]) << 16) |
+                                    (quint8(bytes[pos + 2]) << 8) | quint8(bytes[pos + 3]);
+                if (bytes.mid(pos + 4, 4) == type) return pos + 8 + int(len);
+                pos += 12 + int(len);
+            }
+            return -1;
+        };
+        for (const char* type : {"IHDR", "tEXt", "IDAT"}) {
+            const int at = chunkEnd(type);
+            QVERIFY2(at > 0, type);
+            QByteArray bad = bytes;
+            bad[at] = char(bad[at] ^ 1);
+            const QString path = dir.path() + "/bad_" + type + ".png";
+            bstest::writeFile(path, bad);
+            if (QByteArray(type) == "IDAT") {
+                const bs::Image im = bs::decodeImageFile(path.toStdString());
+                QCOMPARE(im.width, 12);
+                QCOMPARE(int(im.at(0, 0, 1)), 200);
+            } else {
+                expectError([&] { bs::decodeImageFile(path.toStdString()); },
+                            bs::DecodeErrorKind::Unreadable, {path, "cannot identify", type}, type);
+            }
+        }
+    }
+
     void imageExtensions() {
         for (const char* ok : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.Ppm", "e.bmp", "f.pgm", "g.tif",
                                "h.TIFF", "i.webp", "x.tar.jpg"})
