@@ -165,7 +165,12 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
                 else results[i].output.shape = std::move(r.output.shape);
                 done[i] = 1;
             });
-            if (std::find(done.begin(), done.end(), 0) != done.end()) break;  // cancelled mid-batch
+            if (std::find(done.begin(), done.end(), 0) != done.end()) {
+                // Cancelled mid-batch: the samples already observed still
+                // count, so the report's run and summary agree.
+                if (epoch == 0) run.scanned += size_t(std::count(done.begin(), done.end(), 1));
+                break;
+            }
             Batch batch;
             batch.number = b;
             std::vector<const Tensor*> rows;
