@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include <png.h>
-#include <zlib.h>
 #include <turbojpeg.h>
+#include <zlib.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
@@ -51,8 +51,7 @@ void checkPixels(const std::string& name, int64_t w, int64_t h, const DecodeOpti
         fail(DecodeErrorKind::Oversized, name,
              "image size " + std::to_string(w) + "x" + std::to_string(h) + " (" +
                  (w <= INT64_MAX / h ? std::to_string(w * h) : std::string("over 2^63")) +
-                 " pixels) exceeds the limit of " +
-                 std::to_string(opt.maxPixels) + " pixels");
+                 " pixels) exceeds the limit of " + std::to_string(opt.maxPixels) + " pixels");
 }
 
 uint32_t be32(const uint8_t* p) {
@@ -115,6 +114,38 @@ inline uint8_t mulDiv255(int a, int b) {
     // Rounded a*b/255 as Pillow computes it.
     const int t = a * b + 128;
     return uint8_t(((t >> 8) + t) >> 8);
+}
+
+// True when the marker structure runs from SOI to an EOI marker within
+// the data. Pillow feeds libjpeg in suspending mode and calls a stream
+// that ends before EOI truncated; turbojpeg pads such a stream with a fake
+// EOI and, at a scan boundary of a progressive file, does not even warn.
+bool jpegReachesEoi(const uint8_t* d, size_t size) {
+    size_t pos = 2;
+    while (pos < size) {
+        // Find the next marker, skipping fill bytes and stray data the way
+        // libjpeg's marker reader does.
+        while (pos < size && d[pos] != 0xFF) ++pos;
+        while (pos < size && d[pos] == 0xFF) ++pos;
+        if (pos >= size) return false;
+        const uint8_t marker = d[pos++];
+        if (marker == 0xD9) return true;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
+        if (pos + 2 > size) return false;
+        const size_t len = (size_t(d[pos]) << 8) | d[pos + 1];
+        if (len < 2) return true;  // corrupt, not short: the decoder judges it
+        pos += len;
+        if (pos > size) return false;
+        if (marker == 0xDA) {
+            // Entropy-coded data runs to the next marker other than a
+            // stuffed zero or a restart marker.
+            while (pos + 1 < size && !(d[pos] == 0xFF && d[pos + 1] != 0x00 &&
+                                       !(d[pos + 1] >= 0xD0 && d[pos + 1] <= 0xD7)))
+                ++pos;
+            if (pos + 1 >= size) return false;
+        }
+    }
+    return false;
 }
 
 Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
@@ -186,6 +217,7 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
         dst = cmykBuf.data();
         pf = TJPF_CMYK;
     }
+    if (!jpegReachesEoi(data, size)) truncated(name);
     // Flags 0: accurate integer DCT and fancy upsampling, libjpeg's defaults
     // and what Pillow uses.
     if (tjDecompress2(tj.h, data, (unsigned long)size, dst, w, 0, h, pf, 0) != 0) {
@@ -607,8 +639,56 @@ int webpOrientation(const uint8_t* d, size_t size) {
     return 1;
 }
 
+// Pillow's PPM reader takes header tokens (width, height and, except for
+// bitmaps, maxval) as whitespace-separated runs of at most 10 digits, with
+// '#' comments, and refuses maxval outside 1..65535. OpenCV is more lenient
+// (it reads "25g" as 25), so validate the header the way Pillow does.
+bool pnmHeaderLikePillow(const uint8_t* d, size_t size, std::string& why) {
+    auto space = [](uint8_t c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0b || c == 0x0c;
+    };
+    const bool bitmap = d[1] == '1' || d[1] == '4';
+    size_t pos = 2;
+    for (int k = 0; k < (bitmap ? 2 : 3); ++k) {
+        for (;;) {
+            while (pos < size && space(d[pos])) ++pos;
+            if (pos < size && d[pos] == '#') {
+                while (pos < size && d[pos] != '\n' && d[pos] != '\r') ++pos;
+                continue;
+            }
+            break;
+        }
+        const size_t start = pos;
+        while (pos < size && !space(d[pos]) && d[pos] != '#') ++pos;
+        const size_t len = pos - start;
+        if (len == 0 || len > 10) {
+            why = len ? "header token too long" : "header ends early";
+            return false;
+        }
+        int64_t v = 0;
+        for (size_t i = start; i < pos; ++i) {
+            if (!std::isdigit(d[i])) {
+                why = "invalid header token '" +
+                      std::string(reinterpret_cast<const char*>(d + start), len) + "'";
+                return false;
+            }
+            v = v * 10 + (d[i] - '0');
+        }
+        if (k == 2 && (v < 1 || v > 65535)) {
+            why = "maxval must be greater than 0 and less than 65536";
+            return false;
+        }
+    }
+    return true;
+}
+
 Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name,
                        const std::string& fmt, const DecodeOptions& opt, DecodeInfo& info) {
+    if (fmt == "PPM") {
+        std::string why;
+        if (!pnmHeaderLikePillow(data, size, why))
+            fail(DecodeErrorKind::Unreadable, name, "cannot decode PPM: " + why);
+    }
     int64_t hw = 0, hh = 0;
     if (headerSize(fmt, data, size, hw, hh)) {
         checkPixels(name, hw, hh, opt);
