@@ -52,6 +52,8 @@ const std::vector<SettingDesc>& settingTable() {
          &AuditSettings::collapseInputFraction, nullptr},
         {"normalize_min_span", "collapsed_range: Normalize whose (input span / std) is below this",
          &AuditSettings::normalizeMinSpan, nullptr},
+        {"normalize_max_abs", "extreme_values: |x| above this after a Normalize (too small a std)",
+         &AuditSettings::normalizeMaxAbs, nullptr},
         {"unscaled_max", "unscaled_input: maximum above this reaching a stage that expects [0,1]",
          &AuditSettings::unscaledMax, nullptr},
         {"double_norm_min", "double_normalization: Normalize input with values below this",
@@ -627,7 +629,22 @@ void AuditEngine::Impl::checkStages(const SampleResult& s, std::vector<Hit>& hit
                                     {"observed", rangeJson(oc.min, oc.max)},
                                     {"expected", rangeJson(ref.lo, ref.hi)}};
                     }
-                } else if (si.unknownRange) {
+                }
+                // A Normalize's own nominal range follows from its std, so a
+                // std 100 times too small looks "in range"; standardised
+                // data has no business in the hundreds.
+                if (!extremeDone && si.normalize && maxAbs(oc) > cfg.normalizeMaxAbs) {
+                    extremeDone = true;
+                    Hit& h = hit("extreme_values", k);
+                    h.obsLo = outAll.min;
+                    h.obsHi = outAll.max;
+                    h.expLo = -cfg.normalizeMaxAbs;
+                    h.expHi = cfg.normalizeMaxAbs;
+                    h.detail = {{"channel", c},
+                                {"observed", rangeJson(oc.min, oc.max)},
+                                {"normalized_limit", cfg.normalizeMaxAbs}};
+                }
+                if (!ref.known && !extremeDone && si.unknownRange) {
                     const double grow = maxAbs(oc) / std::max(1.0, maxAbs(ic));
                     if (grow > cfg.unknownGrowth) {
                         extremeDone = true;
@@ -1026,6 +1043,9 @@ std::string messageFor(const Group& g) {
     }
     if (g.kind == "extreme_values") {
         std::string m = "After " + g.stage + ", " + samples + " have values in " + fmtRange(g.obsLo, g.obsHi);
+        if (det.is_object() && det.contains("normalized_limit"))
+            return m + ", far beyond what standardised data reaches (|x| up to " +
+                   fmt(det.value("normalized_limit", 0.0)) + "): its std is too small for this data.";
         if (!std::isnan(g.expLo)) m += ", outside the expected range " + fmtRange(g.expLo, g.expHi);
         else if (det.contains("input"))
             m += ", over " + fmt(det.value("growth", 0.0)) + " times the magnitude of its input " +

@@ -60,6 +60,10 @@ struct AuditSettings {
     // collapsed_range for Normalize: span of its output for the full input
     // range, (hi - lo) / std, below this (a correct one gives ~4).
     double normalizeMinSpan = 0.5;
+    // extreme_values for Normalize: |x| of its output above this. Its own
+    // nominal range follows from its std, so a std far too small would
+    // otherwise look in range.
+    double normalizeMaxAbs = 50;
     // unscaled_input: a stage expecting [0,1] receives non-negative values
     // with a maximum above this.
     double unscaledMax = 1.5;

@@ -220,6 +220,9 @@ private Q_SLOTS:
                                        << "collapsed_range" << "4:Lambda";
         QTest::newRow("log over zero") << pre + R"J({"op":"Lambda","expr":"x.log() / (x - x)"},)J" + norm + "]"
                                        << "nan_or_inf" << "4:Lambda";
+        QTest::newRow("std 100x too small")
+            << pre + R"J({"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.00229,0.00224,0.00225]}])J"
+            << "extreme_values" << "4:Normalize";
         QTest::newRow("huge Lambda") << pre + R"J({"op":"Lambda","expr":"x * 1e6 - 5"}])J" << "extreme_values"
                                      << "4:Lambda";
     }
