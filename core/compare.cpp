@@ -12,6 +12,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include "core/safe_unpickle.h"
+
 #include "core/loader.h"
 #include "core/torch_bridge.h"
 
@@ -236,7 +238,7 @@ DumpBatchData readDumpBatchFile(const std::string& path) {
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     DumpBatchData out;
     try {
-        const c10::IValue v = torch::jit::pickle_load(bytes);
+        const c10::IValue v = safePickleLoad(bytes, "data.pkl");
         if (v.isTensor()) {
             out.images = fromAten(v.toTensor());
             return out;

@@ -19,6 +19,7 @@
 #include "core/dataset_internal.h"
 #include "core/npy.h"
 #include "core/ptfile.h"
+#include "core/safe_unpickle.h"
 
 namespace bs {
 
@@ -375,17 +376,7 @@ PtContents readPtFile(const std::string& path) {
         zip_error_fini(&ze);
         if (!havePkl) fail(path, "zip archive without a */data.pkl member: not a torch.save file");
     }
-    c10::IValue v;
-    try {
-        v = torch::jit::pickle_load(data);
-    } catch (const c10::Error& e) {
-        std::string m = e.what_without_backtrace();
-        m = m.substr(0, m.find('\n'));
-        fail(path, "cannot be unpickled by libtorch (" + m + ")");
-    } catch (const std::exception& e) {
-        std::string m = e.what();
-        fail(path, "cannot be unpickled by libtorch (" + m.substr(0, m.find('\n')) + ")");
-    }
+    const c10::IValue v = safePickleLoad(data, path);
     PtContents out;
     try {
         collectTensors(v, out.tensors, 0);
