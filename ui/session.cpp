@@ -326,6 +326,7 @@ void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
         std::vector<bs::Finding> found;
         try {
             bs::AuditEngine engine(pipeline);
+            engine.observeDataset(*ds);  // sample paths for grouped findings
             for (const auto& rec : cur->batch->samples) {
                 if (cancel.load()) return nullptr;
                 engine.observeSample(bs::processSample(*ds, pipeline, rec.index, ctx, true));
