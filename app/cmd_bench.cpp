@@ -119,7 +119,8 @@ int runBench(const std::vector<std::string>& argv) {
         };
         row("decode", secs[0]);
         for (size_t i = 0; i < pipeline.size(); ++i) {
-            std::string name = std::to_string(i) + " " + pipeline.stage(i).op();
+            // Numbered from 1, like the audit's stages and dump --stage K.
+            std::string name = std::to_string(i + 1) + ":" + pipeline.stage(i).op();
             // A stage fused with the previous one gets no time of its own.
             const bool fusedNext = i + 1 < pipeline.size() && secs[i + 2] == 0 && secs[i + 1] > 0;
             const bool fusedPrev = i > 0 && secs[i + 1] == 0 && secs[i] > 0;
