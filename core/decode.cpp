@@ -458,18 +458,23 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
 // Other formats (OpenCV). Header sizes are read here first so that a lying
 // header is refused before OpenCV allocates.
 
+// Skips the whitespace and '#' comments between PNM header tokens.
+void skipPnmSpace(const uint8_t* d, size_t size, size_t& pos) {
+    for (;;) {
+        while (pos < size && std::isspace(d[pos])) ++pos;
+        if (pos < size && d[pos] == '#') {
+            while (pos < size && d[pos] != '\n') ++pos;
+            continue;
+        }
+        return;
+    }
+}
+
 bool pnmSize(const uint8_t* d, size_t size, int64_t& w, int64_t& h) {
     size_t pos = 2;
     int64_t vals[2];
     for (int k = 0; k < 2; ++k) {
-        for (;;) {
-            while (pos < size && std::isspace(d[pos])) ++pos;
-            if (pos < size && d[pos] == '#') {
-                while (pos < size && d[pos] != '\n') ++pos;
-                continue;
-            }
-            break;
-        }
+        skipPnmSpace(d, size, pos);
         if (pos >= size || !std::isdigit(d[pos])) return false;
         int64_t v = 0;
         while (pos < size && std::isdigit(d[pos]) && v < (int64_t(1) << 40))
@@ -604,14 +609,7 @@ bool fileTruncated(const std::string& fmt, const uint8_t* d, size_t size, int64_
         size_t pos = 2;
         int64_t maxval = 0;
         for (int k = 0; k < 3; ++k) {
-            for (;;) {
-                while (pos < size && std::isspace(d[pos])) ++pos;
-                if (pos < size && d[pos] == '#') {
-                    while (pos < size && d[pos] != '\n') ++pos;
-                    continue;
-                }
-                break;
-            }
+            skipPnmSpace(d, size, pos);
             maxval = 0;
             while (pos < size && std::isdigit(d[pos]) && maxval < (1 << 20))
                 maxval = maxval * 10 + (d[pos++] - '0');

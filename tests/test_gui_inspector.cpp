@@ -21,6 +21,8 @@
 
 using namespace bs::ui;
 
+using bstest::countColour;
+
 namespace {
 
 // 2 classes x 10 images of 32x24 (pattern images from the test support).
@@ -54,14 +56,6 @@ QList<qulonglong> gridIndices(const MainWindow& w) {
     for (int i = 0; i < w.grid()->count(); ++i)
         r << w.grid()->item(i)->data(Qt::UserRole).toULongLong();
     return r;
-}
-
-int countColour(const QImage& img, QColor c) {
-    int n = 0;
-    for (int y = 0; y < img.height(); ++y)
-        for (int x = 0; x < img.width(); ++x)
-            if (img.pixelColor(x, y) == c) ++n;
-    return n;
 }
 
 }  // namespace

@@ -9,9 +9,12 @@
 
 #include "ui/histogramwidget.h"
 #include "ui/model.h"
+#include "support/testsupport.h"
 #include "ui/render.h"
 
 using namespace bs::ui;
+
+using bstest::countColour;
 
 namespace {
 
@@ -26,14 +29,6 @@ bs::Image knownImage() {
             p[2] = y < 8 ? 0 : 255;
         }
     return im;
-}
-
-int countColour(const QImage& img, QColor c) {
-    int n = 0;
-    for (int y = 0; y < img.height(); ++y)
-        for (int x = 0; x < img.width(); ++x)
-            if (img.pixelColor(x, y) == c) ++n;
-    return n;
 }
 
 }  // namespace

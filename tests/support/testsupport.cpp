@@ -79,6 +79,14 @@ Diff compare(const float* a, const float* b, size_t n, double tolerance) {
     return d;
 }
 
+int countColour(const QImage& img, QColor c) {
+    int n = 0;
+    for (int y = 0; y < img.height(); ++y)
+        for (int x = 0; x < img.width(); ++x)
+            if (img.pixelColor(x, y) == c) ++n;
+    return n;
+}
+
 bs::Tensor readNpyAsFloat(const QString& path) {
     bs::NpyArray a = bs::readNpy(path.toStdString());
     bs::Tensor t;

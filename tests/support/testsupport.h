@@ -1,6 +1,8 @@
 // Helpers shared by the Qt Test executables.
 #pragma once
 
+#include <QColor>
+#include <QImage>
 #include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
@@ -41,6 +43,9 @@ struct Diff {
     size_t count = 0;
 };
 Diff compare(const float* a, const float* b, size_t n, double tolerance);
+
+// Number of pixels of `img` that are exactly colour `c`.
+int countColour(const QImage& img, QColor c);
 
 // Reads a .npy file written by numpy or batchscope into float values.
 bs::Tensor readNpyAsFloat(const QString& path);
