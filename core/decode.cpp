@@ -120,7 +120,11 @@ inline uint8_t mulDiv255(int a, int b) {
 // the data. Pillow feeds libjpeg in suspending mode and calls a stream
 // that ends before EOI truncated; turbojpeg pads such a stream with a fake
 // EOI and, at a scan boundary of a progressive file, does not even warn.
-bool jpegReachesEoi(const uint8_t* d, size_t size) {
+constexpr int kMaxJpegScans = 500;
+
+// `scans` receives the number of SOS markers seen.
+bool jpegReachesEoi(const uint8_t* d, size_t size, int& scans) {
+    scans = 0;
     size_t pos = 2;
     while (pos < size) {
         // Find the next marker, skipping fill bytes and stray data the way
@@ -137,6 +141,7 @@ bool jpegReachesEoi(const uint8_t* d, size_t size) {
         pos += len;
         if (pos > size) return false;
         if (marker == 0xDA) {
+            ++scans;
             // Entropy-coded data runs to the next marker other than a
             // stuffed zero or a restart marker.
             while (pos + 1 < size && !(d[pos] == 0xFF && d[pos + 1] != 0x00 &&
@@ -217,7 +222,16 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
         dst = cmykBuf.data();
         pf = TJPF_CMYK;
     }
-    if (!jpegReachesEoi(data, size)) truncated(name);
+    int scans = 0;
+    if (!jpegReachesEoi(data, size, scans)) truncated(name);
+    // Every progressive scan re-reads the whole coefficient buffer, so a file
+    // of thousands of tiny scans decodes for minutes: the known pathological
+    // JPEG. Real progressive files have about ten; libjpeg-turbo suggests 500
+    // as the limit for untrusted input. Refused before decoding.
+    if (scans > kMaxJpegScans)
+        fail(DecodeErrorKind::Unreadable, name,
+             "pathological JPEG: " + std::to_string(scans) + " scans (limit " +
+                 std::to_string(kMaxJpegScans) + "), refused before decoding");
     // Flags 0: accurate integer DCT and fancy upsampling, libjpeg's defaults
     // and what Pillow uses.
     if (tjDecompress2(tj.h, data, (unsigned long)size, dst, w, 0, h, pf, 0) != 0) {

@@ -1,5 +1,6 @@
 // Decoder error handling, metadata and robustness (pixel parity is in
 // test_parity.cpp).
+#include <QImageWriter>
 #include <QtTest>
 
 #include <zlib.h>
@@ -282,6 +283,35 @@ private Q_SLOTS:
                             bs::DecodeErrorKind::Unreadable, {path, "cannot identify", type}, type);
             }
         }
+    }
+
+    // A JPEG of thousands of scans is the classic decode-time bomb; it is
+    // refused from its marker structure before any decoding.
+    void pathologicalScanCountRefused() {
+        QFile f(fixture("rgb_420.jpg"));
+        if (!f.exists()) QSKIP("fixture rgb_420.jpg missing");
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray jpeg = f.readAll();
+        const int sos = jpeg.indexOf(QByteArray("\xFF\xDA", 2));
+        QVERIFY(sos > 0);
+        const QByteArray scan = jpeg.mid(sos, jpeg.size() - 2 - sos);  // SOS up to EOI
+        QByteArray bomb = jpeg.left(sos);
+        for (int i = 0; i < 501; ++i) bomb += scan;
+        bomb += QByteArray("\xFF\xD9", 2);
+        QTemporaryDir dir;
+        const QString path = dir.path() + "/bomb.jpg";
+        bstest::writeFile(path, bomb);
+        expectError([&] { bs::decodeImageFile(path.toStdString()); }, bs::DecodeErrorKind::Unreadable,
+                    {path, "501 scans"}, "scan bomb");
+        // An ordinary progressive JPEG (about ten scans) decodes.
+        QImage img(64, 48, QImage::Format_RGB888);
+        for (int y = 0; y < 48; ++y)
+            for (int x = 0; x < 64; ++x) img.setPixel(x, y, qRgb(x * 4, y * 5, (x ^ y) * 3));
+        QImageWriter writer(dir.path() + "/progressive.jpg", "jpeg");
+        writer.setProgressiveScanWrite(true);
+        QVERIFY2(writer.write(img), qPrintable(writer.errorString()));
+        const bs::Image im = bs::decodeImageFile((dir.path() + "/progressive.jpg").toStdString());
+        QCOMPARE(im.width, 64);
     }
 
     void imageExtensions() {
