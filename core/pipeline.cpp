@@ -392,17 +392,21 @@ static std::string trimmed(const std::string& s) {
     return s.substr(b, e - b);
 }
 
+// Every JSON library error becomes a PipelineError: parse_error, and
+// out_of_range for numbers like 3e836 (found by fuzzing).
+static json parseJsonText(const std::string& text) {
+    try {
+        return json::parse(text);
+    } catch (const json::exception& e) {
+        throw PipelineError(-1, std::string("pipeline JSON: ") + e.what());
+    }
+}
+
 Pipeline Pipeline::parse(const std::string& textIn, const std::string& baseDir) {
     const std::string text = trimmed(textIn);
     if (text.empty()) throw PipelineError(-1, "pipeline text is empty");
     if (text[0] == '[' || text[0] == '{') {
-        json j;
-        try {
-            j = json::parse(text);
-        } catch (const json::exception& e) {  // parse_error, or out_of_range for 3e836
-            throw PipelineError(-1, std::string("pipeline JSON: ") + e.what());
-        }
-        return fromJson(j, baseDir);
+        return fromJson(parseJsonText(text), baseDir);
     }
     return fromTorchvisionText(text, baseDir);
 }
@@ -420,13 +424,7 @@ Pipeline Pipeline::loadFile(const std::string& path) {
                    [](unsigned char c) { return std::tolower(c); });
     try {
         if (ext == ".json") {
-            json j;
-            try {
-                j = json::parse(text);
-            } catch (const json::exception& e) {  // parse_error, or out_of_range for 3e836
-                throw PipelineError(-1, std::string("pipeline JSON: ") + e.what());
-            }
-            return fromJson(j, baseDir);
+            return fromJson(parseJsonText(text), baseDir);
         }
         return parse(text, baseDir);
     } catch (const PipelineError& e) {
