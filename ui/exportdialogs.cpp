@@ -61,6 +61,14 @@ std::exception_ptr runWithProgress(QProgressDialog& dialog, const QString& label
     return shared->error;
 }
 
+void reportError(QWidget* parent, std::exception_ptr err) {
+    try {
+        std::rethrow_exception(err);
+    } catch (const std::exception& e) {
+        QMessageBox::warning(parent, QStringLiteral("Export"), QString::fromUtf8(e.what()));
+    }
+}
+
 struct AuditOutcome {
     nlohmann::json report;
     bool cancelled = false;
@@ -95,23 +103,32 @@ bool auditForExport(QWidget* parent, QProgressDialog& dialog, const Session& ses
         out.cancelled = run.cancelled;
     });
     if (err) {
-        try {
-            std::rethrow_exception(err);
-        } catch (const std::exception& e) {
-            QMessageBox::warning(parent, QStringLiteral("Export"),
-                                 QStringLiteral("The audit failed: %1").arg(QString::fromUtf8(e.what())));
-        }
+        reportError(parent, err);
         return false;
     }
     return !out.cancelled;
 }
 
-void reportError(QWidget* parent, std::exception_ptr err) {
-    try {
-        std::rethrow_exception(err);
-    } catch (const std::exception& e) {
-        QMessageBox::warning(parent, QStringLiteral("Export"), QString::fromUtf8(e.what()));
+enum class Outcome { Done, Cancelled, Failed };
+
+// Runs one export writer on a thread behind the dialog, wiring its
+// progress and Cancel. A failure has been shown to the user already.
+Outcome renderWithProgress(QWidget* parent, QProgressDialog& dialog, const QString& label,
+                        const std::function<bool(const ExportProgressFn&)>& writer) {
+    bool completed = false;
+    auto err = runWithProgress(dialog, label, [&](Shared& s) {
+        completed = writer([&](size_t done, size_t total) {
+            s.total.store(total);
+            s.done.store(done);
+            return !s.cancel.load();
+        });
+    });
+    dialog.hide();
+    if (err) {
+        reportError(parent, err);
+        return Outcome::Failed;
     }
+    return completed ? Outcome::Done : Outcome::Cancelled;
 }
 
 }  // namespace
@@ -146,18 +163,14 @@ void exportAllAnomalies(QWidget* parent, const Session& session) {
         dialog.show();
     }
     const Pipeline pipeline = session.pipeline();
-    bool completed = false;
-    auto err = runWithProgress(dialog, QStringLiteral("Rendering screenshots…"), [&](Shared& s) {
-        completed = exportFolder(*session.dataset(), pipeline, audit.report, dir, options,
-                                 [&](size_t done, size_t total) {
-                                     s.total.store(total);
-                                     s.done.store(done);
-                                     return !s.cancel.load();
-                                 });
-    });
-    dialog.hide();
-    if (err) return reportError(parent, err);
-    if (!completed) {
+    const Outcome outcome =
+        renderWithProgress(parent, dialog, QStringLiteral("Rendering screenshots…"),
+                           [&](const ExportProgressFn& progress) {
+                               return exportFolder(*session.dataset(), pipeline, audit.report, dir,
+                                                   options, progress);
+                           });
+    if (outcome == Outcome::Failed) return;
+    if (outcome == Outcome::Cancelled) {
         QMessageBox::information(parent, QStringLiteral("Export"),
                                  QStringLiteral("Cancelled; the screenshots written so far stay in %1.")
                                      .arg(QDir::toNativeSeparators(dir)));
@@ -188,18 +201,13 @@ void exportHtmlReport(QWidget* parent, const Session& session) {
     ExportOptions options;
     options.overwrite = true;  // confirmed by the file dialog
     const Pipeline pipeline = session.pipeline();
-    bool completed = false;
-    auto err = runWithProgress(dialog, QStringLiteral("Rendering the report…"), [&](Shared& s) {
-        completed = writeReportHtml(*session.dataset(), pipeline, audit.report, path, options,
-                                    [&](size_t done, size_t total) {
-                                        s.total.store(total);
-                                        s.done.store(done);
-                                        return !s.cancel.load();
-                                    });
-    });
-    dialog.hide();
-    if (err) return reportError(parent, err);
-    if (completed)
+    const Outcome outcome =
+        renderWithProgress(parent, dialog, QStringLiteral("Rendering the report…"),
+                           [&](const ExportProgressFn& progress) {
+                               return writeReportHtml(*session.dataset(), pipeline, audit.report,
+                                                      path, options, progress);
+                           });
+    if (outcome == Outcome::Done)
         QMessageBox::information(parent, QStringLiteral("Export"),
                                  QStringLiteral("Wrote %1.").arg(QDir::toNativeSeparators(path)));
 }
