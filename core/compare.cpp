@@ -1049,15 +1049,8 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
         dup.severity = Severity::Warning;
         dup.stage = "loader";
         for (const auto& [i, n] : seen)
-            if (n > 1) {
-                ++dup.count;
-                if (dup.samples.size() < kMaxListed) {
-                    FindingSample fs;
-                    fs.index = size_t(std::max<int64_t>(i, 0));
-                    fs.detail = {{"times", n}, {"variant", variant}};
-                    dup.samples.push_back(fs);
-                }
-            }
+            if (n > 1)
+                addSample(dup, {size_t(std::max<int64_t>(i, 0)), "", {{"times", n}, {"variant", variant}}});
         if (dup.count) {
             dup.message =
                 std::to_string(dup.count) + " index(es) served more than once in the " + variant +
@@ -1078,15 +1071,7 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
         miss.severity = Severity::Warning;
         miss.stage = "loader";
         for (int64_t i : expected)
-            if (!seen.count(i)) {
-                ++miss.count;
-                if (miss.samples.size() < kMaxListed) {
-                    FindingSample fs;
-                    fs.index = size_t(i);
-                    fs.detail = {{"variant", variant}};
-                    miss.samples.push_back(fs);
-                }
-            }
+            if (!seen.count(i)) addSample(miss, {size_t(i), "", {{"variant", variant}}});
         if (miss.count) {
             miss.message =
                 std::to_string(miss.count) + " index(es) never served in the " + variant +
