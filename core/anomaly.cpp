@@ -435,14 +435,27 @@ void AuditEngine::observeDataset(const Dataset& dataset) {
     // held in memory by every reader).
     std::vector<std::pair<std::string, size_t>> counts;
     const auto names = dataset.classes();
+    // Labels are small class indices almost always: count them in a flat
+    // array (this runs for every batch the GUI judges), a map only for the
+    // rare large label values.
+    std::vector<size_t> dense;
     std::map<int64_t, size_t> byLabel;
+    constexpr int64_t kDenseLabels = 1 << 16;
     for (size_t i = 0; i < dataset.size(); ++i) {
         try {
             const int64_t l = dataset.label(i);
-            if (l >= 0) ++byLabel[l];
+            if (l < 0) continue;
+            if (l < kDenseLabels) {
+                if (size_t(l) >= dense.size()) dense.resize(size_t(l) + 1, 0);
+                ++dense[size_t(l)];
+            } else {
+                ++byLabel[l];
+            }
         } catch (...) {
         }
     }
+    for (size_t l = 0; l < dense.size(); ++l)
+        if (dense[l]) byLabel[int64_t(l)] = dense[l];
     for (const auto& [label, n] : byLabel) {
         const std::string name =
             size_t(label) < names.size() ? names[size_t(label)] : std::to_string(label);
