@@ -326,7 +326,9 @@ void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
         std::vector<bs::Finding> found;
         try {
             bs::AuditEngine engine(pipeline);
-            engine.observeDataset(*ds);  // sample paths for grouped findings
+            // Paths for grouped findings, and which source modes are native
+            // (gray IDX/NumPy is not a mode conversion).
+            engine.observeDataset(*ds);
             for (const auto& rec : cur->batch->samples) {
                 if (cancel.load()) return nullptr;
                 engine.observeSample(bs::processSample(*ds, pipeline, rec.index, ctx, true));
