@@ -1,6 +1,6 @@
 // Decoding that matches `PIL.Image.open(f).convert('RGB')` (Pillow 9.4).
 //
-// JPEG goes through libturbojpeg and PNG through libpng directly, because
+// JPEG goes through libjpeg-turbo and PNG through libpng directly, because
 // those are the libraries Pillow itself uses and their exact settings
 // (ISLOW DCT, fancy upsampling; raw 16-bit samples) decide the pixels. Other
 // formats go through OpenCV. Each mode conversion below was checked against
@@ -15,20 +15,30 @@
 #include <unistd.h>
 
 #include <png.h>
-#include <turbojpeg.h>
+#include <tiffio.h>
 #include <zlib.h>
+
+#include <cstdio>  // before jpeglib.h, which uses FILE
+#include <jerror.h>
+#include <jpeglib.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csetjmp>
+#include <cstdarg>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace bs {
 
@@ -40,6 +50,34 @@ namespace {
 
 [[noreturn]] void truncated(const std::string& name) {
     fail(DecodeErrorKind::Truncated, name, "image file is truncated");
+}
+
+using Clock = std::chrono::steady_clock;
+
+// The per-file time limit, fixed when decoding of a file starts.
+class Deadline {
+public:
+    explicit Deadline(double seconds) : limit_(seconds) {
+        if (seconds > 0)
+            at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(seconds));
+    }
+    bool active() const { return limit_ > 0; }
+    bool passed() const { return active() && Clock::now() >= at_; }
+    Clock::time_point at() const { return at_; }
+    double seconds() const { return limit_; }
+
+private:
+    double limit_;
+    Clock::time_point at_{};
+};
+
+[[noreturn]] void timeLimit(const std::string& name, const Deadline& d) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", d.seconds());
+    fail(DecodeErrorKind::TimeLimit, name,
+         std::string("decoding stopped by the per-file time limit of ") + secs +
+             " s (a pathological file; raise it with --decode-time-limit)");
 }
 
 void checkPixels(const std::string& name, int64_t w, int64_t h, const DecodeOptions& opt) {
@@ -101,14 +139,83 @@ int exifOrientation(const uint8_t* p, size_t size) {
 }
 
 // ---------------------------------------------------------------------------
-// JPEG
+// JPEG (libjpeg API, so that a progress monitor can enforce the time limit)
 
-struct TjHandle {
-    tjhandle h = tjInitDecompress();
-    ~TjHandle() {
-        if (h) tjDestroy(h);
+// One decode's libjpeg state. libjpeg reports errors by longjmp, so the
+// functions that set the jump point below keep only trivially destructible
+// locals; the C++ caller owns this struct and the output buffer.
+struct JpegJob {
+    jpeg_decompress_struct cinfo;
+    jpeg_error_mgr err;
+    jpeg_progress_mgr progress;
+    std::jmp_buf jump;
+    const Deadline* deadline = nullptr;
+    bool timedOut = false;
+    bool prematureEnd = false;  // libjpeg padded a stream that ended early
+    char message[JMSG_LENGTH_MAX];
+
+    JpegJob() {
+        std::memset(&cinfo, 0, sizeof cinfo);
+        message[0] = 0;
     }
+    ~JpegJob() { jpeg_destroy_decompress(&cinfo); }  // no-op before create
+    JpegJob(const JpegJob&) = delete;
+    JpegJob& operator=(const JpegJob&) = delete;
 };
+
+JpegJob* jobOf(j_common_ptr c) { return static_cast<JpegJob*>(c->client_data); }
+
+void jpegErrorExit(j_common_ptr c) {
+    JpegJob* job = jobOf(c);
+    c->err->format_message(c, job->message);
+    std::longjmp(job->jump, 1);
+}
+
+// Warnings (corrupt-data notes) are ignored, as Pillow ignores them, except
+// the padding of a stream that ended early: Pillow calls that truncated.
+void jpegEmitMessage(j_common_ptr c, int level) {
+    if (level >= 0) return;
+    if (c->err->msg_code == JWRN_JPEG_EOF) jobOf(c)->prematureEnd = true;
+    ++c->err->num_warnings;
+}
+
+// libjpeg calls this between scans and rows; it is the one place a long
+// decode can be stopped.
+void jpegProgress(j_common_ptr c) {
+    JpegJob* job = jobOf(c);
+    if (job->deadline->passed()) {
+        job->timedOut = true;
+        std::longjmp(job->jump, 1);
+    }
+}
+
+bool jpegReadHeader(JpegJob& job, const uint8_t* data, size_t size) {
+    job.cinfo.err = jpeg_std_error(&job.err);
+    job.err.error_exit = jpegErrorExit;
+    job.err.emit_message = jpegEmitMessage;
+    if (setjmp(job.jump)) return false;
+    jpeg_create_decompress(&job.cinfo);
+    job.cinfo.client_data = &job;
+    job.progress.progress_monitor = jpegProgress;
+    job.cinfo.progress = &job.progress;
+    jpeg_mem_src(&job.cinfo, data, (unsigned long)size);
+    jpeg_read_header(&job.cinfo, TRUE);
+    return true;
+}
+
+// Decodes into `dst` (rows of width * components bytes) with libjpeg's
+// defaults: accurate integer DCT and fancy upsampling, as Pillow uses.
+// `rows` points at every output row.
+bool jpegReadPixels(JpegJob& job, J_COLOR_SPACE space, JSAMPARRAY rows) {
+    if (setjmp(job.jump)) return false;
+    job.cinfo.out_color_space = space;
+    jpeg_start_decompress(&job.cinfo);
+    while (job.cinfo.output_scanline < job.cinfo.output_height)
+        jpeg_read_scanlines(&job.cinfo, rows + job.cinfo.output_scanline,
+                            job.cinfo.output_height - job.cinfo.output_scanline);
+    jpeg_finish_decompress(&job.cinfo);
+    return true;
+}
 
 inline uint8_t mulDiv255(int a, int b) {
     // Rounded a*b/255 as Pillow computes it.
@@ -118,7 +225,7 @@ inline uint8_t mulDiv255(int a, int b) {
 
 // True when the marker structure runs from SOI to an EOI marker within
 // the data. Pillow feeds libjpeg in suspending mode and calls a stream
-// that ends before EOI truncated; turbojpeg pads such a stream with a fake
+// that ends before EOI truncated; libjpeg pads such a stream with a fake
 // EOI and, at a scan boundary of a progressive file, does not even warn.
 constexpr int kMaxJpegScans = 500;
 
@@ -154,8 +261,8 @@ bool jpegReachesEoi(const uint8_t* d, size_t size, int& scans) {
 }
 
 Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
-                 const DecodeOptions& opt, DecodeInfo& info) {
-    // Walk the markers for what turbojpeg does not report: EXIF, the Adobe
+                 const DecodeOptions& opt, const Deadline& deadline, DecodeInfo& info) {
+    // Walk the markers for what libjpeg does not report: EXIF, the Adobe
     // marker (inverted CMYK) and the component count.
     bool adobe = false, reachedScan = false;
     int components = 0, precision = 8;
@@ -191,61 +298,61 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
         pos += 2 + len;
     }
 
-    TjHandle tj;
-    if (!tj.h) fail(DecodeErrorKind::Unreadable, name, "cannot initialise the JPEG decoder");
-    int w = 0, h = 0, subsamp = 0, colorspace = 0;
-    if (tjDecompressHeader3(tj.h, data, (unsigned long)size, &w, &h, &subsamp, &colorspace) != 0) {
+    // The scan count is known from the markers alone, before any decoding.
+    int scans = 0;
+    const bool reachesEoi = jpegReachesEoi(data, size, scans);
+
+    JpegJob job;
+    job.deadline = &deadline;
+    if (!jpegReadHeader(job, data, size)) {
         // Tables cut off before the scan: the file ended early.
-        if (!reachedScan) truncated(name);
-        fail(DecodeErrorKind::Unreadable, name,
-             std::string("broken JPEG header (") + tjGetErrorStr2(tj.h) + ")");
+        if (!reachedScan || job.prematureEnd) truncated(name);
+        fail(DecodeErrorKind::Unreadable, name, std::string("broken JPEG header (") + job.message + ")");
     }
+    const int w = int(job.cinfo.image_width), h = int(job.cinfo.image_height);
     checkPixels(name, w, h, opt);
+    // Pillow names the mode after the component count and refuses others.
+    const int nc = job.cinfo.num_components;
+    if (nc != 1 && nc != 3 && nc != 4)
+        fail(DecodeErrorKind::Unreadable, name,
+             "cannot handle " + std::to_string(nc) + "-layer JPEG images");
     info.format = "JPEG";
     info.sourceWidth = w;
     info.sourceHeight = h;
     info.bitDepth = precision;
-    const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
-    if (cmyk)
-        info.sourceMode = "CMYK";
-    else if (colorspace == TJCS_GRAY || components == 1)
-        info.sourceMode = "L";
-    else
-        info.sourceMode = "RGB";
+    const bool cmyk = nc == 4;
+    info.sourceMode = nc == 4 ? "CMYK" : nc == 1 || components == 1 ? "L" : "RGB";
 
-    Image out = Image::allocate(w, h, 3);
-    std::vector<uint8_t> cmykBuf;
-    uint8_t* dst = out.pixels.data();
-    int pf = TJPF_RGB;
-    if (cmyk) {
-        cmykBuf.resize(size_t(w) * h * 4);
-        dst = cmykBuf.data();
-        pf = TJPF_CMYK;
-    }
-    int scans = 0;
-    if (!jpegReachesEoi(data, size, scans)) truncated(name);
+    if (!reachesEoi) truncated(name);
     // Every progressive scan re-reads the whole coefficient buffer, so a file
     // of thousands of tiny scans decodes for minutes: the known pathological
     // JPEG. Real progressive files have about ten; libjpeg-turbo suggests 500
-    // as the limit for untrusted input. Refused before decoding.
+    // as the limit for untrusted input. Refused before decoding; slower
+    // files below that count are stopped by the time limit.
     if (scans > kMaxJpegScans)
         fail(DecodeErrorKind::Unreadable, name,
              "pathological JPEG: " + std::to_string(scans) + " scans (limit " +
                  std::to_string(kMaxJpegScans) + "), refused before decoding");
-    // Flags 0: accurate integer DCT and fancy upsampling, libjpeg's defaults
-    // and what Pillow uses.
-    if (tjDecompress2(tj.h, data, (unsigned long)size, dst, w, 0, h, pf, 0) != 0) {
-        const std::string msg = tjGetErrorStr2(tj.h);
-        if (tjGetErrorCode(tj.h) == TJERR_WARNING) {
-            // libjpeg pads a file that ends early and only warns; Pillow
-            // reports that as truncated. Other warnings (extraneous bytes)
-            // leave a complete image that Pillow accepts.
-            if (msg.find("Premature end") != std::string::npos) truncated(name);
-        } else {
-            if (msg.find("Premature end") != std::string::npos) truncated(name);
-            fail(DecodeErrorKind::Unreadable, name, "broken JPEG data (" + msg + ")");
-        }
+
+    Image out = Image::allocate(w, h, 3);
+    std::vector<uint8_t> cmykBuf;
+    uint8_t* dst = out.pixels.data();
+    if (cmyk) {
+        cmykBuf.resize(size_t(w) * h * 4);
+        dst = cmykBuf.data();
     }
+    std::vector<JSAMPROW> rows(static_cast<size_t>(h));
+    for (int y = 0; y < h; ++y) rows[size_t(y)] = dst + size_t(y) * size_t(w) * (cmyk ? 4 : 3);
+    // Gray sources are replicated to RGB by libjpeg, as convert('RGB') does.
+    if (!jpegReadPixels(job, cmyk ? JCS_CMYK : JCS_RGB, rows.data())) {
+        if (job.timedOut) timeLimit(name, deadline);
+        // libjpeg pads a file that ends early; Pillow reports it truncated.
+        if (job.prematureEnd) truncated(name);
+        fail(DecodeErrorKind::Unreadable, name, std::string("broken JPEG data (") + job.message + ")");
+    }
+    // A padded stream only warns; other warnings (extraneous bytes) leave a
+    // complete image that Pillow accepts.
+    if (job.prematureEnd) truncated(name);
     if (cmyk) {
         // libjpeg returns the samples as stored; Adobe files store inverted
         // CMYK and Pillow undoes that ("CMYK;I").
@@ -277,6 +384,8 @@ struct PngCtx {
     size_t size = 0;
     size_t pos = 0;
     bool shortRead = false;
+    bool timedOut = false;
+    const Deadline* deadline = nullptr;
     std::string error;
     std::vector<uint8_t> raw;
     std::vector<png_bytep> rows;
@@ -299,6 +408,15 @@ void pngError(png_structp png, png_const_charp msg) {
 }
 
 void pngWarning(png_structp, png_const_charp) {}  // Pillow is silent too
+
+// Called by libpng after every row of every pass: where the time limit bites.
+void pngRowDone(png_structp png, png_uint_32, int) {
+    auto* c = static_cast<PngCtx*>(png_get_io_ptr(png));
+    if (c->deadline->passed()) {
+        c->timedOut = true;
+        png_error(png, "time limit");
+    }
+}
 
 struct PngHeader {
     uint32_t width = 0, height = 0;
@@ -326,6 +444,7 @@ bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t
         return false;
     }
     png_set_read_fn(png, &ctx, pngRead);
+    png_set_read_status_fn(png, pngRowDone);
     png_set_benign_errors(png, 1);
     // CRCs before IDAT were checked by decodePng; Pillow ignores the rest.
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
@@ -366,7 +485,7 @@ bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t
 }
 
 Image decodePng(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
-                DecodeInfo& info) {
+                const Deadline& deadline, DecodeInfo& info) {
     if (size < 33) truncated(name);
     // Pillow verifies the CRC of every chunk before the first IDAT while
     // opening (and rejects the file as unidentifiable); it skips the CRCs
@@ -402,9 +521,11 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
     PngCtx ctx;
     ctx.data = data;
     ctx.size = size;
+    ctx.deadline = &deadline;
     auto hdr = std::make_unique<PngHeader>();
     int64_t tooMany = 0;
     if (!pngDecodeRaw(ctx, *hdr, opt, tooMany)) {
+        if (ctx.timedOut) timeLimit(name, deadline);
         if (ctx.shortRead) truncated(name);
         fail(DecodeErrorKind::Unreadable, name, "broken PNG file (" + ctx.error + ")");
     }
@@ -567,6 +688,11 @@ bool headerSize(const std::string& fmt, const uint8_t* d, size_t size, int64_t& 
 // Whether the file is shorter than its header says. Checked before OpenCV
 // so a cut file is reported as truncated (as Pillow does) and OpenCV does
 // not print its own complaint.
+// Pillow reads uncompressed strips itself: strip i needs rows_i * stride
+// bytes at its offset, whatever StripByteCounts says (often missing or
+// wrong in damaged files). Compressed strips and tiles go through libtiff,
+// which reads StripByteCounts bytes. A file too short for that is
+// truncated; malformed entries are left to the decoders to judge.
 bool tiffTruncated(const uint8_t* t, size_t size) {
     const bool le = t[0] == 'I';
     auto u16 = [&](size_t o) -> uint32_t {
@@ -577,11 +703,11 @@ bool tiffTruncated(const uint8_t* t, size_t size) {
     if (size_t(ifd) + 2 > size) return true;
     const uint32_t n = u16(ifd);
     if (size_t(ifd) + 2 + size_t(n) * 12 > size) return true;
-    // Offsets and byte counts of strips (273/279) or tiles (324/325).
+    // SHORT or LONG values of entry `e`; false when malformed.
     auto values = [&](size_t e, std::vector<uint64_t>& out) -> bool {
         const uint32_t type = u16(e + 2), count = u32(e + 4);
         const size_t unit = type == 3 ? 2 : type == 4 ? 4 : 0;
-        if (!unit || count > (1u << 24)) return false;
+        if (!unit || count == 0 || count > (1u << 24)) return false;
         size_t at = e + 8;
         if (unit * count > 4) {
             at = u32(e + 8);
@@ -592,14 +718,31 @@ bool tiffTruncated(const uint8_t* t, size_t size) {
         return true;
     };
     std::vector<uint64_t> offsets, counts;
+    std::map<uint32_t, uint64_t> scalar;  // first value of the other tags used
+    bool tiled = false;
     for (uint32_t i = 0; i < n; ++i) {
         const size_t e = size_t(ifd) + 2 + size_t(i) * 12;
         const uint32_t tag = u16(e);
-        if (tag == 273 || tag == 324) {
-            if (!values(e, offsets)) return true;
-        } else if (tag == 279 || tag == 325) {
-            if (!values(e, counts)) return true;
-        }
+        std::vector<uint64_t> v;
+        if (!values(e, v)) continue;
+        if (tag == 273 || tag == 324) offsets = std::move(v);
+        else if (tag == 279 || tag == 325) counts = std::move(v);
+        else scalar.emplace(tag, v.front());
+        tiled = tiled || tag == 324;
+    }
+    auto get = [&](uint32_t tag, uint64_t fallback) {
+        auto it = scalar.find(tag);
+        return it == scalar.end() ? fallback : it->second;
+    };
+    const uint64_t compression = get(259, 1), planar = get(284, 1);
+    const uint64_t w = get(256, 0), h = get(257, 0);
+    if (compression == 1 && !tiled && planar == 1 && w > 0 && h > 0 && w < (1u << 24)) {
+        const uint64_t stride = (w * get(277, 1) * get(258, 1) + 7) / 8;
+        uint64_t rps = get(278, h);
+        if (rps == 0 || rps > h) rps = h;
+        for (size_t i = 0; i < offsets.size() && i * rps < h; ++i)
+            if (offsets[i] + std::min(rps, h - i * rps) * stride > size) return true;
+        return false;
     }
     for (size_t i = 0; i < offsets.size() && i < counts.size(); ++i)
         if (offsets[i] + counts[i] > size) return true;
@@ -694,8 +837,153 @@ bool pnmHeaderLikePillow(const uint8_t* d, size_t size, std::string& why) {
     return true;
 }
 
+// ---------------------------------------------------------------------------
+// TIFF validation. OpenCV decodes TIFF pixels but ignores some libtiff
+// errors (a damaged LZW strip still yields an image), while Pillow's libtiff
+// decoder fails on any of them. So every strip or tile of the first page is
+// decoded once with libtiff, as Pillow does, with the errors captured per
+// handle. This pass also checks the time limit between strips.
+
+struct TiffMemory {
+    const uint8_t* data;
+    uint64_t size;
+    uint64_t pos = 0;
+    std::string error;
+};
+
+tmsize_t tiffRead(thandle_t h, void* buf, tmsize_t n) {
+    auto* m = static_cast<TiffMemory*>(h);
+    if (n <= 0 || m->pos >= m->size) return 0;
+    const uint64_t k = std::min<uint64_t>(uint64_t(n), m->size - m->pos);
+    std::memcpy(buf, m->data + m->pos, size_t(k));
+    m->pos += k;
+    return tmsize_t(k);
+}
+tmsize_t tiffWrite(thandle_t, void*, tmsize_t) { return -1; }  // read-only
+toff_t tiffSeek(thandle_t h, toff_t off, int whence) {
+    auto* m = static_cast<TiffMemory*>(h);
+    const uint64_t base = whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->size : 0;
+    if (off > UINT64_MAX - base) return toff_t(-1);
+    m->pos = base + off;
+    return m->pos;
+}
+int tiffClose(thandle_t) { return 0; }
+toff_t tiffSize(thandle_t h) { return static_cast<TiffMemory*>(h)->size; }
+int tiffMap(thandle_t, void**, toff_t*) { return 0; }
+void tiffUnmap(thandle_t, void*, toff_t) {}
+
+// libtiff reports some damage it recovers from as errors too; the return
+// codes decide, as in Pillow, and the last message explains a failure.
+int tiffOnError(TIFF*, void* user, const char* module, const char* fmt, va_list ap) {
+    auto* m = static_cast<TiffMemory*>(user);
+    {
+        char buf[512];
+        std::vsnprintf(buf, sizeof buf, fmt, ap);
+        m->error = std::string(module ? module : "libtiff") + ": " + buf;
+    }
+    return 1;  // handled: nothing printed
+}
+int tiffOnWarning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+
+// Throws DecodeError when libtiff cannot decode the first page.
+void validateTiff(const uint8_t* data, size_t size, const std::string& name, const Deadline& deadline) {
+    TiffMemory mem{data, size, 0, {}};
+    std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> opts(TIFFOpenOptionsAlloc(),
+                                                                     TIFFOpenOptionsFree);
+    if (!opts) throw std::bad_alloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(opts.get(), tiffOnError, &mem);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts.get(), tiffOnWarning, &mem);
+    // A lying strip size must not make libtiff allocate gigabytes.
+    TIFFOpenOptionsSetMaxSingleMemAlloc(opts.get(), tmsize_t(1) << 30);
+    std::unique_ptr<TIFF, void (*)(TIFF*)> tif(
+        TIFFClientOpenExt(name.c_str(), "rm", &mem, tiffRead, tiffWrite, tiffSeek, tiffClose,
+                          tiffSize, tiffMap, tiffUnmap, opts.get()),
+        TIFFClose);
+    auto broken = [&](const std::string& what) {
+        fail(DecodeErrorKind::Unreadable, name,
+             "broken TIFF data (" + (mem.error.empty() ? what : mem.error) + ")");
+    };
+    if (!tif) broken("cannot read the header");
+    const bool tiled = TIFFIsTiled(tif.get());
+    const uint64_t chunkBytes = tiled ? TIFFTileSize64(tif.get()) : TIFFStripSize64(tif.get());
+    const uint32_t chunks = tiled ? TIFFNumberOfTiles(tif.get()) : TIFFNumberOfStrips(tif.get());
+    if (chunkBytes == 0 || chunks == 0) broken("no image data");
+    if (chunkBytes > (uint64_t(1) << 30)) broken("a strip or tile larger than 1 GiB");
+    std::vector<uint8_t> scratch(static_cast<size_t>(chunkBytes));
+    for (uint32_t i = 0; i < chunks; ++i) {
+        if (deadline.passed()) timeLimit(name, deadline);
+        const tmsize_t got =
+            tiled ? TIFFReadEncodedTile(tif.get(), i, scratch.data(), tmsize_t(chunkBytes))
+                  : TIFFReadEncodedStrip(tif.get(), i, scratch.data(), tmsize_t(chunkBytes));
+        if (got < 0) broken("cannot decode strip or tile " + std::to_string(i));
+    }
+}
+
+// OpenCV's decoders throw, and some only print; both end up in `error`.
+cv::Mat imdecodeCaught(const uint8_t* data, size_t size, std::string& error) {
+    try {
+        // Borrows `data` for the duration of the call only.
+        const cv::Mat buf(1, int(std::min<size_t>(size, 0x7fffffff)), CV_8U,
+                          const_cast<uint8_t*>(data));
+        return cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+    } catch (const cv::Exception& e) {
+        error = e.err;
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    if (error.empty()) error = "unknown error";
+    return {};
+}
+
+std::atomic<int> gAbandonedDecodes{0};
+
+// A decode on a helper thread that the caller may stop waiting for.
+struct DetachedDecode {
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;
+    bool abandoned = false;
+    std::vector<uint8_t> input;  // owned copy: the caller's buffer may go away
+    cv::Mat result;
+    std::string error;
+};
+
+// OpenCV cannot be interrupted, so under a time limit the decode runs on a
+// helper thread; past the deadline the caller reports the file and goes on
+// while the helper finishes on its own and frees everything.
+cv::Mat imdecodeWithin(const uint8_t* data, size_t size, const Deadline& deadline, bool& timedOut,
+                       std::string& error) {
+    if (!deadline.active()) return imdecodeCaught(data, size, error);
+    auto job = std::make_shared<DetachedDecode>();
+    job->input.assign(data, data + size);
+    try {
+        std::thread([job] {
+            std::string err;
+            cv::Mat m = imdecodeCaught(job->input.data(), job->input.size(), err);
+            std::lock_guard<std::mutex> lock(job->mutex);
+            job->result = std::move(m);
+            job->error = std::move(err);
+            job->done = true;
+            if (job->abandoned) --gAbandonedDecodes;
+            job->finished.notify_all();
+        }).detach();
+    } catch (const std::system_error&) {
+        return imdecodeCaught(data, size, error);  // no thread to spare: decode here
+    }
+    std::unique_lock<std::mutex> lock(job->mutex);
+    if (!job->finished.wait_until(lock, deadline.at(), [&] { return job->done; })) {
+        job->abandoned = true;
+        ++gAbandonedDecodes;
+        timedOut = true;
+        return {};
+    }
+    error = job->error;
+    return job->result;
+}
+
 Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name,
-                       const std::string& fmt, const DecodeOptions& opt, DecodeInfo& info) {
+                       const std::string& fmt, const DecodeOptions& opt, const Deadline& deadline,
+                       DecodeInfo& info) {
     if (fmt == "PPM") {
         std::string why;
         if (!pnmHeaderLikePillow(data, size, why))
@@ -706,20 +994,17 @@ Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name
         checkPixels(name, hw, hh, opt);
         if (fileTruncated(fmt, data, size, hw, hh)) truncated(name);
     }
-    if (fmt == "TIFF") info.exifOrientation = tiffOrientation(data, size);
+    if (fmt == "TIFF") {
+        info.exifOrientation = tiffOrientation(data, size);
+        validateTiff(data, size, name, deadline);
+    }
     if (fmt == "WEBP") info.exifOrientation = webpOrientation(data, size);
     silenceOpenCv();
-    cv::Mat m;
-    try {
-        const cv::Mat buf(1, int(std::min<size_t>(size, 0x7fffffff)), CV_8U,
-                          const_cast<uint8_t*>(data));
-        m = cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
-    } catch (const cv::Exception& e) {
-        fail(DecodeErrorKind::Unreadable, name,
-             "cannot decode " + fmt + " (" + std::string(e.err) + ")");
-    } catch (const std::exception& e) {
-        fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " (" + e.what() + ")");
-    }
+    std::string error;
+    bool timedOut = false;
+    const cv::Mat m = imdecodeWithin(data, size, deadline, timedOut, error);
+    if (timedOut) timeLimit(name, deadline);
+    if (!error.empty()) fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " (" + error + ")");
     if (m.empty() || m.dims != 2)
         fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " data");
     checkPixels(name, m.cols, m.rows, opt);
@@ -798,9 +1083,10 @@ Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
     const std::string fmt = sniffFormat(data, size);
     if (fmt.empty()) fail(DecodeErrorKind::Unreadable, name, "cannot identify image file");
     try {
-        if (fmt == "JPEG") return decodeJpeg(data, size, name, options, di);
-        if (fmt == "PNG") return decodePng(data, size, name, options, di);
-        return decodeWithOpenCv(data, size, name, fmt, options, di);
+        const Deadline deadline(options.timeLimitSeconds);
+        if (fmt == "JPEG") return decodeJpeg(data, size, name, options, deadline, di);
+        if (fmt == "PNG") return decodePng(data, size, name, options, deadline, di);
+        return decodeWithOpenCv(data, size, name, fmt, options, deadline, di);
     } catch (const DecodeError&) {
         throw;
     } catch (const std::bad_alloc&) {
@@ -823,6 +1109,10 @@ Image decodeImageFile(const std::string& path, const DecodeOptions& options, Dec
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         fail(DecodeErrorKind::Unreadable, path, "not a regular file");
     if (st.st_size == 0) fail(DecodeErrorKind::Unreadable, path, "empty file");
+    if (st.st_size > kMaxImageFileBytes)
+        fail(DecodeErrorKind::Oversized, path,
+             "file of " + std::to_string(st.st_size) + " bytes exceeds the limit of " +
+                 std::to_string(kMaxImageFileBytes) + " bytes for one image");
     std::vector<uint8_t> buf(size_t(st.st_size));
     size_t got = 0;
     while (got < buf.size()) {
@@ -837,6 +1127,8 @@ Image decodeImageFile(const std::string& path, const DecodeOptions& options, Dec
     buf.resize(got);
     return decodeImageBuffer(buf.data(), buf.size(), path, options, info);
 }
+
+int abandonedDecodesRunning() { return gAbandonedDecodes.load(); }
 
 bool hasImageExtension(const std::string& path) {
     static const char* const kExts[] = {".jpg", ".jpeg", ".png",  ".ppm", ".bmp",

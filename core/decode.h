@@ -28,8 +28,20 @@ namespace bs {
 // refuses anything above this count before decoding.
 constexpr int64_t kDefaultMaxPixels = 178956970;
 
+// Generous for real photos (a 100-megapixel JPEG decodes in about 1 s on
+// one core) and short enough that a pathological file cannot stall a scan.
+constexpr double kDefaultDecodeTimeLimit = 10.0;
+
+// Files above this are refused before being read: no image format torchvision
+// loads needs more (OpenCV's decoders stop at 2 GiB as well).
+constexpr int64_t kMaxImageFileBytes = int64_t(1) << 31;
+
 struct DecodeOptions {
     int64_t maxPixels = kDefaultMaxPixels;
+    // Seconds one file may take to decode; 0 for no limit. JPEG and PNG are
+    // stopped in place; the other formats (OpenCV cannot be interrupted) are
+    // abandoned to finish on a helper thread while the caller goes on.
+    double timeLimitSeconds = kDefaultDecodeTimeLimit;
 };
 
 struct DecodeInfo {
@@ -41,7 +53,9 @@ struct DecodeInfo {
     int exifOrientation = 1;  // 1..8; 1 when absent
 };
 
-enum class DecodeErrorKind { Unreadable, Truncated, Oversized };
+// TimeLimit: the file was stopped by DecodeOptions::timeLimitSeconds (it is
+// reported as unreadable, with the reason in the message).
+enum class DecodeErrorKind { Unreadable, Truncated, Oversized, TimeLimit };
 
 class DecodeError : public Error {
 public:
@@ -64,5 +78,10 @@ Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
 // torchvision's IMG_EXTENSIONS test, case-insensitive:
 // .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp
 bool hasImageExtension(const std::string& path);
+
+// Decodes abandoned after their time limit that are still running on a
+// helper thread. A process that exits while one runs must leave with
+// std::_Exit (after flushing its output), not through static destructors.
+int abandonedDecodesRunning();
 
 }  // namespace bs

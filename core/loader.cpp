@@ -38,6 +38,7 @@ const char* decodeErrorKindName(DecodeErrorKind k) {
     switch (k) {
         case DecodeErrorKind::Truncated: return "truncated_image";
         case DecodeErrorKind::Oversized: return "oversized_image";
+        case DecodeErrorKind::TimeLimit:  // the message says it was the limit
         case DecodeErrorKind::Unreadable: break;
     }
     return "unreadable_file";

@@ -314,6 +314,64 @@ private Q_SLOTS:
         QCOMPARE(im.width, 64);
     }
 
+    // The per-file time limit stops a decode part-way: JPEG between scans
+    // (a TimeLimit error can only come from libjpeg's progress callback, so
+    // the decode was cut short, not judged afterwards), PNG between rows.
+    // Each file decodes without the limit, so it is slow, not broken.
+    void timeLimitStopsSlowJpegAndPng() {
+        QTemporaryDir dir;
+        const QString jpeg = dir.path() + "/many_scans.jpg";
+        const QByteArray bomb = bstest::slowManyScanJpeg(4000, 3000, 400);
+        QVERIFY(!bomb.isEmpty());
+        bstest::writeFile(jpeg, bomb);
+        const QString png = dir.path() + "/huge_flat.png";
+        QImage flat(6000, 6000, QImage::Format_Grayscale8);
+        flat.fill(77);
+        QVERIFY(flat.save(png));
+
+        bs::DecodeOptions limited;
+        limited.timeLimitSeconds = 0.02;
+        expectError([&] { bs::decodeImageFile(jpeg.toStdString(), limited); },
+                    bs::DecodeErrorKind::TimeLimit, {jpeg, "time limit of 0.02 s"}, "jpeg");
+        expectError([&] { bs::decodeImageFile(png.toStdString(), limited); },
+                    bs::DecodeErrorKind::TimeLimit, {png, "time limit"}, "png");
+
+        bs::DecodeOptions unlimited;
+        unlimited.timeLimitSeconds = 0;
+        QCOMPARE(bs::decodeImageFile(jpeg.toStdString(), unlimited).width, 4000);
+        const bs::Image big = bs::decodeImageFile(png.toStdString(), unlimited);
+        QCOMPARE(big.height, 6000);
+        QCOMPARE(int(big.at(5999, 5999, 2)), 77);
+        // An ordinary file is untouched by the same limit.
+        bstest::writePatternImage(dir.path() + "/small.png", 64, 48, 3);
+        QCOMPARE(bs::decodeImageFile((dir.path() + "/small.png").toStdString(), limited).width, 64);
+    }
+
+    // OpenCV's decoders cannot be stopped: past the limit the caller gets
+    // its error at once and the decode finishes on a helper thread, which
+    // then frees everything (the abandoned count returns to zero).
+    void timeLimitAbandonsOpenCvDecode() {
+        if (!bstest::torchvisionAvailable()) QSKIP("python3 with PIL writes the WebP file");
+        QTemporaryDir dir;
+        const QString webp = dir.path() + "/huge.webp";
+        auto r = bstest::runPython(
+            {"-c", "import sys; from PIL import Image; "
+                   "Image.new('RGB', (8000, 8000), (10, 200, 30)).save(sys.argv[1], lossless=True)",
+             webp});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QCOMPARE(bs::abandonedDecodesRunning(), 0);
+        bs::DecodeOptions limited;
+        limited.timeLimitSeconds = 0.001;
+        expectError([&] { bs::decodeImageFile(webp.toStdString(), limited); },
+                    bs::DecodeErrorKind::TimeLimit, {webp, "time limit"}, "webp");
+        QTRY_COMPARE_WITH_TIMEOUT(bs::abandonedDecodesRunning(), 0, 120000);
+        bs::DecodeOptions unlimited;
+        unlimited.timeLimitSeconds = 0;
+        const bs::Image im = bs::decodeImageFile(webp.toStdString(), unlimited);
+        QCOMPARE(im.width, 8000);
+        QCOMPARE(int(im.at(7999, 7999, 1)), 200);
+    }
+
     void imageExtensions() {
         for (const char* ok : {"a.jpg", "b.JPEG", "dir.x/c.png", "d.Ppm", "e.bmp", "f.pgm", "g.tif",
                                "h.TIFF", "i.webp", "x.tar.jpg"})

@@ -1,7 +1,9 @@
 #include "testsupport.h"
 
+#include <QBuffer>
 #include <QFile>
 #include <QImage>
+#include <QImageWriter>
 #include <QProcess>
 #include <QtTest>
 
@@ -64,6 +66,24 @@ void writeFile(const QString& path, const QByteArray& bytes) {
     QFile f(path);
     QVERIFY2(f.open(QIODevice::WriteOnly), qPrintable("cannot write " + path));
     f.write(bytes);
+}
+
+QByteArray slowManyScanJpeg(int width, int height, int scans) {
+    QImage img(width, height, QImage::Format_RGB888);
+    img.fill(QColor(90, 140, 200));
+    QBuffer buf;
+    buf.open(QIODevice::WriteOnly);
+    QImageWriter writer(&buf, "jpeg");
+    writer.setProgressiveScanWrite(true);
+    if (!writer.write(img)) return {};
+    const QByteArray jpeg = buf.data();
+    const int sos = jpeg.indexOf(QByteArray("\xFF\xDA", 2));
+    if (sos < 0) return {};
+    const QByteArray body = jpeg.mid(sos, jpeg.size() - 2 - sos);  // every scan, no EOI
+    const int perCopy = int(body.count(QByteArray("\xFF\xDA", 2)));
+    QByteArray out = jpeg.left(sos);
+    for (int have = 0; have < scans; have += perCopy) out += body;
+    return out + QByteArray("\xFF\xD9", 2);
 }
 
 Diff compare(const float* a, const float* b, size_t n, double tolerance) {

@@ -35,6 +35,12 @@ bool torchvisionAvailable();
 void writePatternImage(const QString& path, int width, int height, int seed);
 void writeFile(const QString& path, const QByteArray& bytes);
 
+// A progressive JPEG of one flat colour whose scans are repeated until it
+// has at least `scans` of them: small on disk, but every scan walks the
+// whole coefficient buffer, so it decodes slowly (the classic pathological
+// JPEG, kept under the 500-scan refusal so the time limit has to stop it).
+QByteArray slowManyScanJpeg(int width, int height, int scans);
+
 // Maximum absolute difference and fraction of values that differ by more
 // than `tolerance`.
 struct Diff {
