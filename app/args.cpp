@@ -70,6 +70,14 @@ std::vector<std::string> Args::unknown(const std::vector<std::string>& known) co
     return out;
 }
 
+OpenOptions openOptionsFrom(const Args& args) {
+    OpenOptions o;
+    o.decode.timeLimitSeconds = args.getDouble(kDecodeLimitOption, kDefaultDecodeTimeLimit);
+    if (!(o.decode.timeLimitSeconds >= 0) || o.decode.timeLimitSeconds > 86400)
+        throw Error("--decode-time-limit must be between 0 (no limit) and 86400 seconds");
+    return o;
+}
+
 int fail(const std::string& command, const std::string& message, int status) {
     std::fprintf(stderr, "batchscope %s: %s\n", command.c_str(), message.c_str());
     return status;

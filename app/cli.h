@@ -29,6 +29,14 @@ private:
     std::vector<std::string> positional_;
 };
 
+// The decode limits shared by every command that opens a dataset:
+// --decode-time-limit SECONDS (0 = none). Throws Error on a bad value.
+constexpr const char* kDecodeLimitOption = "decode-time-limit";
+OpenOptions openOptionsFrom(const Args& args);
+constexpr const char* kDecodeLimitHelp =
+    "  --decode-time-limit S  seconds one file may take to decode before it is\n"
+    "                      reported as unreadable (default 10; 0 = no limit)\n";
+
 // Prints "batchscope <cmd>: <message>" on stderr and returns `status`.
 int fail(const std::string& command, const std::string& message, int status = 2);
 

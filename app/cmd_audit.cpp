@@ -54,12 +54,12 @@ Options:
   --settings FILE     JSON object of thresholds (keys below)
   --quiet             no progress on stderr
   --<threshold> X     override one threshold, e.g. --extreme-margin 0.1
+)";
 
+const char* kAuditExitHelp = R"(
 Exit status: 0 nothing reached --fail-on, 1 something did, 2 the dataset,
 pipeline or settings could not be opened (reason on stderr). Ctrl-C stops
 the scan and still writes the report of what was scanned (exit status 130).
-
-Thresholds (settings file keys; on the command line with dashes):
 )";
 
 std::atomic<bool> gInterrupted{false};
@@ -133,7 +133,8 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     // Settings names are accepted as options (with dashes or underscores).
     std::vector<std::string> known = {"pipeline", "batch-size", "workers", "seed", "epochs", "limit",
                                       "report", "fail-on", "settings", "quiet",
-                                      "screenshots", "html", "shots-per-finding", "overwrite"};
+                                      "screenshots", "html", "shots-per-finding", "overwrite",
+                                      kDecodeLimitOption};
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
         std::string dashed = name;
@@ -150,6 +151,9 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     const Args& args = *parsed;
     if (args.has("help")) {
         std::fputs(kAuditHelp, stdout);
+        std::fputs(kDecodeLimitHelp, stdout);
+        std::fputs(kAuditExitHelp, stdout);
+        std::fputs("\nThresholds (settings file keys; on the command line with dashes):\n", stdout);
         for (const auto& [name, help] : AuditSettings::describe()) {
             std::string dashed = name;
             for (auto& c : dashed)
@@ -212,7 +216,7 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     const std::string path = args.positional().front();
     std::shared_ptr<const Dataset> dataset;
     try {
-        dataset = openDataset(path);
+        dataset = openDataset(path, openOptionsFrom(args));
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }

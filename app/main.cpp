@@ -1,11 +1,13 @@
 // batchscope entry point: subcommands run headless; anything else opens the
 // inspector window.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "cli.h"
+#include "core/decode.h"
 #include "ui/gui_main.h"
 
 namespace {
@@ -26,6 +28,16 @@ files, a CSV manifest (path,label), a .npy/.npz array, or a .pt tensor dump.
 Run `batchscope <command> --help` for the options of each command.
 )";
 
+// A decode abandoned at its time limit may still be running on a helper
+// thread; static destructors must not run under it, so leave without them.
+int finish(int status) {
+    if (bs::abandonedDecodesRunning() > 0) {
+        std::fflush(nullptr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,10 +53,10 @@ int main(int argc, char** argv) {
             std::printf("batchscope %s\n", BATCHSCOPE_VERSION);
             return 0;
         }
-        if (first == "dump") return bs::cli::runDump(rest);
-        if (first == "audit") return bs::cli::runAudit(rest, argc, argv);
-        if (first == "bench") return bs::cli::runBench(rest);
-        if (first == "compare") return bs::cli::runCompare(rest);
+        if (first == "dump") return finish(bs::cli::runDump(rest));
+        if (first == "audit") return finish(bs::cli::runAudit(rest, argc, argv));
+        if (first == "bench") return finish(bs::cli::runBench(rest));
+        if (first == "compare") return finish(bs::cli::runCompare(rest));
         if (!first.empty() && first[0] == '-' && first != "-platform") {
             std::fprintf(stderr, "batchscope: unknown option '%s' (see batchscope --help)\n", first.c_str());
             return 2;
@@ -52,5 +64,5 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         return bs::cli::fail(first, e.what());
     }
-    return bs::ui::runGui(argc, argv);
+    return finish(bs::ui::runGui(argc, argv));
 }

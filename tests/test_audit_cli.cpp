@@ -224,6 +224,33 @@ private Q_SLOTS:
         QCOMPARE(bstest::runCli({"audit", dir.path() + "/imgs", "--settings", badSettings}).exitCode, 2);
     }
 
+    // A file that decodes too slowly is stopped and reported as unreadable,
+    // naming the limit; the rest of the dataset is scanned.
+    void decodeTimeLimit() {
+        QTemporaryDir dir;
+        const QString root = dir.path() + "/imgs";
+        QVERIFY(QDir().mkpath(root));
+        for (int i = 0; i < 3; ++i) bstest::writePatternImage(root + QString("/%1.png").arg(i), 24, 24, i);
+        const QString slow = root + "/slow.jpg";
+        bstest::writeFile(slow, bstest::slowManyScanJpeg(4000, 3000, 400));
+        const QString report = dir.path() + "/r.json";
+        const auto r = bstest::runCli({"audit", root, "--quiet", "--decode-time-limit", "0.02", "--report", report});
+        QCOMPARE(r.exitCode, 1);
+        const json rep = readJson(report);
+        QCOMPARE(rep["dataset"]["samples"].get<int>(), 4);
+        const json* f = finding(rep, "unreadable_file");
+        QVERIFY2(f, qPrintable(errorsOf(rep)));
+        QCOMPARE(paths(*f), std::set<QString>{slow});
+        const std::string text = f->dump();
+        QVERIFY2(text.find("time limit of 0.02 s") != std::string::npos, text.c_str());
+        QCOMPARE(finding(rep, "unreadable_file")->value("count", 0), 1);
+
+        const auto bad = bstest::runCli({"audit", root, "--decode-time-limit", "-1"});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("--decode-time-limit"), qPrintable(bad.err));
+        QVERIFY(bstest::runCli({"audit", "--help"}).out.contains("--decode-time-limit"));
+    }
+
     void sigintWritesPartialReport() {
         if (!QFileInfo::exists(kFashion)) QSKIP("Fashion-MNIST (dataset-fashion-mnist) not installed");
         QTemporaryDir dir;
