@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -152,6 +153,11 @@ void TestRobustness::mutatedImages() {
     if (!bstest::torchvisionAvailable()) QSKIP("python3 with PIL is needed as the oracle");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
+    // To look at the mutants after a failure: BATCHSCOPE_KEEP_MUTANTS=1.
+    if (qEnvironmentVariableIsSet("BATCHSCOPE_KEEP_MUTANTS")) {
+        tmp.setAutoRemove(false);
+        qInfo("robustness: mutants kept in %s", qPrintable(tmp.path()));
+    }
     const QString bases = tmp.path() + "/bases", ds = tmp.path() + "/dataset", gifs = tmp.path() + "/gif";
     QVERIFY(QDir().mkpath(bases) && QDir().mkpath(ds) && QDir().mkpath(gifs));
     {
@@ -163,7 +169,11 @@ void TestRobustness::mutatedImages() {
         auto r = bstest::runPython({script, bases});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         // Mutate every base with one fixed seed: same files on every run.
-        bsrobust::SplitMix rng(20240607);
+        // BATCHSCOPE_MUTATION_SEED explores other mutants by hand.
+        const uint64_t seed = qEnvironmentVariableIsSet("BATCHSCOPE_MUTATION_SEED")
+                                  ? qEnvironmentVariable("BATCHSCOPE_MUTATION_SEED").toULongLong()
+                                  : 20240607;
+        bsrobust::SplitMix rng(seed);
         int written = 0;
         for (const QString& line : r.out.split('\n', Qt::SkipEmptyParts)) {
             const QStringList p = line.split(' ');
@@ -212,6 +222,7 @@ void TestRobustness::mutatedImages() {
     int decoded = 0, refused = 0, refusedButPillowOk = 0;
     std::map<std::string, int> byKind;
     QStringList disagreements;  // decoded here although Pillow refuses them
+    QStringList stricter;       // refused here although Pillow loads them
     double slowest = 0;
     QString slowestFile;
     for (const QString& root : {ds, gifs}) {
@@ -244,6 +255,7 @@ void TestRobustness::mutatedImages() {
                 if (ok) disagreements << QFileInfo(p).fileName() + " (Pillow: " + verdict[p].toString() + ")";
             } else if (!ok) {
                 ++refusedButPillowOk;
+                stricter << QFileInfo(p).fileName();
             }
         }
     }
@@ -252,17 +264,10 @@ void TestRobustness::mutatedImages() {
           decoded, refused, byKind["unreadable"], byKind["truncated"], byKind["oversized"], pillowBad.size(),
           refusedButPillowOk, slowest, qPrintable(QFileInfo(slowestFile).fileName()));
 
-    // Known divergences: a few byte-flipped (not truncated) JPEGs make
-    // libjpeg fail fatally inside Pillow while libjpeg-turbo decodes them
-    // with only a corrupt-data warning, and OpenCV's TIFF reader accepts
-    // some damaged headers that Pillow's libtiff path refuses. Truncated
-    // files of every format agree. Listed so the gap stays visible and
-    // bounded.
-    for (const QString& d : disagreements) qInfo("robustness: decodes although Pillow refuses: %s", qPrintable(d));
-    for (const QString& d : disagreements)
-        QVERIFY2((d.contains(".jpg ") && d.contains("broken data stream")) || d.contains(".tif "),
-                 qPrintable("unexpected disagreement with Pillow: " + d));
-    QVERIFY2(disagreements.size() <= 3, qPrintable(disagreements.join("; ")));
+    qInfo("robustness: refused although Pillow loads: %s", qPrintable(stricter.join(", ")));
+    // No file Pillow refuses may decode here.
+    QVERIFY2(disagreements.isEmpty(),
+             qPrintable("decodes although Pillow refuses: " + disagreements.join("; ")));
 
     // 2. The CLI audit over the ImageFolder of mutants.
     const QString report = tmp.path() + "/report.json";
@@ -280,7 +285,6 @@ void TestRobustness::mutatedImages() {
     int checked = 0;
     for (const QString& p : pillowBad) {
         if (!p.contains("/dataset/")) continue;
-        if (disagreements.contains(QFileInfo(p).fileName() + " (Pillow: " + verdict[p].toString() + ")")) continue;
         ++checked;
         QVERIFY2(named.count(p), qPrintable(p + " (Pillow: " + verdict[p].toString() +
                                             ") is not named by any loading finding"));
@@ -467,6 +471,16 @@ void TestRobustness::hugeFolderWithLoopsAndUnreadableEntries() {
     QVERIFY(tmp.isValid());
     const std::string root = tmp.path().toStdString() + "/big";
     QVERIFY(::mkdir(root.c_str(), 0755) == 0);
+    // QDir cannot delete the non-UTF-8 names, so the tree is removed by
+    // bytes here, on every exit from this test (a failed QVERIFY included).
+    struct RemoveTree {
+        std::string root;
+        ~RemoveTree() {
+            ::chmod((root + "/class4/locked").c_str(), 0755);
+            std::error_code ignored;
+            std::filesystem::remove_all(root, ignored);
+        }
+    } removeTree{root};
     const bool isRoot = ::geteuid() == 0;
     size_t entries = 0, images = 0;
     QElapsedTimer t;
