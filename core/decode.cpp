@@ -3,7 +3,8 @@
 // JPEG goes through libjpeg-turbo and PNG through libpng directly, because
 // those are the libraries Pillow itself uses and their exact settings
 // (ISLOW DCT, fancy upsampling; raw 16-bit samples) decide the pixels. Other
-// formats go through OpenCV. Each mode conversion below was checked against
+// formats go through OpenCV, except GIF (giflib; OpenCV 4.6 has no GIF
+// reader). Each mode conversion below was checked against
 // Pillow by tests/test_parity.cpp.
 //
 // CMYK -> RGB in Pillow 9.4 is multiplicative: R = (255-K) - (C*(255-K))/255
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gif_lib.h>
 #include <png.h>
 #include <tiffio.h>
 #include <zlib.h>
@@ -260,43 +262,125 @@ bool jpegReachesEoi(const uint8_t* d, size_t size, int& scans) {
     return false;
 }
 
-Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
-                 const DecodeOptions& opt, const Deadline& deadline, DecodeInfo& info) {
-    // Walk the markers for what libjpeg does not report: EXIF, the Adobe
-    // marker (inverted CMYK) and the component count.
-    bool adobe = false, reachedScan = false;
-    int components = 0, precision = 8;
-    for (size_t pos = 2; pos + 4 <= size;) {
-        if (data[pos] != 0xFF) break;
-        const uint8_t marker = data[pos + 1];
-        if (marker == 0xFF) {
+// What Pillow's JpegImagePlugin reads from the markers before SOS, and
+// whether it accepts them. Pillow walks the header in Python with rules of
+// its own, stricter than libjpeg's: marker codes it does not know (0xFF01,
+// 0xFF02..0xFFBF) end the walk with "no marker found", only 8-bit precision
+// and 1, 3 or 4 components are accepted, quantization tables must be
+// complete, and a short JFIF or Adobe segment fails to parse. Fill bytes
+// (0xFF 0xFF), escaped 0xFF 0x00 and junk between segments are skipped.
+struct JpegHeader {
+    int exifOrientation = 1;
+    bool endsEarly = false;  // a segment or the walk ran past the end
+};
+
+bool jpegHeaderLikePillow(const uint8_t* d, size_t size, JpegHeader& out, std::string& why) {
+    bool haveFrame = false;
+    int width = 0, height = 0;
+    bool haveExif = false, shortIcc = false;
+    size_t pos = 3;  // Pillow has read FF D8 FF and treats the third byte as the 0xFF
+    for (;;) {
+        if (pos >= size) {
+            out.endsEarly = true;
+            why = "no start of scan";
+            return false;
+        }
+        const int code = 0xFF00 | d[pos++];
+        if (code == 0xFFFF) continue;  // fill byte: the second 0xFF starts a marker
+        if (code == 0xFF00 || code < 0xFFC0) {
+            if (code != 0xFF00) {
+                why = "no marker found";
+                return false;
+            }
+            // Escaped 0xFF: skip bytes up to the next 0xFF.
+            while (pos < size && d[pos] != 0xFF) ++pos;
             ++pos;
             continue;
         }
-        if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {
+        const bool standalone = code == 0xFFC8 || (code >= 0xFFD0 && code <= 0xFFD9) ||
+                                (code >= 0xFFF0 && code <= 0xFFFD);
+        if (!standalone) {
+            if (pos + 2 > size) {
+                out.endsEarly = true;
+                why = "segment length cut off";
+                return false;
+            }
+            const int len = (d[pos] << 8) | d[pos + 1];
             pos += 2;
-            continue;
+            const size_t n = len > 2 ? size_t(len - 2) : 0;
+            if (n > size - pos) {
+                out.endsEarly = true;
+                why = "Truncated File Read";
+                return false;
+            }
+            const uint8_t* s = d + pos;
+            const bool sof = (code >= 0xFFC0 && code <= 0xFFCF && code != 0xFFC4 && code != 0xFFCC) ||
+                             code == 0xFFDE;
+            if (sof) {
+                if (n < 6) {
+                    why = "short frame header";
+                    return false;
+                }
+                if (s[0] != 8) {
+                    why = "cannot handle " + std::to_string(s[0]) + "-bit layers";
+                    return false;
+                }
+                if (s[5] != 1 && s[5] != 3 && s[5] != 4) {
+                    why = "cannot handle " + std::to_string(s[5]) + "-layer images";
+                    return false;
+                }
+                // Pillow reads byte 13 of the first ICC fragment here.
+                if (shortIcc) {
+                    why = "short ICC profile segment";
+                    return false;
+                }
+                haveFrame = true;
+                height = (s[1] << 8) | s[2];
+                width = (s[3] << 8) | s[4];
+            } else if (code == 0xFFDB) {
+                for (size_t k = 0; k < n;) {
+                    const size_t tableLen = 1 + (s[k] >> 4 == 0 ? 1 : 2) * 64;
+                    if (n - k < tableLen) {
+                        why = "bad quantization table marker";
+                        return false;
+                    }
+                    k += tableLen;
+                }
+            } else if ((code == 0xFFE0 && n >= 4 && std::memcmp(s, "JFIF", 4) == 0) ||
+                       (code == 0xFFEE && n >= 5 && std::memcmp(s, "Adobe", 5) == 0)) {
+                if (n < 7) {
+                    why = "short JFIF or Adobe segment";
+                    return false;
+                }
+            } else if (code == 0xFFE2 && n >= 12 && std::memcmp(s, "ICC_PROFILE", 12) == 0) {
+                shortIcc = shortIcc || n < 14;
+            } else if (code == 0xFFE1 && n >= 5 && std::memcmp(s, "Exif", 5) == 0 && !haveExif) {
+                haveExif = true;  // Pillow keeps the first EXIF block
+                out.exifOrientation = exifOrientation(s, n);
+            }
+            pos += n;
+            if (code == 0xFFDA) break;
         }
-        if (marker == 0xDA || marker == 0xD9) {
-            reachedScan = true;
-            break;
-        }
-        const size_t len = (size_t(data[pos + 2]) << 8) | data[pos + 3];
-        if (len < 2 || pos + 2 + len > size) break;
-        const uint8_t* seg = data + pos + 4;
-        const size_t segLen = len - 2;
-        if (marker == 0xE1 && segLen >= 6 && std::memcmp(seg, "Exif\0\0", 6) == 0 &&
-            info.exifOrientation == 1)
-            info.exifOrientation = exifOrientation(seg, segLen);
-        else if (marker == 0xEE && segLen >= 5 && std::memcmp(seg, "Adobe", 5) == 0)
-            adobe = true;
-        else if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-                 marker != 0xCC && segLen >= 6) {
-            precision = seg[0];
-            components = seg[5];
-        }
-        pos += 2 + len;
+        // The next byte should be 0xFF; Pillow skips anything else.
+        while (pos < size && d[pos] != 0xFF) ++pos;
+        ++pos;
     }
+    if (!haveFrame || width <= 0 || height <= 0) {
+        why = "not identified by this driver";
+        return false;
+    }
+    return true;
+}
+
+Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
+                 const DecodeOptions& opt, const Deadline& deadline, DecodeInfo& info) {
+    JpegHeader header;
+    std::string why;
+    if (!jpegHeaderLikePillow(data, size, header, why)) {
+        if (header.endsEarly) truncated(name);
+        fail(DecodeErrorKind::Unreadable, name, "cannot identify image file (" + why + ")");
+    }
+    info.exifOrientation = header.exifOrientation;
 
     // The scan count is known from the markers alone, before any decoding.
     int scans = 0;
@@ -305,8 +389,7 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
     JpegJob job;
     job.deadline = &deadline;
     if (!jpegReadHeader(job, data, size)) {
-        // Tables cut off before the scan: the file ended early.
-        if (!reachedScan || job.prematureEnd) truncated(name);
+        if (job.prematureEnd) truncated(name);
         fail(DecodeErrorKind::Unreadable, name, std::string("broken JPEG header (") + job.message + ")");
     }
     const int w = int(job.cinfo.image_width), h = int(job.cinfo.image_height);
@@ -319,9 +402,9 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
     info.format = "JPEG";
     info.sourceWidth = w;
     info.sourceHeight = h;
-    info.bitDepth = precision;
+    info.bitDepth = 8;  // Pillow refuses other precisions (see the header walk)
     const bool cmyk = nc == 4;
-    info.sourceMode = nc == 4 ? "CMYK" : nc == 1 || components == 1 ? "L" : "RGB";
+    info.sourceMode = nc == 4 ? "CMYK" : nc == 1 ? "L" : "RGB";
 
     if (!reachesEoi) truncated(name);
     // Every progressive scan re-reads the whole coefficient buffer, so a file
@@ -354,19 +437,18 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
     // complete image that Pillow accepts.
     if (job.prematureEnd) truncated(name);
     if (cmyk) {
-        // libjpeg returns the samples as stored; Adobe files store inverted
-        // CMYK and Pillow undoes that ("CMYK;I").
+        // libjpeg returns the samples as stored. Pillow reads every CMYK
+        // JPEG as inverted ("CMYK;I", Adobe's convention), with or without
+        // an Adobe marker, and so does this.
         const size_t n = size_t(w) * h;
         uint8_t* o = out.pixels.data();
         for (size_t i = 0; i < n; ++i) {
             const uint8_t* p = &cmykBuf[i * 4];
             int c = p[0], m = p[1], y = p[2], k = p[3];
-            if (adobe) {
-                c = 255 - c;
-                m = 255 - m;
-                y = 255 - y;
-                k = 255 - k;
-            }
+            c = 255 - c;
+            m = 255 - m;
+            y = 255 - y;
+            k = 255 - k;
             const int nk = 255 - k;
             o[i * 3 + 0] = uint8_t(std::max(0, nk - mulDiv255(c, nk)));
             o[i * 3 + 1] = uint8_t(std::max(0, nk - mulDiv255(m, nk)));
@@ -794,6 +876,85 @@ int webpOrientation(const uint8_t* d, size_t size) {
     return 1;
 }
 
+// Pillow's BmpImagePlugin accepts only some headers that OpenCV reads:
+// header sizes 12, 40, 64, 108 and 124; depths 1, 4, 8, 16, 24 and 32;
+// compressions raw, RLE8, RLE4 and bit fields of a few known layouts; and
+// 1..65536 palette entries. Returns false with the reason Pillow gives;
+// `mode` receives Pillow's mode ("P", or "L"/"1" for a gray palette).
+bool bmpHeaderLikePillow(const uint8_t* d, size_t size, std::string& mode, std::string& why) {
+    if (size < 18) {
+        why = "header cut off";
+        return false;
+    }
+    const uint32_t headerSize = le32(d + 14);
+    if (headerSize != 12 && headerSize != 40 && headerSize != 64 && headerSize != 108 &&
+        headerSize != 124) {
+        why = "Unsupported BMP header type (" + std::to_string(headerSize) + ")";
+        return false;
+    }
+    if (size < 14 + size_t(headerSize)) {
+        why = "header cut off";
+        return false;
+    }
+    const uint8_t* h = d + 18;  // the header after its size field
+    const bool os2 = headerSize == 12;
+    const int bits = os2 ? le16(h + 6) : le16(h + 10);
+    const uint32_t compression = os2 ? 0 : le32(h + 12);
+    uint64_t colors = os2 ? 0 : le32(h + 28);
+    if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32) {
+        why = "Unsupported BMP pixel depth (" + std::to_string(bits) + ")";
+        return false;
+    }
+    if (compression == 3) {  // bit fields: masks in the header, or just after a 40-byte one
+        const size_t at = 14 + 40;
+        if (size < at + (headerSize >= 56 ? 16 : 12)) {
+            why = "bit field masks cut off";
+            return false;
+        }
+        const uint32_t r = le32(d + at), g = le32(d + at + 4), b = le32(d + at + 8);
+        const uint32_t a = headerSize >= 56 ? le32(d + at + 12) : 0;
+        bool known = false;
+        if (bits == 32) {
+            const uint32_t layouts[][4] = {{0xFF0000, 0xFF00, 0xFF, 0},
+                                           {0xFF000000, 0xFF0000, 0xFF00, 0},
+                                           {0xFF000000, 0xFF0000, 0xFF00, 0xFF},
+                                           {0xFF, 0xFF00, 0xFF0000, 0xFF000000},
+                                           {0xFF0000, 0xFF00, 0xFF, 0xFF000000},
+                                           {0, 0, 0, 0}};
+            for (const auto& l : layouts) known = known || (l[0] == r && l[1] == g && l[2] == b && l[3] == a);
+        } else if (bits == 24) {
+            known = r == 0xFF0000 && g == 0xFF00 && b == 0xFF;
+        } else if (bits == 16) {
+            known = (r == 0xF800 && g == 0x7E0 && b == 0x1F) || (r == 0x7C00 && g == 0x3E0 && b == 0x1F);
+        }
+        if (!known) {
+            why = "Unsupported BMP bitfields layout";
+            return false;
+        }
+    } else if (compression > 2) {
+        why = "Unsupported BMP compression (" + std::to_string(compression) + ")";
+        return false;
+    }
+    mode = bits <= 8 ? "P" : "RGB";
+    if (bits <= 8) {
+        if (colors == 0) colors = uint64_t(1) << bits;
+        if (colors > 65536) {
+            why = "Unsupported BMP Palette size (" + std::to_string(colors) + ")";
+            return false;
+        }
+        // A palette of exactly the gray levels (or black and white) is "L" ("1").
+        const size_t entry = os2 ? 3 : 4, at = 14 + headerSize;
+        bool gray = true;
+        for (uint64_t i = 0; i < colors && gray; ++i) {
+            const int want = colors == 2 ? (i ? 255 : 0) : int(i);
+            const size_t e = at + size_t(i) * entry;
+            gray = e + 3 <= size && d[e] == want && d[e + 1] == want && d[e + 2] == want;
+        }
+        if (gray) mode = colors == 2 ? "1" : "L";
+    }
+    return true;
+}
+
 // Pillow's PPM reader takes header tokens (width, height and, except for
 // bitmaps, maxval) as whitespace-separated runs of at most 10 digits, with
 // '#' comments, and refuses maxval outside 1..65535. OpenCV is more lenient
@@ -835,6 +996,199 @@ bool pnmHeaderLikePillow(const uint8_t* d, size_t size, std::string& why) {
         }
     }
     return true;
+}
+
+// ---------------------------------------------------------------------------
+// GIF (giflib), the first frame as Pillow 9.4 loads it: the canvas is the
+// logical screen, grown to hold the frame; pixels outside the frame are the
+// frame's transparency index if it has one, else index 0; colours come from
+// the local palette, else the global one, over Pillow's gray ramp; without
+// any palette the indices are gray levels (mode L).
+
+struct GifInput {
+    const uint8_t* data;
+    size_t size;
+    size_t pos;
+};
+
+int gifRead(GifFileType* gif, GifByteType* out, int n) {
+    auto* in = static_cast<GifInput*>(gif->UserData);
+    const size_t k = std::min(size_t(std::max(n, 0)), in->size - in->pos);
+    std::memcpy(out, in->data + in->pos, k);
+    in->pos += k;
+    return int(k);
+}
+
+// giflib decodes some damaged LZW streams that Pillow's decoder refuses, so
+// the first frame's codes are checked by Pillow's rules first: the code size
+// is at most 12, the first code after a clear is a literal, no code is past
+// the next free table entry, and codes count until the frame is full
+// (what follows is never read). Sub-block sizes, zero included, are only
+// lengths to Pillow, which waits for the next full block; running out of
+// data is truncation. `at` is the offset of the first sub-block.
+enum class GifCodes { Valid, Broken, BadCodeSize, EndsEarly };
+
+GifCodes gifCodesLikePillow(const uint8_t* d, size_t size, size_t at, int bits, uint64_t pixels) {
+    if (bits < 0 || bits > 12) return GifCodes::BadCodeSize;
+    const int clear = 1 << bits, end = clear + 1;
+    constexpr int kTable = 4096;
+    std::vector<uint16_t> length(kTable, 1);  // pixels a code expands to
+    int next = 0, codeSize = 0, codeMask = 0, last = -1;
+    bool afterClear = true;
+    auto reset = [&] {
+        next = clear + 2;
+        codeSize = bits + 1;
+        codeMask = (1 << codeSize) - 1;
+        afterClear = true;
+    };
+    reset();
+    uint32_t bitBuffer = 0;
+    int bitCount = 0;
+    size_t block = 0;  // bytes left in the current sub-block
+    uint64_t written = 0;
+    while (written < pixels) {
+        while (bitCount < codeSize) {
+            if (block == 0) {
+                if (at >= size || size - at < size_t(d[at]) + 1) return GifCodes::EndsEarly;
+                block = d[at++];
+                continue;
+            }
+            bitBuffer |= uint32_t(d[at++]) << bitCount;
+            bitCount += 8;
+            --block;
+        }
+        const int c = int(bitBuffer & uint32_t(codeMask));
+        bitBuffer >>= codeSize;
+        bitCount -= codeSize;
+        if (c == clear) {
+            if (!afterClear) reset();
+            continue;
+        }
+        if (c == end) return GifCodes::EndsEarly;  // Pillow then reads on into the next bytes
+        if (afterClear) {
+            if (c > clear) return GifCodes::Broken;
+            afterClear = false;
+            last = c;
+            written += 1;
+            continue;
+        }
+        if (c > next) return GifCodes::Broken;
+        const uint64_t n = c == next ? uint64_t(length[size_t(last)]) + 1 : length[size_t(c)];
+        if (next < kTable) {
+            length[size_t(next)] = uint16_t(std::min<uint64_t>(uint64_t(length[size_t(last)]) + 1, kTable));
+            if (next == codeMask && codeSize < 12) {
+                ++codeSize;
+                codeMask = (1 << codeSize) - 1;
+            }
+            ++next;
+        }
+        last = c;
+        written += n;
+    }
+    return GifCodes::Valid;
+}
+
+Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
+                const Deadline& deadline, DecodeInfo& info) {
+    GifInput input{data, size, 0};
+    int error = 0;
+    std::unique_ptr<GifFileType, void (*)(GifFileType*)> gif(
+        DGifOpen(&input, gifRead, &error), [](GifFileType* g) { DGifCloseFile(g, nullptr); });
+    auto giflibFailed = [&](int code) {
+        // Running out of input means the file ends early.
+        if (code == D_GIF_ERR_READ_FAILED || code == D_GIF_ERR_EOF_TOO_SOON) truncated(name);
+        const char* why = GifErrorString(code);
+        fail(DecodeErrorKind::Unreadable, name, std::string("broken GIF (") + (why ? why : "error") + ")");
+    };
+    if (!gif) giflibFailed(error);
+    // Records up to the first image; Pillow skips stray bytes between them
+    // and cannot identify a file that ends, or terminates, before an image.
+    auto noImage = [&] {
+        fail(DecodeErrorKind::Unreadable, name, "cannot identify image file (no GIF image)");
+    };
+    int transparency = -1;
+    for (;;) {
+        GifRecordType type = UNDEFINED_RECORD_TYPE;
+        if (DGifGetRecordType(gif.get(), &type) == GIF_ERROR) {
+            if (gif->Error == D_GIF_ERR_WRONG_RECORD) continue;
+            if (input.pos >= input.size) noImage();
+            giflibFailed(gif->Error);
+        }
+        if (type == IMAGE_DESC_RECORD_TYPE) break;
+        if (type == TERMINATE_RECORD_TYPE) noImage();
+        if (type != EXTENSION_RECORD_TYPE) continue;
+        int code = 0;
+        GifByteType* block = nullptr;
+        if (DGifGetExtension(gif.get(), &code, &block) == GIF_ERROR) giflibFailed(gif->Error);
+        // Graphic control: block[0] is the length, then flags and the index.
+        if (code == GRAPHICS_EXT_FUNC_CODE && block) {
+            if (block[0] < 4)
+                fail(DecodeErrorKind::Unreadable, name,
+                     "cannot identify image file (short GIF control block)");
+            if (block[1] & 1) transparency = block[4];
+        }
+        while (block)
+            if (DGifGetExtensionNext(gif.get(), &block) == GIF_ERROR) giflibFailed(gif->Error);
+    }
+    if (DGifGetImageDesc(gif.get()) == GIF_ERROR) giflibFailed(gif->Error);
+    // giflib has just read the LZW code size; the sub-blocks follow.
+    const size_t lzwAt = input.pos;
+    const GifImageDesc& frame = gif->Image;
+    const int64_t w = std::max<int64_t>(gif->SWidth, int64_t(frame.Left) + frame.Width);
+    const int64_t h = std::max<int64_t>(gif->SHeight, int64_t(frame.Top) + frame.Height);
+    checkPixels(name, w, h, opt);
+    const ColorMapObject* map = frame.ColorMap ? frame.ColorMap : gif->SColorMap;
+    info.format = "GIF";
+    info.sourceWidth = int(w);
+    info.sourceHeight = int(h);
+    info.bitDepth = 8;
+    uint8_t lut[256][3];
+    for (int i = 0; i < 256; ++i) lut[i][0] = lut[i][1] = lut[i][2] = uint8_t(i);
+    bool grayRamp = true;
+    if (map) {
+        for (int i = 0; i < std::min(map->ColorCount, 256); ++i) {
+            const GifColorType& c = map->Colors[i];
+            grayRamp = grayRamp && c.Red == i && c.Green == i && c.Blue == i;
+            lut[i][0] = c.Red;
+            lut[i][1] = c.Green;
+            lut[i][2] = c.Blue;
+        }
+    }
+    info.sourceMode = map && !grayRamp ? "P" : "L";
+
+    std::vector<uint8_t> index(size_t(w) * size_t(h), uint8_t(transparency >= 0 ? transparency : 0));
+    const int fw = frame.Width, fh = frame.Height;
+    if (fw > 0 && fh > 0) {
+        switch (gifCodesLikePillow(data, size, lzwAt, data[lzwAt - 1], uint64_t(fw) * uint64_t(fh))) {
+            case GifCodes::Valid: break;
+            case GifCodes::EndsEarly: truncated(name);
+            case GifCodes::BadCodeSize:
+                fail(DecodeErrorKind::Unreadable, name, "broken GIF (bad LZW code size)");
+            case GifCodes::Broken:
+                fail(DecodeErrorKind::Unreadable, name, "broken data stream (invalid GIF LZW code)");
+        }
+        // Interlaced frames arrive in four passes: rows 0,8,..; 4,12,..; 2,6,..; 1,3,..
+        std::vector<int> order;
+        order.reserve(size_t(fh));
+        if (frame.Interlace) {
+            const int start[4] = {0, 4, 2, 1}, step[4] = {8, 8, 4, 2};
+            for (int p = 0; p < 4; ++p)
+                for (int y = start[p]; y < fh; y += step[p]) order.push_back(y);
+        } else {
+            for (int y = 0; y < fh; ++y) order.push_back(y);
+        }
+        std::vector<GifPixelType> line(static_cast<size_t>(fw));
+        for (int y : order) {
+            if (deadline.passed()) timeLimit(name, deadline);
+            if (DGifGetLine(gif.get(), line.data(), fw) == GIF_ERROR) giflibFailed(gif->Error);
+            std::memcpy(&index[size_t(frame.Top + y) * size_t(w) + size_t(frame.Left)], line.data(),
+                        size_t(fw));
+        }
+    }
+    Image out = Image::allocate(int(w), int(h), 3);
+    uint8_t* o = out.pixels.data();
+    for (size_t i = 0; i < index.size(); ++i) std::memcpy(o + i * 3, lut[index[i]], 3);
+    return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -984,11 +1338,11 @@ cv::Mat imdecodeWithin(const uint8_t* data, size_t size, const Deadline& deadlin
 Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name,
                        const std::string& fmt, const DecodeOptions& opt, const Deadline& deadline,
                        DecodeInfo& info) {
-    if (fmt == "PPM") {
-        std::string why;
-        if (!pnmHeaderLikePillow(data, size, why))
-            fail(DecodeErrorKind::Unreadable, name, "cannot decode PPM: " + why);
-    }
+    std::string why, bmpMode;
+    if (fmt == "PPM" && !pnmHeaderLikePillow(data, size, why))
+        fail(DecodeErrorKind::Unreadable, name, "cannot decode PPM: " + why);
+    if (fmt == "BMP" && !bmpHeaderLikePillow(data, size, bmpMode, why))
+        fail(DecodeErrorKind::Unreadable, name, "cannot decode BMP: " + why);
     int64_t hw = 0, hh = 0;
     if (headerSize(fmt, data, size, hw, hh)) {
         checkPixels(name, hw, hh, opt);
@@ -1020,10 +1374,8 @@ Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name
         info.sourceMode = "F";
     else
         info.sourceMode = ch == 1 ? "L" : ch == 4 ? "RGBA" : "RGB";
-    // OpenCV expands palettes; Pillow keeps them as "P".
-    if (fmt == "BMP" && size >= 30 &&
-        (le32(data + 14) == 12 ? le16(data + 24) : le16(data + 28)) <= 8)
-        info.sourceMode = "P";
+    // OpenCV expands palettes; Pillow keeps them as "P" (or "L"/"1" when gray).
+    if (fmt == "BMP" && bmpMode != "RGB") info.sourceMode = bmpMode;
     if (fmt == "TIFF" && info.sourceMode == "I;16" && data[0] == 'M') info.sourceMode = "I;16B";
     if (depth != CV_8U && depth != CV_16U && depth != CV_32F)
         fail(DecodeErrorKind::Unreadable, name, "unsupported " + fmt + " sample type");
@@ -1086,6 +1438,7 @@ Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
         const Deadline deadline(options.timeLimitSeconds);
         if (fmt == "JPEG") return decodeJpeg(data, size, name, options, deadline, di);
         if (fmt == "PNG") return decodePng(data, size, name, options, deadline, di);
+        if (fmt == "GIF") return decodeGif(data, size, name, options, deadline, di);
         return decodeWithOpenCv(data, size, name, fmt, options, deadline, di);
     } catch (const DecodeError&) {
         throw;

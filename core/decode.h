@@ -11,7 +11,7 @@
 //   1            0 -> 0, 1 -> 255
 //   I;16 / I     16/32-bit gray clipped (not scaled) to 0..255, as Pillow does
 //   16-bit RGB   high byte of each sample
-//   GIF          not decodable with OpenCV 4.6: reported as unreadable
+//   GIF          first frame, on the logical screen as Pillow builds it
 // EXIF orientation is read but NOT applied (Pillow does not apply it either).
 #pragma once
 

@@ -71,6 +71,23 @@ def pack_bits(values, bits):
     return bytes(out)
 
 
+def write_gif_placed(path, im, screen, offset, **kw):
+    """Saves `im` as GIF, then rewrites the logical screen size and the
+    frame's position (Pillow always writes frame 0 at 0,0 on its own size)."""
+    buf = io.BytesIO()
+    im.save(buf, "GIF", **kw)
+    d = bytearray(buf.getvalue())
+    d[6:10] = struct.pack("<HH", *screen)
+    pos = 13 + (3 << ((d[10] & 7) + 1) if d[10] & 0x80 else 0)
+    while d[pos] != 0x2C:  # skip extensions up to the image descriptor
+        pos += 2
+        while d[pos]:
+            pos += d[pos] + 1
+        pos += 1
+    d[pos + 1:pos + 5] = struct.pack("<HH", *offset)
+    open(path, "wb").write(bytes(d))
+
+
 def make_images():
     os.makedirs(IMAGES, exist_ok=True)
     p = pattern(67, 45)
@@ -89,6 +106,14 @@ def make_images():
     exif = Image.Exif()
     exif[0x0112] = 6
     save("exif_rot6.jpg", rgb, quality=90, exif=exif.tobytes())
+    # CMYK without its Adobe marker: Pillow still reads it as inverted.
+    buf = io.BytesIO()
+    rgb.convert("CMYK").save(buf, "JPEG", quality=90)
+    d = buf.getvalue()
+    at = d.find(b"\xff\xee")
+    d = d[:at] + d[at + 2 + ((d[at + 2] << 8) | d[at + 3]):]
+    open(os.path.join(IMAGES, "cmyk_no_adobe.jpg"), "wb").write(d)
+    out["cmyk_no_adobe.jpg"] = os.path.join(IMAGES, "cmyk_no_adobe.jpg")
     save("rgb.png", rgb)
     a = np.dstack([p, (np.arange(67)[None, :] * 3 + np.arange(45)[:, None]).astype(np.uint8)])
     save("rgba.png", Image.fromarray(a, "RGBA"))
@@ -117,12 +142,26 @@ def make_images():
     out["p_short.png"] = os.path.join(IMAGES, "p_short.png")
     save("rgb.bmp", rgb)
     save("p.bmp", rgb.quantize(colors=30))
+    save("l.bmp", rgb.convert("L"))  # a gray palette: Pillow says L
     save("rgb.tif", rgb)
     save("gray16.tif", Image.fromarray(g16, "I;16"))
     save("lossy.webp", rgb, quality=80)
     save("lossless.webp", rgb, lossless=True)
     save("rgb.ppm", rgb)
     save("l.pgm", rgb.convert("L"))
+    # GIF, first frame: palette (interlaced, Pillow's default, and not), a
+    # gray ramp palette (mode L), and frames placed on a larger logical
+    # screen (filled with the transparency index) or growing past it.
+    save("p.gif", rgb.quantize(colors=64))
+    save("p_progressive_rows.gif", rgb.quantize(colors=64), interlace=False)
+    ramp = Image.fromarray(np.asarray(rgb.convert("L")), "L").convert("P")
+    ramp.putpalette([v for i in range(256) for v in (i, i, i)])
+    save("l.gif", ramp, optimize=False)  # an identity gray palette: Pillow says L
+    small = rgb.crop((0, 0, 20, 10)).quantize(colors=16)
+    write_gif_placed(os.path.join(IMAGES, "p_placed_trns.gif"), small, (31, 17), (5, 3), transparency=2)
+    out["p_placed_trns.gif"] = os.path.join(IMAGES, "p_placed_trns.gif")
+    write_gif_placed(os.path.join(IMAGES, "p_grows.gif"), small, (10, 6), (4, 2))
+    out["p_grows.gif"] = os.path.join(IMAGES, "p_grows.gif")
     # Real photos, downsized with Pillow so the files stay small.
     chelsea = Image.open(os.path.join(SKIMAGE, "chelsea.png")).convert("RGB")
     save("photo_chelsea.jpg", chelsea.resize((301, 200), Image.BICUBIC), quality=88)
