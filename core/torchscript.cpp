@@ -23,13 +23,14 @@ public:
             module_ = torch::jit::load(resolved_);
             module_.eval();
         } catch (const c10::Error& e) {
-            throw Error("cannot load TorchScript module '" + resolved_ + "': " + firstLine(e));
+            throw Error("cannot load TorchScript module '" + resolved_ + "': " +
+                        firstLine(e.what_without_backtrace()));
         } catch (const std::exception& e) {
-            throw Error("cannot load TorchScript module '" + resolved_ + "': " + e.what());
+            // Script parse errors quote the source over several lines.
+            throw Error("cannot load TorchScript module '" + resolved_ + "': " + firstLine(e.what()));
         }
     }
-    static std::string firstLine(const c10::Error& e) {
-        std::string m = e.what_without_backtrace();
+    static std::string firstLine(std::string m) {
         if (auto nl = m.find('\n'); nl != std::string::npos) m.resize(nl);
         return m;
     }
@@ -51,7 +52,11 @@ public:
                             ", expected a tensor");
             y = out.toTensor();
         } catch (const c10::Error& e) {
-            throw Error("TorchScript module '" + path_ + "' failed: " + firstLine(e));
+            throw Error("TorchScript module '" + path_ + "' failed: " + firstLine(e.what_without_backtrace()));
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw Error("TorchScript module '" + path_ + "' failed: " + firstLine(e.what()));
         }
         return StageValue::fromTensor(fromAten(y));
     }

@@ -1,5 +1,5 @@
 // Hostile inputs (issue 7): mutated images of every format audited by the
-// CLI and decoded in-process, corrupt array/tensor/pipeline files, and a
+// CLI and decoded in-process, corrupt array/tensor/pipeline/TorchScript files, and a
 // folder of 200,000 entries with symlink loops and unreadable entries.
 //
 // Oracle for images: Pillow 9.4 (`Image.open(p).convert('RGB')`, with
@@ -323,8 +323,27 @@ open(os.path.join(d, "manifest.csv"), "w").write("path,label\nimages.npy,cat\nmi
 json.dump([{"op": "Resize", "size": 8}, {"op": "CenterCrop", "size": 6}, {"op": "ToTensor"},
            {"op": "Normalize", "mean": [0.5] * 3, "std": [0.25] * 3}], open(os.path.join(d, "pipe.json"), "w"))
 open(os.path.join(d, "pipe.txt"), "w").write("Compose(\n    Resize(size=8, interpolation=bilinear, max_size=None, antialias=None)\n    RandomHorizontalFlip(p=0.5)\n    ToTensor()\n)\n")
-# data.pkl with flipped bytes but a valid zip (CRC recomputed): reaches the unpickler.
+# A TorchScript module for the pipeline's TorchScript stage, and copies whose
+# members (code, pickles, constants) are damaged inside a valid zip.
 import random
+class Affine(torch.nn.Module):
+    def forward(self, x):
+        return x * 2.0 - 0.5
+torch.jit.script(Affine()).save(os.path.join(d, "module.torchscript"))
+rts = random.Random(11)
+zts = zipfile.ZipFile(os.path.join(d, "module.torchscript"))
+members = [i.filename for i in zts.infolist()]
+for k in range(24):
+    target = members[k % len(members)]
+    zout = zipfile.ZipFile(os.path.join(d, "ts%d_module.torchscript" % k), "w", zipfile.ZIP_STORED)
+    for m in members:
+        data = bytearray(zts.read(m))
+        if m == target and data:
+            for _ in range(1 + (k // len(members)) * 4):
+                data[rts.randrange(len(data))] = rts.randrange(256)
+        zout.writestr(m, bytes(data))
+    zout.close()
+# data.pkl with flipped bytes but a valid zip (CRC recomputed): reaches the unpickler.
 rnd = random.Random(7)
 for name in ("tensor.pt", "pair.pt", "dict.pt"):
     zin = zipfile.ZipFile(os.path.join(d, name))
@@ -376,7 +395,7 @@ for name in ("tensor.pt", "pair.pt", "dict.pt"):
             ++files;
         };
         put("orig", b);
-        if (name.startsWith("pkl")) continue;  // already damaged inside the zip
+        if (name.startsWith("pkl") || name.startsWith("ts")) continue;  // damaged inside the zip
         for (int k = 0; k < 4; ++k) {
             const size_t cut = rng.range(1, b.size() - 1);
             put(QString("trunc%1").arg(cut), Bytes(b.begin(), b.begin() + long(cut)));
@@ -405,7 +424,7 @@ for name in ("tensor.pt", "pair.pt", "dict.pt"):
         files += 2;
     }
     const auto before = hashTree(mut);
-    int opened = 0, refused = 0;
+    int opened = 0, refused = 0, torchscriptRan = 0;
     std::set<QString> ptRefused;
     for (const QFileInfo& fi : QDir(mut).entryInfoList(QDir::Files, QDir::Name)) {
         const std::string p = fi.filePath().toStdString();
@@ -415,6 +434,11 @@ for name in ("tensor.pt", "pair.pt", "dict.pt"):
                 bs::Pipeline pl = bs::Pipeline::loadFile(p);
                 bs::Image im = bs::Image::allocate(10, 9, 3);
                 (void)pl.run(bs::StageValue::fromImage(im), {});
+            } else if (name.endsWith(".torchscript")) {
+                const nlohmann::json stages = {{{"op", "ToTensor"}}, {{"op", "TorchScript"}, {"path", p}}};
+                bs::Pipeline pl = bs::Pipeline::fromJson(stages);
+                (void)pl.run(bs::StageValue::fromImage(bs::Image::allocate(10, 9, 3)), {});
+                ++torchscriptRan;
             } else {
                 auto d = bs::openDataset(p);
                 for (size_t i : {size_t(0), d->size() - 1}) {
@@ -434,8 +458,10 @@ for name in ("tensor.pt", "pair.pt", "dict.pt"):
             QFAIL(qPrintable(name + ": escaped as a non-bs::Error exception: " + e.what()));
         }
     }
-    qInfo("robustness: %d corrupt array/tensor/pipeline files: %d opened, %d refused with bs::Error", files,
-          opened, refused);
+    qInfo("robustness: %d corrupt array/tensor/pipeline/TorchScript files: %d opened, %d refused with "
+          "bs::Error; %d TorchScript modules ran",
+          files, opened, refused, torchscriptRan);
+    QVERIFY(torchscriptRan >= 1);  // at least the original module
     QVERIFY(files > 100);
     QVERIFY(refused > files / 3);
     // A truncated zip and a data.pkl cut short are always refused.
