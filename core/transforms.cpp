@@ -565,7 +565,10 @@ public:
     ValueRange expectedRange(const ValueRange& in, int) const override { return withFill(in, 0); }
     bool mapToInput(double& x, double& y, int inW, int inH, int, int, const json&) const override {
         const Remap m = plan(inH, inW);
-        return mapLine(x, m.cols) & mapLine(y, m.rows);
+        // Both coordinates are mapped even when the first falls outside.
+        const bool insideX = mapLine(x, m.cols);
+        const bool insideY = mapLine(y, m.rows);
+        return insideX && insideY;
     }
 
 private:
@@ -826,8 +829,10 @@ public:
     }
     bool mapToInput(double& x, double& y, int inW, int inH, int, int, const json&) const override {
         const auto p = ltrb(padding_);
-        return mapLine(x, padLine(inW, p[0], p[2], mode_)) &
-               mapLine(y, padLine(inH, p[1], p[3], mode_));
+        // Both coordinates are mapped even when the first falls outside.
+        const bool insideX = mapLine(x, padLine(inW, p[0], p[2], mode_));
+        const bool insideY = mapLine(y, padLine(inH, p[1], p[3], mode_));
+        return insideX && insideY;
     }
 
 private:
