@@ -22,6 +22,7 @@
 using namespace bs::ui;
 
 using bstest::countColour;
+using bstest::waitIdle;
 
 namespace {
 
@@ -34,21 +35,6 @@ void makeFolder(const QString& root) {
                 QStringLiteral("%1/%2/img_%3.png").arg(root, cls).arg(i, 2, 10, QChar('0')), 32, 24,
                 i + (cls[0] == 'd' ? 100 : 0));
     }
-}
-
-bool waitIdle(MainWindow& w, int timeoutMs = 60000) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        if (w.session()->idle() && w.session()->batchView() && w.session()->sampleView()) {
-            // One more round so queued continuations land.
-            QCoreApplication::processEvents();
-            if (w.session()->idle()) return true;
-        }
-        QTest::qWait(5);
-    }
-    return false;
 }
 
 QList<qulonglong> gridIndices(const MainWindow& w) {

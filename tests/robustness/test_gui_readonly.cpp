@@ -27,6 +27,7 @@
 #include "ui/session.h"
 
 using namespace bs::ui;
+using bstest::waitIdle;
 
 namespace {
 
@@ -53,20 +54,6 @@ std::map<QString, QString> snapshot(const QString& root) {
         out[QDir(root).relativeFilePath(p)] = entry;
     }
     return out;
-}
-
-bool waitIdle(MainWindow& w, int timeoutMs = 60000) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        if (w.session()->idle() && w.session()->batchView() && w.session()->sampleView()) {
-            QCoreApplication::processEvents();
-            if (w.session()->idle()) return true;
-        }
-        QTest::qWait(5);
-    }
-    return false;
 }
 
 // Answers the modal dialogs a menu action opens, as a user would: the file

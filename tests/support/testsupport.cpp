@@ -10,6 +10,8 @@
 #include <cmath>
 
 #include "core/npy.h"
+#include "ui/mainwindow.h"
+#include "ui/session.h"
 
 namespace bstest {
 
@@ -66,6 +68,21 @@ void writeFile(const QString& path, const QByteArray& bytes) {
     QFile f(path);
     QVERIFY2(f.open(QIODevice::WriteOnly), qPrintable("cannot write " + path));
     f.write(bytes);
+}
+
+bool waitIdle(bs::ui::MainWindow& w, int timeoutMs) {
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < timeoutMs) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        if (w.session()->idle() && w.session()->batchView() && w.session()->sampleView()) {
+            // One more round so queued continuations land.
+            QCoreApplication::processEvents();
+            if (w.session()->idle()) return true;
+        }
+        QTest::qWait(5);
+    }
+    return false;
 }
 
 QByteArray slowManyScanJpeg(int width, int height, int scans) {

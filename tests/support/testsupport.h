@@ -12,6 +12,10 @@
 
 #include "core/types.h"
 
+namespace bs::ui {
+class MainWindow;
+}
+
 namespace bstest {
 
 // Root of the source tree (for committed fixtures and references).
@@ -49,6 +53,10 @@ struct Diff {
     size_t count = 0;
 };
 Diff compare(const float* a, const float* b, size_t n, double tolerance);
+
+// Runs the event loop until the inspector has a batch and a sample on
+// screen and no work pending; false after `timeoutMs`.
+bool waitIdle(bs::ui::MainWindow& w, int timeoutMs = 60000);
 
 // Number of pixels of `img` that are exactly colour `c`.
 int countColour(const QImage& img, QColor c);
