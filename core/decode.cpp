@@ -675,34 +675,6 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
 // Other formats (OpenCV). Header sizes are read here first so that a lying
 // header is refused before OpenCV allocates.
 
-// Skips the whitespace and '#' comments between PNM header tokens.
-void skipPnmSpace(const uint8_t* d, size_t size, size_t& pos) {
-    for (;;) {
-        while (pos < size && std::isspace(d[pos])) ++pos;
-        if (pos < size && d[pos] == '#') {
-            while (pos < size && d[pos] != '\n') ++pos;
-            continue;
-        }
-        return;
-    }
-}
-
-bool pnmSize(const uint8_t* d, size_t size, int64_t& w, int64_t& h) {
-    size_t pos = 2;
-    int64_t vals[2];
-    for (int k = 0; k < 2; ++k) {
-        skipPnmSpace(d, size, pos);
-        if (pos >= size || !std::isdigit(d[pos])) return false;
-        int64_t v = 0;
-        while (pos < size && std::isdigit(d[pos]) && v < (int64_t(1) << 40))
-            v = v * 10 + (d[pos++] - '0');
-        vals[k] = v;
-    }
-    w = vals[0];
-    h = vals[1];
-    return true;
-}
-
 bool tiffSize(const uint8_t* t, size_t size, int64_t& w, int64_t& h) {
     const bool le = t[0] == 'I';
     auto u16 = [&](size_t o) -> uint32_t {
@@ -762,7 +734,6 @@ bool headerSize(const std::string& fmt, const uint8_t* d, size_t size, int64_t& 
         }
         return true;
     }
-    if (fmt == "PPM") return pnmSize(d, size, w, h);
     if (fmt == "TIFF") return size >= 8 && tiffSize(d, size, w, h);
     return false;
 }
@@ -843,20 +814,6 @@ bool fileTruncated(const std::string& fmt, const uint8_t* d, size_t size, int64_
     }
     if (fmt == "WEBP") return uint64_t(le32(d + 4)) + 8 > size;
     if (fmt == "TIFF") return tiffTruncated(d, size);
-    if (fmt == "PPM" && (d[1] == '5' || d[1] == '6')) {
-        // Header: magic, width, height, maxval, then one whitespace byte.
-        size_t pos = 2;
-        int64_t maxval = 0;
-        for (int k = 0; k < 3; ++k) {
-            skipPnmSpace(d, size, pos);
-            maxval = 0;
-            while (pos < size && std::isdigit(d[pos]) && maxval < (1 << 20))
-                maxval = maxval * 10 + (d[pos++] - '0');
-        }
-        ++pos;
-        const uint64_t bytes = uint64_t(w) * h * (d[1] == '6' ? 3 : 1) * (maxval > 255 ? 2 : 1);
-        return pos + bytes > size;
-    }
     return false;
 }
 
@@ -958,8 +915,14 @@ bool bmpHeaderLikePillow(const uint8_t* d, size_t size, std::string& mode, std::
 // Pillow's PPM reader takes header tokens (width, height and, except for
 // bitmaps, maxval) as whitespace-separated runs of at most 10 digits, with
 // '#' comments, and refuses maxval outside 1..65535. OpenCV is more lenient
-// (it reads "25g" as 25), so validate the header the way Pillow does.
-bool pnmHeaderLikePillow(const uint8_t* d, size_t size, std::string& why) {
+// (it reads "25g" as 25), so the header is read the way Pillow reads it,
+// once, for validation, the size check and the truncation check.
+struct PnmHeader {
+    int64_t width = 0, height = 0, maxval = 1;
+    size_t dataOffset = 0;  // after the one whitespace byte that ends the header
+};
+
+bool pnmHeaderLikePillow(const uint8_t* d, size_t size, PnmHeader& out, std::string& why) {
     auto space = [](uint8_t c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0b || c == 0x0c;
     };
@@ -994,8 +957,19 @@ bool pnmHeaderLikePillow(const uint8_t* d, size_t size, std::string& why) {
             why = "maxval must be greater than 0 and less than 65536";
             return false;
         }
+        (k == 0 ? out.width : k == 1 ? out.height : out.maxval) = v;
     }
+    out.dataOffset = pos + 1;
     return true;
+}
+
+// Binary PNM (P5, P6) whose pixel data ends early; the text variants and
+// bitmaps are left to the decoder.
+bool pnmTruncated(const uint8_t* d, size_t size, const PnmHeader& h) {
+    if (d[1] != '5' && d[1] != '6') return false;
+    const uint64_t bytes = uint64_t(h.width) * uint64_t(h.height) * (d[1] == '6' ? 3 : 1) *
+                           (h.maxval > 255 ? 2 : 1);
+    return h.dataOffset > size || bytes > size - h.dataOffset;
 }
 
 // ---------------------------------------------------------------------------
@@ -1339,8 +1313,13 @@ Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name
                        const std::string& fmt, const DecodeOptions& opt, const Deadline& deadline,
                        DecodeInfo& info) {
     std::string why, bmpMode;
-    if (fmt == "PPM" && !pnmHeaderLikePillow(data, size, why))
-        fail(DecodeErrorKind::Unreadable, name, "cannot decode PPM: " + why);
+    PnmHeader pnm;
+    if (fmt == "PPM") {
+        if (!pnmHeaderLikePillow(data, size, pnm, why))
+            fail(DecodeErrorKind::Unreadable, name, "cannot decode PPM: " + why);
+        checkPixels(name, pnm.width, pnm.height, opt);
+        if (pnmTruncated(data, size, pnm)) truncated(name);
+    }
     if (fmt == "BMP" && !bmpHeaderLikePillow(data, size, bmpMode, why))
         fail(DecodeErrorKind::Unreadable, name, "cannot decode BMP: " + why);
     int64_t hw = 0, hh = 0;
