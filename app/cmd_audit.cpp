@@ -131,10 +131,10 @@ private:
 
 int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     // Settings names are accepted as options (with dashes or underscores).
-    std::vector<std::string> known = {"pipeline", "batch-size", "workers", "seed", "epochs", "limit",
-                                      "report", "fail-on", "settings", "quiet",
-                                      "screenshots", "html", "shots-per-finding", "overwrite",
-                                      kDecodeLimitOption};
+    std::vector<std::string> known = {
+        "pipeline",    "batch-size", "workers",           "seed",      "epochs",
+        "limit",       "report",     "fail-on",           "settings",  "quiet",
+        "screenshots", "html",       "shots-per-finding", "overwrite", kDecodeLimitOption};
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
         std::string dashed = name;

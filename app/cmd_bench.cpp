@@ -69,7 +69,8 @@ int runBench(const std::vector<std::string>& argv) {
         std::fputs(kDecodeLimitHelp, stdout);
         return 0;
     }
-    for (const auto& u : args.unknown({"pipeline", "batch-size", "workers", "epochs", "limit", kDecodeLimitOption}))
+    for (const auto& u :
+         args.unknown({"pipeline", "batch-size", "workers", "epochs", "limit", kDecodeLimitOption}))
         return fail("bench", "unknown option " + u + " (see batchscope bench --help)");
     if (args.positional().size() != 1) return fail("bench", "expects exactly one dataset PATH");
     try {
@@ -81,7 +82,8 @@ int runBench(const std::vector<std::string>& argv) {
         if (workers < 0 || workers > 256) return fail("bench", "--workers must be 0..256");
         if (epochs < 1) return fail("bench", "--epochs must be at least 1");
 
-        std::shared_ptr<const Dataset> dataset = openDataset(args.positional()[0], openOptionsFrom(args));
+        std::shared_ptr<const Dataset> dataset =
+            openDataset(args.positional()[0], openOptionsFrom(args));
         if (limit >= 0) dataset = std::make_shared<LimitedDataset>(dataset, size_t(limit));
         if (dataset->size() == 0) return fail("bench", "the dataset has no samples");
         Pipeline pipeline = loadPipelineOrDefault(args.get("pipeline"), *dataset);

@@ -76,7 +76,8 @@ int runDump(const std::vector<std::string>& argv) {
         std::fputs(kDecodeLimitHelp, stdout);
         return 0;
     }
-    for (const auto& u : args.unknown({"pipeline", "indices", "out", "stage", "seed", "epoch", kDecodeLimitOption}))
+    for (const auto& u :
+         args.unknown({"pipeline", "indices", "out", "stage", "seed", "epoch", kDecodeLimitOption}))
         return fail("dump", "unknown option " + u + " (see batchscope dump --help)");
     if (args.positional().size() != 1) return fail("dump", "expects exactly one dataset PATH");
     if (!args.has("indices")) return fail("dump", "--indices is required");
@@ -84,7 +85,8 @@ int runDump(const std::vector<std::string>& argv) {
 
     try {
         const std::vector<size_t> indices = parseIndices(args.get("indices"));
-        const std::shared_ptr<Dataset> dataset = openDataset(args.positional()[0], openOptionsFrom(args));
+        const std::shared_ptr<Dataset> dataset =
+            openDataset(args.positional()[0], openOptionsFrom(args));
         const Pipeline pipeline = loadPipelineOrDefault(args.get("pipeline"), *dataset);
         const long long stage = args.getInt("stage", -1);
         if (stage < -1 || stage > (long long)pipeline.size())

@@ -20,9 +20,11 @@
 #include <tiffio.h>
 #include <zlib.h>
 
+// clang-format off
 #include <cstdio>  // before jpeglib.h, which uses FILE
 #include <jerror.h>
 #include <jpeglib.h>
+// clang-format on
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
@@ -165,7 +167,9 @@ struct JpegJob {
     JpegJob& operator=(const JpegJob&) = delete;
 };
 
-JpegJob* jobOf(j_common_ptr c) { return static_cast<JpegJob*>(c->client_data); }
+JpegJob* jobOf(j_common_ptr c) {
+    return static_cast<JpegJob*>(c->client_data);
+}
 
 void jpegErrorExit(j_common_ptr c) {
     JpegJob* job = jobOf(c);
@@ -314,8 +318,9 @@ bool jpegHeaderLikePillow(const uint8_t* d, size_t size, JpegHeader& out, std::s
                 return false;
             }
             const uint8_t* s = d + pos;
-            const bool sof = (code >= 0xFFC0 && code <= 0xFFCF && code != 0xFFC4 && code != 0xFFCC) ||
-                             code == 0xFFDE;
+            const bool sof =
+                (code >= 0xFFC0 && code <= 0xFFCF && code != 0xFFC4 && code != 0xFFCC) ||
+                code == 0xFFDE;
             if (sof) {
                 if (n < 6) {
                     why = "short frame header";
@@ -390,7 +395,8 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
     job.deadline = &deadline;
     if (!jpegReadHeader(job, data, size)) {
         if (job.prematureEnd) truncated(name);
-        fail(DecodeErrorKind::Unreadable, name, std::string("broken JPEG header (") + job.message + ")");
+        fail(DecodeErrorKind::Unreadable, name,
+             std::string("broken JPEG header (") + job.message + ")");
     }
     const int w = int(job.cinfo.image_width), h = int(job.cinfo.image_height);
     checkPixels(name, w, h, opt);
@@ -431,7 +437,8 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
         if (job.timedOut) timeLimit(name, deadline);
         // libjpeg pads a file that ends early; Pillow reports it truncated.
         if (job.prematureEnd) truncated(name);
-        fail(DecodeErrorKind::Unreadable, name, std::string("broken JPEG data (") + job.message + ")");
+        fail(DecodeErrorKind::Unreadable, name,
+             std::string("broken JPEG data (") + job.message + ")");
     }
     // A padded stream only warns; other warnings (extraneous bytes) leave a
     // complete image that Pillow accepts.
@@ -778,9 +785,12 @@ bool tiffTruncated(const uint8_t* t, size_t size) {
         const uint32_t tag = u16(e);
         std::vector<uint64_t> v;
         if (!values(e, v)) continue;
-        if (tag == 273 || tag == 324) offsets = std::move(v);
-        else if (tag == 279 || tag == 325) counts = std::move(v);
-        else scalar.emplace(tag, v.front());
+        if (tag == 273 || tag == 324)
+            offsets = std::move(v);
+        else if (tag == 279 || tag == 325)
+            counts = std::move(v);
+        else
+            scalar.emplace(tag, v.front());
         tiled = tiled || tag == 324;
     }
     auto get = [&](uint32_t tag, uint64_t fallback) {
@@ -872,17 +882,17 @@ bool bmpHeaderLikePillow(const uint8_t* d, size_t size, std::string& mode, std::
         const uint32_t a = headerSize >= 56 ? le32(d + at + 12) : 0;
         bool known = false;
         if (bits == 32) {
-            const uint32_t layouts[][4] = {{0xFF0000, 0xFF00, 0xFF, 0},
-                                           {0xFF000000, 0xFF0000, 0xFF00, 0},
-                                           {0xFF000000, 0xFF0000, 0xFF00, 0xFF},
-                                           {0xFF, 0xFF00, 0xFF0000, 0xFF000000},
-                                           {0xFF0000, 0xFF00, 0xFF, 0xFF000000},
-                                           {0, 0, 0, 0}};
-            for (const auto& l : layouts) known = known || (l[0] == r && l[1] == g && l[2] == b && l[3] == a);
+            const uint32_t layouts[][4] = {
+                {0xFF0000, 0xFF00, 0xFF, 0},          {0xFF000000, 0xFF0000, 0xFF00, 0},
+                {0xFF000000, 0xFF0000, 0xFF00, 0xFF}, {0xFF, 0xFF00, 0xFF0000, 0xFF000000},
+                {0xFF0000, 0xFF00, 0xFF, 0xFF000000}, {0, 0, 0, 0}};
+            for (const auto& l : layouts)
+                known = known || (l[0] == r && l[1] == g && l[2] == b && l[3] == a);
         } else if (bits == 24) {
             known = r == 0xFF0000 && g == 0xFF00 && b == 0xFF;
         } else if (bits == 16) {
-            known = (r == 0xF800 && g == 0x7E0 && b == 0x1F) || (r == 0x7C00 && g == 0x3E0 && b == 0x1F);
+            known = (r == 0xF800 && g == 0x7E0 && b == 0x1F) ||
+                    (r == 0x7C00 && g == 0x3E0 && b == 0x1F);
         }
         if (!known) {
             why = "Unsupported BMP bitfields layout";
@@ -967,8 +977,8 @@ bool pnmHeaderLikePillow(const uint8_t* d, size_t size, PnmHeader& out, std::str
 // bitmaps are left to the decoder.
 bool pnmTruncated(const uint8_t* d, size_t size, const PnmHeader& h) {
     if (d[1] != '5' && d[1] != '6') return false;
-    const uint64_t bytes = uint64_t(h.width) * uint64_t(h.height) * (d[1] == '6' ? 3 : 1) *
-                           (h.maxval > 255 ? 2 : 1);
+    const uint64_t bytes =
+        uint64_t(h.width) * uint64_t(h.height) * (d[1] == '6' ? 3 : 1) * (h.maxval > 255 ? 2 : 1);
     return h.dataOffset > size || bytes > size - h.dataOffset;
 }
 
@@ -1049,7 +1059,8 @@ GifCodes gifCodesLikePillow(const uint8_t* d, size_t size, size_t at, int bits, 
         if (c > next) return GifCodes::Broken;
         const uint64_t n = c == next ? uint64_t(length[size_t(last)]) + 1 : length[size_t(c)];
         if (next < kTable) {
-            length[size_t(next)] = uint16_t(std::min<uint64_t>(uint64_t(length[size_t(last)]) + 1, kTable));
+            length[size_t(next)] =
+                uint16_t(std::min<uint64_t>(uint64_t(length[size_t(last)]) + 1, kTable));
             if (next == codeMask && codeSize < 12) {
                 ++codeSize;
                 codeMask = (1 << codeSize) - 1;
@@ -1072,7 +1083,8 @@ Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const
         // Running out of input means the file ends early.
         if (code == D_GIF_ERR_READ_FAILED || code == D_GIF_ERR_EOF_TOO_SOON) truncated(name);
         const char* why = GifErrorString(code);
-        fail(DecodeErrorKind::Unreadable, name, std::string("broken GIF (") + (why ? why : "error") + ")");
+        fail(DecodeErrorKind::Unreadable, name,
+             std::string("broken GIF (") + (why ? why : "error") + ")");
     };
     if (!gif) giflibFailed(error);
     // Records up to the first image; Pillow skips stray bytes between them
@@ -1130,16 +1142,21 @@ Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const
     }
     info.sourceMode = map && !grayRamp ? "P" : "L";
 
-    std::vector<uint8_t> index(size_t(w) * size_t(h), uint8_t(transparency >= 0 ? transparency : 0));
+    std::vector<uint8_t> index(size_t(w) * size_t(h),
+                               uint8_t(transparency >= 0 ? transparency : 0));
     const int fw = frame.Width, fh = frame.Height;
     if (fw > 0 && fh > 0) {
-        switch (gifCodesLikePillow(data, size, lzwAt, data[lzwAt - 1], uint64_t(fw) * uint64_t(fh))) {
-            case GifCodes::Valid: break;
-            case GifCodes::EndsEarly: truncated(name);
+        switch (
+            gifCodesLikePillow(data, size, lzwAt, data[lzwAt - 1], uint64_t(fw) * uint64_t(fh))) {
+            case GifCodes::Valid:
+                break;
+            case GifCodes::EndsEarly:
+                truncated(name);
             case GifCodes::BadCodeSize:
                 fail(DecodeErrorKind::Unreadable, name, "broken GIF (bad LZW code size)");
             case GifCodes::Broken:
-                fail(DecodeErrorKind::Unreadable, name, "broken data stream (invalid GIF LZW code)");
+                fail(DecodeErrorKind::Unreadable, name,
+                     "broken data stream (invalid GIF LZW code)");
         }
         // Interlaced frames arrive in four passes: rows 0,8,..; 4,12,..; 2,6,..; 1,3,..
         std::vector<int> order;
@@ -1187,7 +1204,9 @@ tmsize_t tiffRead(thandle_t h, void* buf, tmsize_t n) {
     m->pos += k;
     return tmsize_t(k);
 }
-tmsize_t tiffWrite(thandle_t, void*, tmsize_t) { return -1; }  // read-only
+tmsize_t tiffWrite(thandle_t, void*, tmsize_t) {
+    return -1;
+}  // read-only
 toff_t tiffSeek(thandle_t h, toff_t off, int whence) {
     auto* m = static_cast<TiffMemory*>(h);
     const uint64_t base = whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->size : 0;
@@ -1195,9 +1214,15 @@ toff_t tiffSeek(thandle_t h, toff_t off, int whence) {
     m->pos = base + off;
     return m->pos;
 }
-int tiffClose(thandle_t) { return 0; }
-toff_t tiffSize(thandle_t h) { return static_cast<TiffMemory*>(h)->size; }
-int tiffMap(thandle_t, void**, toff_t*) { return 0; }
+int tiffClose(thandle_t) {
+    return 0;
+}
+toff_t tiffSize(thandle_t h) {
+    return static_cast<TiffMemory*>(h)->size;
+}
+int tiffMap(thandle_t, void**, toff_t*) {
+    return 0;
+}
 void tiffUnmap(thandle_t, void*, toff_t) {}
 
 // libtiff reports some damage it recovers from as errors too; the return
@@ -1211,13 +1236,16 @@ int tiffOnError(TIFF*, void* user, const char* module, const char* fmt, va_list 
     }
     return 1;  // handled: nothing printed
 }
-int tiffOnWarning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+int tiffOnWarning(TIFF*, void*, const char*, const char*, va_list) {
+    return 1;
+}
 
 // Throws DecodeError when libtiff cannot decode the first page.
-void validateTiff(const uint8_t* data, size_t size, const std::string& name, const Deadline& deadline) {
+void validateTiff(const uint8_t* data, size_t size, const std::string& name,
+                  const Deadline& deadline) {
     TiffMemory mem{data, size, 0, {}};
     std::unique_ptr<TIFFOpenOptions, void (*)(TIFFOpenOptions*)> opts(TIFFOpenOptionsAlloc(),
-                                                                     TIFFOpenOptionsFree);
+                                                                      TIFFOpenOptionsFree);
     if (!opts) throw std::bad_alloc();
     TIFFOpenOptionsSetErrorHandlerExtR(opts.get(), tiffOnError, &mem);
     TIFFOpenOptionsSetWarningHandlerExtR(opts.get(), tiffOnWarning, &mem);
@@ -1337,7 +1365,8 @@ Image decodeWithOpenCv(const uint8_t* data, size_t size, const std::string& name
     bool timedOut = false;
     const cv::Mat m = imdecodeWithin(data, size, deadline, timedOut, error);
     if (timedOut) timeLimit(name, deadline);
-    if (!error.empty()) fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " (" + error + ")");
+    if (!error.empty())
+        fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " (" + error + ")");
     if (m.empty() || m.dims != 2)
         fail(DecodeErrorKind::Unreadable, name, "cannot decode " + fmt + " data");
     checkPixels(name, m.cols, m.rows, opt);
@@ -1460,7 +1489,9 @@ Image decodeImageFile(const std::string& path, const DecodeOptions& options, Dec
     return decodeImageBuffer(buf.data(), buf.size(), path, options, info);
 }
 
-int abandonedDecodesRunning() { return gAbandonedDecodes.load(); }
+int abandonedDecodesRunning() {
+    return gAbandonedDecodes.load();
+}
 
 bool hasImageExtension(const std::string& path) {
     static const char* const kExts[] = {".jpg", ".jpeg", ".png",  ".ppm", ".bmp",

@@ -23,11 +23,12 @@ public:
             module_ = torch::jit::load(resolved_);
             module_.eval();
         } catch (const c10::Error& e) {
-            throw Error("cannot load TorchScript module '" + resolved_ + "': " +
-                        firstLine(e.what_without_backtrace()));
+            throw Error("cannot load TorchScript module '" + resolved_ +
+                        "': " + firstLine(e.what_without_backtrace()));
         } catch (const std::exception& e) {
             // Script parse errors quote the source over several lines.
-            throw Error("cannot load TorchScript module '" + resolved_ + "': " + firstLine(e.what()));
+            throw Error("cannot load TorchScript module '" + resolved_ +
+                        "': " + firstLine(e.what()));
         }
     }
     static std::string firstLine(std::string m) {
@@ -52,7 +53,8 @@ public:
                             ", expected a tensor");
             y = out.toTensor();
         } catch (const c10::Error& e) {
-            throw Error("TorchScript module '" + path_ + "' failed: " + firstLine(e.what_without_backtrace()));
+            throw Error("TorchScript module '" + path_ +
+                        "' failed: " + firstLine(e.what_without_backtrace()));
         } catch (const Error&) {
             throw;
         } catch (const std::exception& e) {

@@ -230,11 +230,13 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString root = dir.path() + "/imgs";
         QVERIFY(QDir().mkpath(root));
-        for (int i = 0; i < 3; ++i) bstest::writePatternImage(root + QString("/%1.png").arg(i), 24, 24, i);
+        for (int i = 0; i < 3; ++i)
+            bstest::writePatternImage(root + QString("/%1.png").arg(i), 24, 24, i);
         const QString slow = root + "/slow.jpg";
         bstest::writeFile(slow, bstest::slowManyScanJpeg(4000, 3000, 400));
         const QString report = dir.path() + "/r.json";
-        const auto r = bstest::runCli({"audit", root, "--quiet", "--decode-time-limit", "0.02", "--report", report});
+        const auto r = bstest::runCli(
+            {"audit", root, "--quiet", "--decode-time-limit", "0.02", "--report", report});
         QCOMPARE(r.exitCode, 1);
         const json rep = readJson(report);
         QCOMPARE(rep["dataset"]["samples"].get<int>(), 4);

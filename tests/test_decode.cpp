@@ -355,8 +355,9 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString webp = dir.path() + "/huge.webp";
         auto r = bstest::runPython(
-            {"-c", "import sys; from PIL import Image; "
-                   "Image.new('RGB', (8000, 8000), (10, 200, 30)).save(sys.argv[1], lossless=True)",
+            {"-c",
+             "import sys; from PIL import Image; "
+             "Image.new('RGB', (8000, 8000), (10, 200, 30)).save(sys.argv[1], lossless=True)",
              webp});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         QCOMPARE(bs::abandonedDecodesRunning(), 0);

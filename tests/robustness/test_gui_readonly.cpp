@@ -49,7 +49,8 @@ std::map<QString, QString> snapshot(const QString& root) {
         if (S_ISREG(st.st_mode)) {
             QFile f(p);
             if (f.open(QIODevice::ReadOnly))
-                entry += " " + QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256).toHex();
+                entry +=
+                    " " + QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256).toHex();
         }
         out[QDir(root).relativeFilePath(p)] = entry;
     }
@@ -75,7 +76,7 @@ private:
             if (fd->fileMode() == QFileDialog::Directory)
                 fd->setDirectory(target_);  // accepted as is: the folder shown
             else if (auto* name = fd->findChild<QLineEdit*>("fileNameEdit"))
-                name->setText(target_);  // typed in, as a user would
+                name->setText(target_);           // typed in, as a user would
             static_cast<QDialog*>(fd)->accept();  // QFileDialog::accept is protected
         } else if (auto* mb = qobject_cast<QMessageBox*>(modal)) {
             ++messages;
@@ -107,7 +108,8 @@ void TestGuiReadOnly::wholeSessionLeavesDatasetUntouched() {
             QDir().mkpath(out + "/gallery"));
     for (int i = 0; i < 5; ++i) {
         bstest::writePatternImage(QStringLiteral("%1/cats/c%2.png").arg(root).arg(i), 40, 30, i);
-        bstest::writePatternImage(QStringLiteral("%1/dogs/d%2.jpg").arg(root).arg(i), 36, 28, 50 + i);
+        bstest::writePatternImage(QStringLiteral("%1/dogs/d%2.jpg").arg(root).arg(i), 36, 28,
+                                  50 + i);
     }
     bstest::writePatternImage(root + "/cats/nested/deep.bmp", 20, 20, 9);
     // A truncated PNG, a file that is not an image, and a hidden one.
@@ -162,8 +164,8 @@ void TestGuiReadOnly::wholeSessionLeavesDatasetUntouched() {
             QElapsedTimer t;
             t.start();
             action->trigger();
-            qInfo("%s: %lld ms, %d file dialog(s), messages: %s", qPrintable(textStart), t.elapsed(),
-                  answerer.fileDialogs, qPrintable(answerer.messageTexts.join(" / ")));
+            qInfo("%s: %lld ms, %d file dialog(s), messages: %s", qPrintable(textStart),
+                  t.elapsed(), answerer.fileDialogs, qPrintable(answerer.messageTexts.join(" / ")));
             QVERIFY2(answerer.fileDialogs == 1,
                      qPrintable(textStart + ": " + answerer.messageTexts.join(" / ")));
         };
@@ -182,7 +184,8 @@ void TestGuiReadOnly::wholeSessionLeavesDatasetUntouched() {
     const auto after = snapshot(root);
     for (const auto& [path, entry] : before) {
         QVERIFY2(after.count(path), qPrintable(path + " disappeared"));
-        QVERIFY2(after.at(path) == entry, qPrintable(path + " changed: " + entry + " -> " + after.at(path)));
+        QVERIFY2(after.at(path) == entry,
+                 qPrintable(path + " changed: " + entry + " -> " + after.at(path)));
     }
     for (const auto& [path, entry] : after)
         QVERIFY2(before.count(path), qPrintable(path + " was added to the dataset"));

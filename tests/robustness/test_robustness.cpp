@@ -435,7 +435,8 @@ for name in ("tensor.pt", "pair.pt", "dict.pt"):
                 bs::Image im = bs::Image::allocate(10, 9, 3);
                 (void)pl.run(bs::StageValue::fromImage(im), {});
             } else if (name.endsWith(".torchscript")) {
-                const nlohmann::json stages = {{{"op", "ToTensor"}}, {{"op", "TorchScript"}, {"path", p}}};
+                const nlohmann::json stages = {{{"op", "ToTensor"}},
+                                               {{"op", "TorchScript"}, {"path", p}}};
                 bs::Pipeline pl = bs::Pipeline::fromJson(stages);
                 (void)pl.run(bs::StageValue::fromImage(bs::Image::allocate(10, 9, 3)), {});
                 ++torchscriptRan;
@@ -458,9 +459,11 @@ for name in ("tensor.pt", "pair.pt", "dict.pt"):
             QFAIL(qPrintable(name + ": escaped as a non-bs::Error exception: " + e.what()));
         }
     }
-    qInfo("robustness: %d corrupt array/tensor/pipeline/TorchScript files: %d opened, %d refused with "
-          "bs::Error; %d TorchScript modules ran",
-          files, opened, refused, torchscriptRan);
+    qInfo(
+        "robustness: %d corrupt array/tensor/pipeline/TorchScript files: %d opened, %d refused "
+        "with "
+        "bs::Error; %d TorchScript modules ran",
+        files, opened, refused, torchscriptRan);
     QVERIFY(torchscriptRan >= 1);  // at least the original module
     QVERIFY(files > 100);
     QVERIFY(refused > files / 3);
