@@ -7,6 +7,9 @@
 #include <QProcess>
 #include <QtTest>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmath>
 
 #include "core/npy.h"
@@ -68,6 +71,22 @@ void writeFile(const QString& path, const QByteArray& bytes) {
     QFile f(path);
     QVERIFY2(f.open(QIODevice::WriteOnly), qPrintable("cannot write " + path));
     f.write(bytes);
+}
+
+void makeBigImageFolder(const QString& root, int total, int classes) {
+    QDir(root).mkpath("a");
+    for (int i = 0; i < 6; ++i) writePatternImage(QStringLiteral("%1/a/%2.png").arg(root).arg(i), 48, 40, i);
+    for (int c = 0; c < classes; ++c) {
+        const QByteArray cls = root.toUtf8() + "/c" + QByteArray::number(c);
+        QDir().mkpath(QString::fromUtf8(cls));
+        for (int i = 0; i < total / classes; ++i) {
+            // Plain POSIX calls: QFile per file would triple the set-up time.
+            const QByteArray p = cls + "/" + QByteArray::number(i) + ".png";
+            const int fd = ::open(p.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            QVERIFY2(fd >= 0, p.constData());
+            ::close(fd);
+        }
+    }
 }
 
 bool waitIdle(bs::ui::MainWindow& w, int timeoutMs) {

@@ -54,6 +54,11 @@ struct Diff {
 };
 Diff compare(const float* a, const float* b, size_t n, double tolerance);
 
+// An ImageFolder at `root` whose class "a" (first in order) holds 6 real
+// images and `classes` more classes hold `total` empty .png files: the
+// shape of a huge folder for listing tests and benchmarks.
+void makeBigImageFolder(const QString& root, int total, int classes);
+
 // Runs the event loop until the inspector has a batch and a sample on
 // screen and no work pending; false after `timeoutMs`.
 bool waitIdle(bs::ui::MainWindow& w, int timeoutMs = 60000);
