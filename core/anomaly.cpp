@@ -8,6 +8,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/fileio.h"
+
 namespace bs {
 
 using json = nlohmann::json;
@@ -131,6 +133,7 @@ void AuditSettings::applyJson(const json& j) {
 }
 
 AuditSettings AuditSettings::loadFile(const std::string& path) {
+    regularFileSize(path);
     std::ifstream in(path);
     if (!in) throw Error("cannot open settings file " + path);
     json j;

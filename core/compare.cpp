@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include "core/fileio.h"
 #include "core/safe_unpickle.h"
 
 #include "core/loader.h"
@@ -185,6 +186,7 @@ DumpManifest readDumpManifest(const std::string& dumpDir) {
     std::error_code ec;
     m.dir = fs::absolute(dumpDir, ec).lexically_normal().string();
     const std::string path = (fs::path(m.dir) / "manifest.json").string();
+    regularFileSize(path);
     std::ifstream in(path);
     if (!in) throw Error(path + ": cannot open (is this a folder written by batchscope_dump.py?)");
     try {
@@ -233,6 +235,7 @@ DumpManifest readDumpManifest(const std::string& dumpDir) {
 }
 
 DumpBatchData readDumpBatchFile(const std::string& path) {
+    regularFileSize(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open");
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <limits>
 
+#include "core/fileio.h"
 #include "core/dataset_internal.h"
 #include "core/npy.h"
 #include "core/ptfile.h"
@@ -29,12 +30,7 @@ using namespace detail;
 
 [[noreturn]] void fail(const std::string& name, const std::string& what) { throw Error(name + ": " + what); }
 
-uint64_t fileSize(const std::string& path) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
-    if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-    return uint64_t(st.st_size);
-}
+uint64_t fileSize(const std::string& path) { return regularFileSize(path); }
 
 DecodeError noRaw(const std::string& file) {
     return DecodeError(DecodeErrorKind::Unreadable,

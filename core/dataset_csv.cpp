@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/fileio.h"
 #include "core/dataset_internal.h"
 
 namespace bs::detail {
@@ -141,6 +142,7 @@ public:
 };
 
 std::unique_ptr<Dataset> openCsv(const std::string& file, const OpenOptions& options) {
+    regularFileSize(file);
     std::ifstream in(file, std::ios::binary);
     if (!in) throw Error(file + ": cannot open (" + std::strerror(errno) + ")");
     std::ostringstream ss;

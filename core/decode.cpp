@@ -1458,7 +1458,9 @@ Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& nam
 }
 
 Image decodeImageFile(const std::string& path, const DecodeOptions& options, DecodeInfo* info) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (fstat below
+    // then refuses it); it changes nothing for regular files.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         fail(DecodeErrorKind::Unreadable, path,
              std::string("cannot open (") + std::strerror(errno) + ")");

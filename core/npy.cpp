@@ -14,6 +14,8 @@
 #include <memory>
 #include <sys/stat.h>
 
+#include "core/fileio.h"
+
 namespace bs {
 
 namespace {
@@ -185,6 +187,7 @@ void convert(const uint8_t* src, size_t n, std::vector<float>& out) {
 }
 
 std::vector<uint8_t> readWholeFile(const std::string& path) {
+    regularFileSize(path);  // a FIFO would block fopen
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
     std::unique_ptr<FILE, int (*)(FILE*)> guard(f, &std::fclose);
@@ -285,6 +288,7 @@ NpyArray readNpy(const std::string& path) {
 }
 
 std::vector<std::pair<std::string, NpyArray>> readNpz(const std::string& path) {
+    regularFileSize(path);
     int err = 0;
     zip_t* z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z) {

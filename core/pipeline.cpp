@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/fastpath.h"
+#include "core/fileio.h"
 #include "core/timing.h"
 #include "core/transforms_internal.h"
 
@@ -412,6 +413,11 @@ Pipeline Pipeline::parse(const std::string& textIn, const std::string& baseDir) 
 }
 
 Pipeline Pipeline::loadFile(const std::string& path) {
+    try {
+        regularFileSize(path);
+    } catch (const Error& e) {
+        throw PipelineError(-1, std::string("cannot read pipeline file: ") + e.what());
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw PipelineError(-1, "cannot read pipeline file '" + path + "'");
     std::ostringstream ss;

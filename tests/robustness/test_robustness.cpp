@@ -147,6 +147,7 @@ private Q_SLOTS:
     void mutatedImages();
     void corruptArraysTensorsAndPipelines();
     void hugeFolderWithLoopsAndUnreadableEntries();
+    void pipesAndDevicesDoNotBlock();
 };
 
 void TestRobustness::mutatedImages() {
@@ -625,6 +626,47 @@ void TestRobustness::hugeFolderWithLoopsAndUnreadableEntries() {
     QCOMPARE(unreadable, 3);  // noperm.jpg is empty, so even root cannot decode it
     qInfo("robustness: opened %zu samples from %zu entries in %.2f s; %zu issues", ds->size(), entries,
           openSeconds, ds->issues().size());
+}
+
+// Opening a named pipe for reading waits for a writer, and /dev/zero never
+// ends: every reader must refuse such entries instead of hanging. Run
+// through the CLI with a timeout first, so a regression fails rather than
+// hangs the suite.
+void TestRobustness::pipesAndDevicesDoNotBlock() {
+    QTemporaryDir tmp;
+    const std::string root = tmp.path().toStdString() + "/data";
+    QVERIFY(QDir().mkpath(QString::fromStdString(root + "/a")));
+    bstest::writePatternImage(QString::fromStdString(root + "/a/real.png"), 16, 12, 1);
+    QVERIFY(::mkfifo((root + "/a/pipe.png").c_str(), 0644) == 0);
+    QVERIFY(::symlink("/dev/zero", (root + "/a/zero.jpg").c_str()) == 0);
+    const std::string loose = tmp.path().toStdString();
+    for (const char* name : {"/pipe.npy", "/pipe.csv", "/pipe.json"})
+        QVERIFY(::mkfifo((loose + name).c_str(), 0644) == 0);
+
+    const QString report = tmp.path() + "/r.json";
+    auto r = bstest::runCli({"audit", QString::fromStdString(root), "--quiet", "--report", report}, 60000);
+    QCOMPARE(r.exitCode, 1);
+    const std::set<QString> named = filesWithLoadFindings(readJson(report));
+    // (Named paths are canonical: the link's is /dev/zero.)
+    for (const char* bad : {"/a/pipe.png", "/a/zero.jpg"})
+        QVERIFY2(named.count(QFileInfo(QString::fromStdString(root + bad)).canonicalFilePath()), bad);
+    r = bstest::runCli({"audit", QString::fromStdString(loose + "/pipe.npy")}, 60000);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("not a regular file"), qPrintable(r.err));
+
+    // In-process, each reader names the entry.
+    auto ds = bs::openDataset(root);
+    QCOMPARE(ds->size(), size_t(3));
+    for (size_t i = 0; i < ds->size(); ++i) {
+        if (ds->path(i).find("real.png") != std::string::npos) continue;
+        bstest::expectError([&] { (void)ds->loadRaw(i); }, QString::fromStdString(ds->path(i)),
+                            "not a regular file");
+    }
+    for (const char* name : {"/pipe.npy", "/pipe.csv"})
+        bstest::expectError([&] { (void)bs::openDataset(loose + name); }, QString::fromStdString(loose + name),
+                            "not a regular file");
+    bstest::expectError([&] { (void)bs::Pipeline::loadFile(loose + "/pipe.json"); },
+                        QString::fromStdString(loose + "/pipe.json"), "not a regular file");
 }
 
 QTEST_GUILESS_MAIN(TestRobustness)
