@@ -257,10 +257,16 @@ bool jpegReachesEoi(const uint8_t* d, size_t size, int& scans) {
             ++scans;
             // Entropy-coded data runs to the next marker other than a
             // stuffed zero or a restart marker.
-            while (pos + 1 < size && !(d[pos] == 0xFF && d[pos + 1] != 0x00 &&
-                                       !(d[pos + 1] >= 0xD0 && d[pos + 1] <= 0xD7)))
-                ++pos;
-            if (pos + 1 >= size) return false;
+            // memchr: this walk covers every byte of the file.
+            for (;;) {
+                const void* ff = pos < size ? std::memchr(d + pos, 0xFF, size - pos) : nullptr;
+                if (!ff) return false;
+                pos = size_t(static_cast<const uint8_t*>(ff) - d);
+                if (pos + 1 >= size) return false;
+                const uint8_t next = d[pos + 1];
+                if (next != 0x00 && !(next >= 0xD0 && next <= 0xD7)) break;
+                pos += 2;
+            }
         }
     }
     return false;
