@@ -136,12 +136,9 @@ AuditSettings AuditSettings::loadFile(const std::string& path) {
     regularFileSize(path);
     std::ifstream in(path);
     if (!in) throw Error("cannot open settings file " + path);
-    json j;
-    try {
-        in >> j;
-    } catch (const std::exception& e) {
-        throw Error("settings file " + path + " is not valid JSON: " + e.what());
-    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    const json j = parseUntrustedJson(text.str(), "settings file " + path);
     AuditSettings s;
     try {
         s.applyJson(j);

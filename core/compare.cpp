@@ -189,11 +189,9 @@ DumpManifest readDumpManifest(const std::string& dumpDir) {
     regularFileSize(path);
     std::ifstream in(path);
     if (!in) throw Error(path + ": cannot open (is this a folder written by batchscope_dump.py?)");
-    try {
-        in >> m.raw;
-    } catch (const std::exception& e) {
-        throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    m.raw = parseUntrustedJson(text.str(), path);
     if (!m.raw.is_object() || !m.raw.contains("batches") || !m.raw["batches"].is_array())
         throw Error(path + ": no \"batches\" list; not a batchscope dump manifest");
     const auto& ds = m.raw.value("dataset", nlohmann::json::object());

@@ -198,6 +198,7 @@ public:
 private:
     const std::string& s_;
     size_t pos_ = 0;
+    int depth_ = 0;
 
     [[noreturn]] void fail(const std::string& what, size_t at,
                            const std::string& accepted = "") const {
@@ -266,6 +267,17 @@ private:
         }
     }
     NodeP unary() {
+        // Every nesting (parentheses, call arguments, unary signs, the right
+        // side of **) passes here: bound it so hostile text cannot exhaust
+        // the stack in this parser or in the tree's recursive evaluation.
+        constexpr int kMaxDepth = 200;
+        struct Depth {
+            int& d;
+            explicit Depth(int& depth) : d(++depth) {}
+            ~Depth() { --d; }
+        } depth(depth_);
+        if (depth_ > kMaxDepth)
+            fail("expression nested deeper than " + std::to_string(kMaxDepth) + " levels", pos_);
         if (accept("-")) return std::make_shared<NegNode>(unary());
         if (accept("+")) return unary();
         return power();
@@ -380,6 +392,10 @@ private:
 }  // namespace expr_detail
 
 Expression Expression::parse(const std::string& text) {
+    // A long chain (x+x+...+x) nests as deeply as it is long in the tree.
+    constexpr size_t kMaxLength = 4096;
+    if (text.size() > kMaxLength)
+        throw Error("Lambda: expression longer than " + std::to_string(kMaxLength) + " characters");
     Expression e;
     e.text_ = text;
     expr_detail::Parser p(e.text_);

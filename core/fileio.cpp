@@ -23,4 +23,19 @@ uint64_t regularFileSize(const std::string& path) {
     return uint64_t(st.st_size);
 }
 
+nlohmann::json parseUntrustedJson(const std::string& text, const std::string& what) {
+    constexpr int kMaxDepth = 100;
+    try {
+        return nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+            if (depth > kMaxDepth)
+                throw Error("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+            return true;
+        });
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(what + ": not valid JSON (" + e.what() + ")");
+    } catch (const Error& e) {
+        throw Error(what + ": " + e.what());
+    }
+}
+
 }  // namespace bs

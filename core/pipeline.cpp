@@ -394,12 +394,13 @@ static std::string trimmed(const std::string& s) {
 }
 
 // Every JSON library error becomes a PipelineError: parse_error, and
-// out_of_range for numbers like 3e836 (found by fuzzing).
+// out_of_range for numbers like 3e836 (found by fuzzing), and nesting too
+// deep to print safely.
 static json parseJsonText(const std::string& text) {
     try {
-        return json::parse(text);
-    } catch (const json::exception& e) {
-        throw PipelineError(-1, std::string("pipeline JSON: ") + e.what());
+        return parseUntrustedJson(text, "pipeline JSON");
+    } catch (const Error& e) {
+        throw PipelineError(-1, e.what());
     }
 }
 

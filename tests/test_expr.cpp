@@ -70,6 +70,16 @@ private Q_SLOTS:
         check("x.sum(1)", "sum() takes 0 argument(s), got 1");
         check("", "unexpected end of expression at column 1");
         check("x $ 2", "unexpected '$' at column 3");
+        // Hostile sizes: refused before they can exhaust the stack.
+        check(std::string(300, '-') + "x", "nested deeper than 200 levels");
+        check(std::string(1000, '(') + "x" + std::string(1000, ')'), "nested deeper than 200 levels");
+        check(std::string(5000, '-') + "x", "longer than 4096 characters");
+        // Real nesting well inside the bound still parses and evaluates.
+        const bs::Expression deep = bs::Expression::parse(std::string(150, '(') + "x + 1" + std::string(150, ')'));
+        bs::Tensor t;
+        t.shape = {1};
+        t.values = {2.f};
+        QCOMPARE(deep.evaluate(t).values.at(0), 3.f);
     }
 
     void resultsEqualTorch() {

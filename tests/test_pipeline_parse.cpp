@@ -107,6 +107,9 @@ private Q_SLOTS:
         expectError([] { P::parse(R"([{"op":"ToTensor","enabled":"no"}])"); }, 0, {"enabled"});
         expectError([] { P::parse(R"({"op":"ToTensor"})"); }, -1, {"array of stages"});
         expectError([] { P::parse(R"([{"op":"ToTensor"},)"); }, -1, {"pipeline JSON"});
+        // 200,000 nested brackets would overflow the stack when quoted back.
+        expectError([] { P::parse(std::string(200000, '[') + std::string(200000, ']')); }, -1,
+                    {"pipeline JSON", "nested deeper than 100 levels"});
         expectError([] { P::parse(kBadLambda); }, 0,
                     {"stage 0 (Lambda)", "unexpected ')' at column 8"});
     }
