@@ -199,9 +199,10 @@ bool jpegReadHeader(JpegJob& job, const uint8_t* data, size_t size) {
     job.cinfo.err = jpeg_std_error(&job.err);
     job.err.error_exit = jpegErrorExit;
     job.err.emit_message = jpegEmitMessage;
+    // Before create, which keeps client_data: its own errors reach jpegErrorExit.
+    job.cinfo.client_data = &job;
     if (setjmp(job.jump)) return false;
     jpeg_create_decompress(&job.cinfo);
-    job.cinfo.client_data = &job;
     job.progress.progress_monitor = jpegProgress;
     job.cinfo.progress = &job.progress;
     jpeg_mem_src(&job.cinfo, data, (unsigned long)size);
@@ -209,9 +210,9 @@ bool jpegReadHeader(JpegJob& job, const uint8_t* data, size_t size) {
     return true;
 }
 
-// Decodes into `dst` (rows of width * components bytes) with libjpeg's
-// defaults: accurate integer DCT and fancy upsampling, as Pillow uses.
-// `rows` points at every output row.
+// Decodes into `rows` (one pointer per output row, width * components
+// bytes each) with libjpeg's defaults: accurate integer DCT and fancy
+// upsampling, as Pillow uses.
 bool jpegReadPixels(JpegJob& job, J_COLOR_SPACE space, JSAMPARRAY rows) {
     if (setjmp(job.jump)) return false;
     job.cinfo.out_color_space = space;
