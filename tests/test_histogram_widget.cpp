@@ -40,6 +40,7 @@ private Q_SLOTS:
     void floatHistogramAndOutside();
     void overlayCountsAndColours();
     void soloAndMapping();
+    void floatRoundingIsNotOutOfRange();
     void paintedHighlight();
     void qimageOwnsPixels();
 };
@@ -125,6 +126,31 @@ void TestHistogramWidget::overlayCountsAndColours() {
     QCOMPARE(c2.above, c.above);
     QCOMPARE(countColour(plain, ro.colors.above), 0);
     QCOMPARE(plain.pixelColor(0, 0), QColor(255, 128, 128));  // R clipped at white
+}
+
+// A white pixel after ImageNet's green Normalize(mean 0.456, std 0.224)
+// computed in float32 lies a few ulps above the range computed in double;
+// that is rounding, not an anomaly. A real excursion just past it is still
+// counted.
+void TestHistogramWidget::floatRoundingIsNotOutOfRange() {
+    const double hi = (1.0 - 0.456) / 0.224, lo = (0.0 - 0.456) / 0.224;
+    const volatile float mean = 0.456f, std = 0.224f;  // computed at run time, in float
+    const float white = (1.0f - mean) / std, black = (0.0f - mean) / std;
+    QVERIFY2(double(white) > hi, "premise: float32 rounding lands above the double bound");
+    bs::Tensor t = bs::Tensor::zeros({1, 1, 4});
+    t.values = {white, black, float(hi + 0.01), float(lo - 0.01)};
+    RenderOptions ro;
+    ro.range = DisplayRange::uniform(lo, hi, DisplayRange::Mode::Expected);
+    ro.overlay = true;
+    OverlayCounts c;
+    (void)renderTensor(t, ro, &c);
+    QCOMPARE(c.above, int64_t(1));
+    QCOMPARE(c.below, int64_t(1));
+    const Histogram h = computeHistogram(t, 8, lo, hi);
+    QCOMPARE(h.above[0], int64_t(1));
+    QCOMPARE(h.below[0], int64_t(1));
+    QCOMPARE(h.counts[0].back(), int64_t(1));   // white in the top bin
+    QCOMPARE(h.counts[0].front(), int64_t(1));  // black in the bottom bin
 }
 
 void TestHistogramWidget::soloAndMapping() {

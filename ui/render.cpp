@@ -93,6 +93,14 @@ Planes planesOf(const bs::Tensor& t) {
     return p;
 }
 
+// Values computed in float32 (ToTensor, Normalize) land a few ulps past a
+// range computed in double: (1 - 0.485f) / 0.229f is above (1 - 0.485) /
+// 0.229, so every white pixel of a clean image would be flagged "above".
+// A relative slack of 1e-5 absorbs rounding and hides no real excursion.
+static double rangeSlack(double lo, double hi) {
+    return 1e-5 * std::max({1.0, std::fabs(lo), std::fabs(hi)});
+}
+
 QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions& o,
                     OverlayCounts* counts) {
     OverlayCounts cnt;
@@ -111,10 +119,13 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
     } else {
         src[0] = src[1] = src[2] = 0;
     }
-    double lo[3], scale[3];
+    double lo[3], scale[3], below[3], above[3];
     for (int k = 0; k < 3; ++k) {
         const int c = std::min(src[k], 2);
         lo[k] = o.range.lo[c];
+        const double slack = rangeSlack(o.range.lo[c], o.range.hi[c]);
+        below[k] = o.range.lo[c] - slack;
+        above[k] = o.range.hi[c] + slack;
         const double span = o.range.hi[c] - o.range.lo[c];
         scale[k] = span > 0 ? 255.0 / span : 0.0;
     }
@@ -132,12 +143,10 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
                     c = 4;
                 } else if (std::isinf(v)) {
                     c = 3;
-                } else {
-                    const int ch = std::min(src[k], 2);
-                    if (v > o.range.hi[ch])
-                        c = 2;
-                    else if (v < o.range.lo[ch])
-                        c = 1;
+                } else if (v > above[k]) {
+                    c = 2;
+                } else if (v < below[k]) {
+                    c = 1;
                 }
                 cls = std::max(cls, c);
                 double g =
@@ -236,6 +245,7 @@ Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi) 
     h.above = h.nan = h.inf = h.below;
     channelMinMax(t, h.min, h.max);
     const double k = hi > lo ? h.bins / (hi - lo) : 0.0;
+    const double slack = rangeSlack(lo, hi);
     for (int c = 0; c < p.c; ++c) {
         auto& row = h.counts[c];
         forChannel(t, p, c, [&](float v) {
@@ -243,13 +253,13 @@ Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi) 
                 ++h.nan[c];
             } else if (std::isinf(v)) {
                 ++h.inf[c];
-            } else if (v < lo) {
+            } else if (v < lo - slack) {
                 ++h.below[c];
-            } else if (v > hi) {
+            } else if (v > hi + slack) {
                 ++h.above[c];
             } else {
                 int64_t b = int64_t((double(v) - lo) * k);
-                if (b >= h.bins) b = h.bins - 1;
+                b = std::clamp<int64_t>(b, 0, h.bins - 1);  // within the slack
                 ++row[size_t(b)];
             }
         });
