@@ -484,14 +484,18 @@ Tensor CompareSession::userSample(size_t batch, size_t row) const {
     return tensorRow(batchData(batch).images, row);
 }
 
-std::vector<StageValue> CompareSession::reproduceStages(int64_t index, int64_t epoch) const {
+SampleResult CompareSession::compute(int64_t index, int64_t epoch, bool keepStages) const {
     if (index < 0 || size_t(index) >= dataset_->size())
         throw Error("index " + std::to_string(index) + " outside the dataset (" +
                     std::to_string(dataset_->size()) + " samples)");
     RandomContext ctx{manifest_.seed, epoch, index};
-    SampleResult r = processSample(*dataset_, pipeline_, size_t(index), ctx, true);
+    SampleResult r = processSample(*dataset_, pipeline_, size_t(index), ctx, keepStages);
     if (!r.record.error.empty()) throw Error(r.record.error);
-    return std::move(r.stages);
+    return r;
+}
+
+std::vector<StageValue> CompareSession::reproduceStages(int64_t index, int64_t epoch) const {
+    return compute(index, epoch, true).stages;
 }
 
 Tensor CompareSession::reproduce(int64_t index, int64_t epoch) const {
@@ -501,12 +505,7 @@ Tensor CompareSession::reproduce(int64_t index, int64_t epoch) const {
         auto it = reproCache_.find(index);
         if (it != reproCache_.end()) return it->second;
     }
-    if (index < 0 || size_t(index) >= dataset_->size())
-        throw Error("index " + std::to_string(index) + " outside the dataset (" +
-                    std::to_string(dataset_->size()) + " samples)");
-    RandomContext ctx{manifest_.seed, epoch, index};
-    SampleResult r = processSample(*dataset_, pipeline_, size_t(index), ctx, false);
-    if (!r.record.error.empty()) throw Error(r.record.error);
+    SampleResult r = compute(index, epoch, false);
     if (cacheable) {
         std::lock_guard<std::mutex> lock(mutex_);
         reproCache_[index] = r.output;

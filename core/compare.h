@@ -164,6 +164,10 @@ public:
     CompareReport run(std::function<bool(size_t, size_t)> progress = {}) const;
 
 private:
+    // One sample through the pipeline; throws Error for a bad index or a
+    // sample that fails.
+    SampleResult compute(int64_t index, int64_t epoch, bool keepStages) const;
+
     DumpManifest manifest_;
     CompareOptions options_;
     std::unique_ptr<Dataset> dataset_;
