@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <regex>
 
@@ -442,6 +443,35 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
                              known ? std::optional<DisplayRange>(range) : std::nullopt, info, panel);
 }
 
+// The "Findings" section of both HTML pages: each finding's header, then
+// `figure(shot, sample)` for its planned shots (a link to a PNG file or an
+// embedded image). nullopt from `figure` cancels the whole section.
+using FigureFn = std::function<std::optional<QString>(const PlannedShot&, const json& sample)>;
+static std::optional<QString> findingsSection(const json& report,
+                                              const std::vector<PlannedShot>& shots,
+                                       const FigureFn& figure) {
+    const json& findings = findingsOf(report);
+    QString h = QStringLiteral("<h2>Findings (%1)</h2>").arg(findings.size());
+    if (findings.empty()) h += QStringLiteral("<p class=\"none\">No findings.</p>");
+    for (size_t f = 0; f < findings.size(); ++f) {
+        h += QStringLiteral("<div class=\"finding %1\">").arg(htmlEscape(severityOf(findings[f])));
+        h += findingHeader(findings[f]);
+        QString figs;
+        for (const auto& s : shots) {
+            if (s.finding != f) continue;
+            const auto one = figure(s, samplesOf(findings[f])[s.sample]);
+            if (!one) return std::nullopt;
+            figs += *one;
+        }
+        if (figs.isEmpty())
+            h += QStringLiteral("<p class=\"meta\">%1</p>").arg(noShotText(findings[f]));
+        else
+            h += QStringLiteral("<div class=\"shots\">%1</div>").arg(figs);
+        h += QStringLiteral("</div>\n");
+    }
+    return h;
+}
+
 QString galleryHtml(const json& report, const ExportOptions& options) {
     const auto shots = planShots(report, options);
     QString h = pageStart(QStringLiteral("batchscope audit: %1").arg(qs(str(report.value("dataset", json::object()), "path"))));
@@ -451,27 +481,11 @@ QString galleryHtml(const json& report, const ExportOptions& options) {
                         "screenshots of the first %1 sample(s) of each finding</p>")
              .arg(options.samplesPerFinding);
     h += QStringLiteral("<h2>Pipeline</h2>") + pipelineBlock(report);
-    const json& findings = findingsOf(report);
-    h += QStringLiteral("<h2>Findings (%1)</h2>").arg(findings.size());
-    if (findings.empty()) h += QStringLiteral("<p class=\"none\">No findings.</p>");
-    for (size_t f = 0; f < findings.size(); ++f) {
-        h += QStringLiteral("<div class=\"finding %1\">").arg(htmlEscape(severityOf(findings[f])));
-        h += findingHeader(findings[f]);
-        QString figs;
-        for (const auto& s : shots) {
-            if (s.finding != f) continue;
-            const json& smp = samplesOf(findings[f])[s.sample];
-            figs += QStringLiteral("<figure><a href=\"%1\"><img src=\"%1\" alt=\"sample %2\"></a>"
-                                   "<figcaption>#%2 %3</figcaption></figure>")
-                        .arg(htmlEscape(s.file), htmlEscape(qs(str(smp, "index"))),
-                             htmlEscape(qs(str(smp, "path"))));
-        }
-        if (figs.isEmpty())
-            h += QStringLiteral("<p class=\"meta\">%1</p>").arg(noShotText(findings[f]));
-        else
-            h += QStringLiteral("<div class=\"shots\">%1</div>").arg(figs);
-        h += QStringLiteral("</div>\n");
-    }
+    h += *findingsSection(report, shots, [](const PlannedShot& s, const json& smp) -> std::optional<QString> {
+        return QStringLiteral("<figure><a href=\"%1\"><img src=\"%1\" alt=\"sample %2\"></a>"
+                              "<figcaption>#%2 %3</figcaption></figure>")
+            .arg(htmlEscape(s.file), htmlEscape(qs(str(smp, "index"))), htmlEscape(qs(str(smp, "path"))));
+    });
     h += QStringLiteral("</body></html>\n");
     return h;
 }
@@ -510,37 +524,26 @@ bool exportFolder(const Dataset& dataset, const Pipeline& pipeline, const json& 
 QString reportHtml(const Dataset& dataset, const Pipeline& pipeline, const json& report,
                    const ExportOptions& options, const ExportProgressFn& progress) {
     const auto shots = planShots(report, options);
-    const json& findings = findingsOf(report);
     QString h = pageStart(QStringLiteral("batchscope report: %1").arg(qs(str(report.value("dataset", json::object()), "path"))));
     const json& tool = report.value("tool", json::object());
     h += QStringLiteral("<h1>batchscope audit report</h1><p class=\"meta\">%1 %2</p>")
              .arg(htmlEscape(qs(str(tool, "name", "batchscope"))), htmlEscape(qs(str(tool, "version"))));
     h += QStringLiteral("<h2>Dataset</h2>") + summaryBlock(report);
     h += QStringLiteral("<h2>Pipeline</h2>") + pipelineBlock(report);
-    h += QStringLiteral("<h2>Findings (%1)</h2>").arg(findings.size());
-    if (findings.empty()) h += QStringLiteral("<p class=\"none\">No findings.</p>");
     size_t done = 0;
-    for (size_t f = 0; f < findings.size(); ++f) {
-        h += QStringLiteral("<div class=\"finding %1\">").arg(htmlEscape(severityOf(findings[f])));
-        h += findingHeader(findings[f]);
-        QString figs;
-        for (const auto& s : shots) {
-            if (s.finding != f) continue;
-            if (progress && !progress(done, shots.size())) return {};
-            const QImage img = renderFindingShot(dataset, pipeline, report, s.finding, s.sample, options.panel);
-            const json& smp = samplesOf(findings[f])[s.sample];
-            figs += QStringLiteral("<figure><img src=\"data:image/png;base64,%1\" alt=\"sample %2\">"
-                                   "<figcaption>#%2 %3</figcaption></figure>")
-                        .arg(QString::fromLatin1(pngBytes(img).toBase64()), htmlEscape(qs(str(smp, "index"))),
-                             htmlEscape(qs(str(smp, "path"))));
+    const auto section = findingsSection(
+        report, shots, [&](const PlannedShot& s, const json& smp) -> std::optional<QString> {
+            if (progress && !progress(done, shots.size())) return std::nullopt;
+            const QImage img =
+                renderFindingShot(dataset, pipeline, report, s.finding, s.sample, options.panel);
             ++done;
-        }
-        if (figs.isEmpty())
-            h += QStringLiteral("<p class=\"meta\">%1</p>").arg(noShotText(findings[f]));
-        else
-            h += QStringLiteral("<div class=\"shots\">%1</div>").arg(figs);
-        h += QStringLiteral("</div>\n");
-    }
+            return QStringLiteral("<figure><img src=\"data:image/png;base64,%1\" alt=\"sample %2\">"
+                                  "<figcaption>#%2 %3</figcaption></figure>")
+                .arg(QString::fromLatin1(pngBytes(img).toBase64()), htmlEscape(qs(str(smp, "index"))),
+                     htmlEscape(qs(str(smp, "path"))));
+        });
+    if (!section) return {};
+    h += *section;
     h += QStringLiteral("<h2>Per-stage statistics</h2>") + statsSection(report);
     h += QStringLiteral("</body></html>\n");
     if (progress) progress(shots.size(), shots.size());
