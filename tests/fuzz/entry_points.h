@@ -72,6 +72,19 @@ inline void touchSamples(const bs::Dataset& ds) {
     (void)ds.issues();
 }
 
+// `data` written to `path` (whose name picks the reader), opened with
+// openDataset and sampled; the file is removed afterwards.
+inline int openScratchDataset(const std::string& path, const uint8_t* data, size_t size) {
+    writeScratch(path, data, size);
+    try {
+        auto ds = bs::openDataset(path);
+        touchSamples(*ds);
+    } catch (const bs::Error&) {
+    }
+    ::unlink(path.c_str());
+    return 0;
+}
+
 // Image bytes through the decoder (format sniffed from the content).
 inline int imageDecode(const uint8_t* data, size_t size) {
     try {
@@ -96,28 +109,12 @@ inline int numpy(const uint8_t* data, size_t size) {
         } catch (const bs::Error&) {
         }
     }
-    const std::string path = scratchDir() + (zip ? "/fuzz.npz" : "/fuzz.npy");
-    writeScratch(path, data, size);
-    try {
-        auto ds = bs::openDataset(path);
-        touchSamples(*ds);
-    } catch (const bs::Error&) {
-    }
-    ::unlink(path.c_str());
-    return 0;
+    return openScratchDataset(scratchDir() + (zip ? "/fuzz.npz" : "/fuzz.npy"), data, size);
 }
 
 // An MNIST images file (raw or gzip, detected by content) through openDataset.
 inline int idx(const uint8_t* data, size_t size) {
-    const std::string path = scratchDir() + "/fuzz-images-idx3-ubyte";
-    writeScratch(path, data, size);
-    try {
-        auto ds = bs::openDataset(path);
-        touchSamples(*ds);
-    } catch (const bs::Error&) {
-    }
-    ::unlink(path.c_str());
-    return 0;
+    return openScratchDataset(scratchDir() + "/fuzz-images-idx3-ubyte", data, size);
 }
 
 // A CSV manifest next to one real image (a.png) and one non-image (b.txt),
