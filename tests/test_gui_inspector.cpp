@@ -118,11 +118,7 @@ void TestGuiInspector::editPipelineChangesTensor() {
     QTemporaryDir dir;
     makeFolder(dir.path() + "/data");
     MainWindow w(dir.path() + "/settings.ini");
-    w.show();
-    w.openPath(dir.path() + "/data");
-    QVERIFY(waitIdle(w));
-    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"Resize","size":16},{"op":"ToTensor"}])"));
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::openWithPipeline(w, dir.path() + "/data", R"([{"op":"Resize","size":16},{"op":"ToTensor"}])"));
     QCOMPARE(w.session()->sampleView()->result->output.shape, (std::vector<int64_t>{3, 16, 21}));
     const std::vector<float> before = w.session()->sampleView()->result->output.values;
 
@@ -163,11 +159,7 @@ void TestGuiInspector::probeMapsThroughCrop() {
     QTemporaryDir dir;
     makeFolder(dir.path() + "/data");
     MainWindow w(dir.path() + "/settings.ini");
-    w.show();
-    w.openPath(dir.path() + "/data");
-    QVERIFY(waitIdle(w));
-    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"CenterCrop","size":16},{"op":"ToTensor"}])"));
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::openWithPipeline(w, dir.path() + "/data", R"([{"op":"CenterCrop","size":16},{"op":"ToTensor"}])"));
     // Tensor (0,0) of a centre crop 16 of 32x24 is raw (8,4).
     w.probeTensor(0, 0);
     QVERIFY2(w.probeText().contains("raw (8,4)"), qPrintable(w.probeText()));
@@ -195,12 +187,8 @@ void TestGuiInspector::overlayOnPlantedSample() {
     QVERIFY(black.save(root + "/a/1.png"));
 
     MainWindow w(dir.path() + "/settings.ini");
-    w.show();
-    w.openPath(root);
-    QVERIFY(waitIdle(w));
     // The planted bug: a Lambda that scales [0,1] tensors by 2.
-    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::openWithPipeline(w, root, R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
     // Lambda's range is unknown: the mapping says so instead of guessing.
     QVERIFY2(w.rangeText().contains("unknown"), qPrintable(w.rangeText()));
     w.setRangeMode(bs::ui::DisplayRange::Mode::Manual, 0.0, 1.0);
@@ -244,11 +232,7 @@ void TestGuiInspector::histogramOfKnownImage() {
         for (int x = 0; x < 16; ++x) img.setPixelColor(x, y, QColor(16 * x, 100, y < 8 ? 0 : 255));
     QVERIFY(img.save(root + "/a/0.png"));
     MainWindow w(dir.path() + "/settings.ini");
-    w.show();
-    w.openPath(root);
-    QVERIFY(waitIdle(w));
-    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"}])"));
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::openWithPipeline(w, root, R"([{"op":"ToTensor"}])"));
     const Histogram& raw = w.rawHistogram()->histogram();
     QCOMPARE(raw.channels(), 3);
     QCOMPARE(raw.counts[1][100], int64_t(256));
@@ -288,11 +272,7 @@ void TestGuiInspector::screenshotExport() {
     for (int x = 0; x < 5; ++x) planted.setPixelColor(x, 0, Qt::white);
     QVERIFY(planted.save(root + "/a/0.png"));
     MainWindow w(dir.path() + "/settings.ini");
-    w.show();
-    w.openPath(root);
-    QVERIFY(waitIdle(w));
-    QVERIFY(w.pipelinePanel()->setText(R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::openWithPipeline(w, root, R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
     w.setRangeMode(bs::ui::DisplayRange::Mode::Manual, 0.0, 1.0);
     QVERIFY(waitIdle(w));
     const QImage shot = w.composeCurrentScreenshot();

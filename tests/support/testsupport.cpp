@@ -14,6 +14,7 @@
 
 #include "core/npy.h"
 #include "ui/mainwindow.h"
+#include "ui/pipelinepanel.h"
 #include "ui/session.h"
 
 namespace bstest {
@@ -102,6 +103,12 @@ bool waitIdle(bs::ui::MainWindow& w, int timeoutMs) {
         QTest::qWait(5);
     }
     return false;
+}
+
+bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString& pipelineJson) {
+    w.show();
+    w.openPath(path);
+    return waitIdle(w) && w.pipelinePanel()->setText(pipelineJson.toStdString()) && waitIdle(w);
 }
 
 QByteArray slowManyScanJpeg(int width, int height, int scans) {

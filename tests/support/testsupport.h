@@ -62,6 +62,9 @@ void makeBigImageFolder(const QString& root, int total, int classes);
 // Runs the event loop until the inspector has a batch and a sample on
 // screen and no work pending; false after `timeoutMs`.
 bool waitIdle(bs::ui::MainWindow& w, int timeoutMs = 60000);
+// Shows `w`, opens `path`, sets the pipeline from its JSON text and waits
+// for the result; false when any step fails.
+bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString& pipelineJson);
 
 // Number of pixels of `img` that are exactly colour `c`.
 int countColour(const QImage& img, QColor c);
