@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "cli.h"
-#include "ui/exporter.h"
+#include "ui/render/exporter.h"
 
 namespace bs::cli {
 

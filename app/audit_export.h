@@ -1,13 +1,13 @@
 // `batchscope audit --screenshots DIR / --html OUT.html`: the headless
-// exports of issue 5, kept out of cmd_audit.cpp (ui/exporter.h does the work).
+// exports of issue 5, kept out of cmd_audit.cpp (ui/render/exporter.h does the work).
 #pragma once
 
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "core/dataset.h"
-#include "core/pipeline.h"
+#include "core/dataset/dataset.h"
+#include "core/pipeline/pipeline.h"
 
 namespace bs::cli {
 

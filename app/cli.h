@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dataset.h"
-#include "core/pipeline.h"
+#include "core/dataset/dataset.h"
+#include "core/pipeline/pipeline.h"
 
 namespace bs::cli {
 

@@ -13,11 +13,11 @@
 
 #include "audit_export.h"
 #include "cli.h"
-#include "core/anomaly.h"
-#include "core/audit.h"
-#include "core/dataset.h"
-#include "core/pipeline.h"
-#include "core/report.h"
+#include "core/audit/anomaly.h"
+#include "core/audit/audit.h"
+#include "core/dataset/dataset.h"
+#include "core/pipeline/pipeline.h"
+#include "core/audit/report.h"
 
 namespace bs::cli {
 

@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "cli.h"
-#include "core/dataset.h"
-#include "core/loader.h"
-#include "core/pipeline.h"
-#include "core/timing.h"
+#include "core/dataset/dataset.h"
+#include "core/loader/loader.h"
+#include "core/pipeline/pipeline.h"
+#include "core/common/timing.h"
 
 namespace bs::cli {
 

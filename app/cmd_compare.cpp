@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "core/anomaly.h"
-#include "core/compare.h"
+#include "core/audit/anomaly.h"
+#include "core/compare/compare.h"
 
 namespace bs::cli {
 

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "core/dataset.h"
-#include "core/loader.h"
-#include "core/npy.h"
-#include "core/pipeline.h"
+#include "core/dataset/dataset.h"
+#include "core/loader/loader.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
 
 namespace bs::cli {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "cli.h"
-#include "core/decode.h"
-#include "ui/gui_main.h"
+#include "core/decode/decode.h"
+#include "ui/inspector/gui_main.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <algorithm>
 
 #include "support/testsupport.h"
-#include "ui/mainwindow.h"
-#include "ui/session.h"
+#include "ui/inspector/mainwindow.h"
+#include "ui/model/session.h"
 
 using namespace bs::ui;
 

@@ -43,11 +43,11 @@
 #include <memory>
 #include <vector>
 
-#include "core/dataset.h"
-#include "ui/mainwindow.h"
-#include "ui/model.h"
-#include "ui/pipelinepanel.h"
-#include "ui/session.h"
+#include "core/dataset/dataset.h"
+#include "ui/inspector/mainwindow.h"
+#include "ui/model/model.h"
+#include "ui/widgets/pipelinepanel.h"
+#include "ui/model/session.h"
 
 using namespace bs::ui;
 

@@ -10,9 +10,9 @@
 #include <limits>
 #include <set>
 
-#include "core/anomaly.h"
-#include "core/audit.h"
-#include "core/report.h"
+#include "core/audit/anomaly.h"
+#include "core/audit/audit.h"
+#include "core/audit/report.h"
 #include "support/testsupport.h"
 
 using namespace bs;

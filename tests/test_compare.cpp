@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "core/compare.h"
+#include "core/compare/compare.h"
 #include "support/testsupport.h"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include <functional>
 
-#include "core/decode.h"
+#include "core/decode/decode.h"
 #include "support/testsupport.h"
 
 namespace {

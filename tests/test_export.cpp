@@ -12,14 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/anomaly.h"
-#include "core/audit.h"
-#include "core/dataset.h"
-#include "core/pipeline.h"
-#include "core/report.h"
+#include "core/audit/anomaly.h"
+#include "core/audit/audit.h"
+#include "core/dataset/dataset.h"
+#include "core/pipeline/pipeline.h"
+#include "core/audit/report.h"
 #include "support/testsupport.h"
-#include "ui/exporter.h"
-#include "ui/render.h"
+#include "ui/render/exporter.h"
+#include "ui/render/render.h"
 
 using json = nlohmann::json;
 

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/expr.h"
-#include "core/npy.h"
-#include "core/pipeline.h"
+#include "core/pipeline/expr.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
 #include "support/testsupport.h"
 
 using nlohmann::json;

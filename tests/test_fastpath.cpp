@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "core/pipeline.h"
+#include "core/pipeline/pipeline.h"
 
 using namespace bs;
 

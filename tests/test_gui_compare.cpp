@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/compare.h"
+#include "core/compare/compare.h"
 #include "support/testsupport.h"
-#include "ui/compareview.h"
-#include "ui/imageview.h"
+#include "ui/compare/compareview.h"
+#include "ui/widgets/imageview.h"
 
 using bs::ui::CompareView;
 

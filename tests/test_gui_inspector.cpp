@@ -13,11 +13,11 @@
 #include <QtTest>
 
 #include "support/testsupport.h"
-#include "ui/histogramwidget.h"
-#include "ui/imageview.h"
-#include "ui/mainwindow.h"
-#include "ui/pipelinepanel.h"
-#include "ui/session.h"
+#include "ui/widgets/histogramwidget.h"
+#include "ui/widgets/imageview.h"
+#include "ui/inspector/mainwindow.h"
+#include "ui/widgets/pipelinepanel.h"
+#include "ui/model/session.h"
 
 using namespace bs::ui;
 

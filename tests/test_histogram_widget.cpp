@@ -7,10 +7,10 @@
 #include <cmath>
 #include <limits>
 
-#include "ui/histogramwidget.h"
-#include "ui/model.h"
+#include "ui/widgets/histogramwidget.h"
+#include "ui/model/model.h"
 #include "support/testsupport.h"
-#include "ui/render.h"
+#include "ui/render/render.h"
 
 using namespace bs::ui;
 

@@ -3,8 +3,8 @@
 // by the robustness suite). Opening it must give an error and nothing else.
 #include <QtTest>
 
-#include "core/dataset.h"
-#include "core/ptfile.h"
+#include "core/dataset/dataset.h"
+#include "core/dataset/ptfile.h"
 #include "support/testsupport.h"
 
 class TestHostilePt : public QObject {

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/dataset.h"
+#include "core/dataset/dataset.h"
 #include "support/testsupport.h"
 
 namespace {

@@ -10,10 +10,10 @@
 #include <cstring>
 #include <set>
 
-#include "core/dataset.h"
-#include "core/loader.h"
-#include "core/npy.h"
-#include "core/pipeline.h"
+#include "core/dataset/dataset.h"
+#include "core/loader/loader.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
 #include "support/testsupport.h"
 
 using namespace bs;

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "core/npy.h"
+#include "core/dataset/npy.h"
 #include "support/testsupport.h"
 
 using bstest::expectError;

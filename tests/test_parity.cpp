@@ -10,10 +10,10 @@
 #include <fstream>
 #include <map>
 
-#include "core/decode.h"
-#include "core/npy.h"
-#include "core/pipeline.h"
-#include "core/resample.h"
+#include "core/decode/decode.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
+#include "core/pipeline/resample.h"
 #include "support/testsupport.h"
 
 using nlohmann::json;

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/pipeline.h"
+#include "core/pipeline/pipeline.h"
 #include "support/testsupport.h"
 
 using nlohmann::json;

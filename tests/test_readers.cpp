@@ -10,9 +10,9 @@
 #include <atomic>
 #include <thread>
 
-#include "core/dataset.h"
-#include "core/npy.h"
-#include "core/ptfile.h"
+#include "core/dataset/dataset.h"
+#include "core/dataset/npy.h"
+#include "core/dataset/ptfile.h"
 #include "support/testsupport.h"
 
 using bstest::expectError;

@@ -8,7 +8,7 @@
 #include <limits>
 #include <random>
 
-#include "core/stats.h"
+#include "core/audit/stats.h"
 
 using namespace bs;
 

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/npy.h"
-#include "core/pipeline.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
 #include "support/testsupport.h"
 
 using nlohmann::json;

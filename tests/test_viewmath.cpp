@@ -2,7 +2,7 @@
 // tables of (sizes, operation) -> expected zoom/offset/mapped points.
 #include <QtTest>
 
-#include "ui/viewtransform.h"
+#include "ui/render/viewtransform.h"
 
 using bs::ui::ViewTransform;
 

@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "core/dataset.h"
-#include "core/decode.h"
-#include "core/npy.h"
-#include "core/pipeline.h"
+#include "core/dataset/dataset.h"
+#include "core/decode/decode.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
 
 namespace bsfuzz {
 

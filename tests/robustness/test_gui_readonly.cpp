@@ -22,9 +22,9 @@
 #include <map>
 
 #include "support/testsupport.h"
-#include "ui/mainwindow.h"
-#include "ui/pipelinepanel.h"
-#include "ui/session.h"
+#include "ui/inspector/mainwindow.h"
+#include "ui/widgets/pipelinepanel.h"
+#include "ui/model/session.h"
 
 using namespace bs::ui;
 using bstest::waitIdle;

@@ -26,11 +26,11 @@
 #include <map>
 #include <set>
 
-#include "core/dataset.h"
-#include "core/decode.h"
-#include "core/npy.h"
-#include "core/pipeline.h"
-#include "core/ptfile.h"
+#include "core/dataset/dataset.h"
+#include "core/decode/decode.h"
+#include "core/dataset/npy.h"
+#include "core/pipeline/pipeline.h"
+#include "core/dataset/ptfile.h"
 #include "mutate.h"
 #include "support/testsupport.h"
 

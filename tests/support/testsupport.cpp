@@ -12,10 +12,10 @@
 
 #include <cmath>
 
-#include "core/npy.h"
-#include "ui/mainwindow.h"
-#include "ui/pipelinepanel.h"
-#include "ui/session.h"
+#include "core/dataset/npy.h"
+#include "ui/inspector/mainwindow.h"
+#include "ui/widgets/pipelinepanel.h"
+#include "ui/model/session.h"
 
 namespace bstest {
 

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "core/types.h"
+#include "core/common/types.h"
 
 namespace bs::ui {
 class MainWindow;

@@ -1,0 +1,295 @@
+#include "core/audit/audit.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "core/loader/loader.h"
+
+namespace bs {
+
+using json = nlohmann::json;
+
+json AuditRun::toJson() const {
+    return {{"cancelled", cancelled}, {"scanned", scanned}, {"total", total}, {"seconds", seconds}};
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool sameBits(const Tensor& a, const Tensor& b) {
+    return a.shape == b.shape && a.dtype == b.dtype && a.values.size() == b.values.size() &&
+           (a.values.empty() ||
+            std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0);
+}
+
+bool sameStage(const StageValue& a, const StageValue& b) {
+    if (a.kind != b.kind) return false;
+    if (a.isImage())
+        return a.image.width == b.image.width && a.image.height == b.image.height &&
+               a.image.channels == b.image.channels && a.image.pixels == b.image.pixels;
+    return sameBits(a.tensor, b.tensor);
+}
+
+// First differing row of two batches (by bits), or -1 when equal.
+struct BatchDiff {
+    long row = -1;
+    double maxAbs = 0;
+    std::string what;
+};
+
+BatchDiff diffBatches(const Batch& a, const Batch& b) {
+    BatchDiff d;
+    std::vector<size_t> ia, ib;
+    for (size_t p : a.stacked) ia.push_back(a.samples[p].index);
+    for (size_t p : b.stacked) ib.push_back(b.samples[p].index);
+    if (ia != ib) {
+        d.row = 0;
+        d.what = "different samples were stacked";
+        return d;
+    }
+    if (a.labels != b.labels) {
+        d.row = 0;
+        d.what = "labels differ";
+        return d;
+    }
+    if (a.collateError.has_value() != b.collateError.has_value()) {
+        d.row = 0;
+        d.what = "only one of them raised a collate error";
+        return d;
+    }
+    if (a.collateError) return d;
+    if (a.data.shape != b.data.shape || a.data.dtype != b.data.dtype) {
+        d.row = 0;
+        d.what = "shapes differ: " + shapeToString(a.data.shape) + " vs " + shapeToString(b.data.shape);
+        return d;
+    }
+    if (a.data.values.empty() || ia.empty()) return d;
+    const size_t per = a.data.values.size() / ia.size();
+    for (size_t r = 0; r < ia.size(); ++r) {
+        const float* x = a.data.values.data() + r * per;
+        const float* y = b.data.values.data() + r * per;
+        if (std::memcmp(x, y, per * sizeof(float)) == 0) continue;
+        if (d.row < 0) d.row = long(r);
+        for (size_t i = 0; i < per; ++i) {
+            const double e = std::fabs(double(x[i]) - double(y[i]));
+            if (!(e <= d.maxAbs)) d.maxAbs = e;
+        }
+    }
+    if (d.row >= 0) d.what = "values differ";
+    return d;
+}
+
+// Runs f(i) for i in [0, n) on `threads` threads (the caller's included).
+template <class F>
+void parallelFor(size_t n, int threads, F&& f) {
+    if (threads <= 1 || n <= 1) {
+        for (size_t i = 0; i < n; ++i) f(i);
+        return;
+    }
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t i = next++; i < n; i = next++) f(i);
+    };
+    std::vector<std::thread> pool;
+    const int extra = std::min<int>(threads, int(n)) - 1;
+    for (int t = 0; t < extra; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+}
+
+}  // namespace
+
+AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
+                  const AuditOptions& options, AuditEngine& engine,
+                  const std::function<void(const AuditProgress&)>& progress,
+                  const std::atomic<bool>* cancel) {
+    if (!dataset) throw Error("audit needs a dataset");
+    if (options.batchSize < 1) throw Error("batch size must be at least 1");
+    if (options.workers < 0) throw Error("workers must be 0 or more");
+    if (options.epochs < 1) throw Error("epochs must be at least 1");
+    const auto start = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
+
+    AuditRun run;
+    engine.observeDataset(*dataset);
+    const size_t n = options.limit ? std::min(options.limit, dataset->size()) : dataset->size();
+    run.total = n;
+    const size_t bs = size_t(options.batchSize);
+    const size_t numBatches = (n + bs - 1) / bs;
+    const int threads = std::max(1, options.workers);
+    const AuditSettings& cfg = engine.settings();
+
+    // Batches whose Loader output is checked: spread over the full batches.
+    std::vector<size_t> checkBatches;
+    const size_t fullBatches = n / bs ? n / bs : numBatches;
+    const size_t wanted = std::min(size_t(std::max(cfg.loaderCheckBatches, 0)), fullBatches);
+    for (size_t i = 0; i < wanted; ++i) {
+        const size_t b = wanted == 1 ? 0 : i * (fullBatches - 1) / (wanted - 1);
+        if (checkBatches.empty() || checkBatches.back() != b) checkBatches.push_back(b);
+    }
+
+    AuditProgress pr;
+    pr.total = n * size_t(options.epochs);
+    for (int64_t epoch = 0; epoch < options.epochs && !cancelled(); ++epoch) {
+        LoaderOptions lo;
+        lo.batchSize = options.batchSize;
+        lo.seed = options.seed;
+        lo.epoch = epoch;
+        lo.workers = 0;
+        const Loader order(dataset, pipeline, lo);
+        RandomContext ctx;
+        ctx.seed = options.seed;
+        ctx.epoch = epoch;
+        for (size_t b = 0; b < numBatches && !cancelled(); ++b) {
+            std::vector<size_t> indices = order.batchIndices(b);
+            if (indices.size() > n - std::min(n, b * bs)) indices.resize(n - b * bs);
+            // Only the batches the Loader is compared with are stacked; for
+            // the others the output shapes decide collate errors alone.
+            const bool checked =
+                epoch == 0 && std::find(checkBatches.begin(), checkBatches.end(), b) != checkBatches.end();
+            std::vector<SampleResult> results(indices.size());
+            std::vector<char> done(indices.size(), 0);
+            parallelFor(indices.size(), threads, [&](size_t i) {
+                if (cancelled()) return;
+                SampleResult r = processSample(*dataset, pipeline, indices[i], ctx, epoch == 0);
+                engine.observeSample(r);
+                // Keep only what the batch needs; stage values are large.
+                results[i].record = std::move(r.record);
+                if (checked) results[i].output = std::move(r.output);
+                else results[i].output.shape = std::move(r.output.shape);
+                done[i] = 1;
+            });
+            if (std::find(done.begin(), done.end(), 0) != done.end()) {
+                // Cancelled mid-batch: the samples already observed still
+                // count, so the report's run and summary agree.
+                if (epoch == 0) run.scanned += size_t(std::count(done.begin(), done.end(), 1));
+                break;
+            }
+            Batch batch;
+            batch.number = b;
+            std::vector<const Tensor*> rows;
+            std::vector<size_t> rowIndices;
+            for (size_t i = 0; i < results.size(); ++i) {
+                if (!results[i].record.error.empty()) continue;
+                batch.stacked.push_back(i);
+                rows.push_back(&results[i].output);
+                rowIndices.push_back(indices[i]);
+                batch.labels.push_back(results[i].record.label);
+            }
+            bool sameShapes = true;
+            for (const Tensor* t : rows) sameShapes = sameShapes && t->shape == rows.front()->shape;
+            if (checked || !sameShapes) {
+                CollateError ce;
+                if (auto stacked = stackTensors(rows, rowIndices, &ce)) batch.data = std::move(*stacked);
+                else batch.collateError = ce;
+            }
+            results.clear();  // outputs now live in the batch
+            for (size_t i = 0; i < indices.size(); ++i) {
+                SampleRecord rec;
+                rec.index = indices[i];
+                rec.path = dataset->path(indices[i]);
+                batch.samples.push_back(rec);
+            }
+            engine.observeBatch(batch);
+            if (epoch == 0) run.scanned += indices.size();
+
+            // Loader self-check: the real Loader (requested workers, and
+            // workers = 0) must give exactly this batch.
+            if (checked) {
+                pr.phase = "loader-check";
+                if (progress) progress(pr);
+                LoaderOptions wo = lo;
+                wo.workers = options.workers > 0 ? options.workers : 2;
+                const Loader withWorkers(dataset, pipeline, wo);
+                const Loader inline0(dataset, pipeline, lo);
+                // workers=0 runs on a thread of its own meanwhile, so the
+                // cores are not left idle by the single-threaded loader.
+                Batch l0, lw;
+                std::exception_ptr inlineError;
+                std::thread inlineThread([&] {
+                    try {
+                        l0 = inline0.batch(b, cancel);
+                    } catch (...) {
+                        inlineError = std::current_exception();
+                    }
+                });
+                try {
+                    lw = withWorkers.batch(b, cancel);
+                } catch (...) {
+                    inlineThread.join();
+                    throw;
+                }
+                inlineThread.join();
+                if (inlineError) std::rethrow_exception(inlineError);
+                if (cancelled()) break;
+                const struct {
+                    const Batch* x;
+                    const Batch* y;
+                    std::string what;
+                } checks[] = {
+                    {&lw, &batch,
+                     "the Loader's batch " + std::to_string(b) + " (" + std::to_string(wo.workers) +
+                         " workers) differs from the stack of its samples computed alone"},
+                    {&lw, &l0,
+                     "batch " + std::to_string(b) + " differs between " + std::to_string(wo.workers) +
+                         " workers and workers=0"},
+                };
+                for (const auto& c : checks) {
+                    const BatchDiff diff = diffBatches(*c.x, *c.y);
+                    if (diff.row < 0) continue;
+                    const size_t pos = size_t(diff.row) < c.x->stacked.size() ? c.x->stacked[size_t(diff.row)] : 0;
+                    const size_t index = pos < c.x->samples.size() ? c.x->samples[pos].index : 0;
+                    engine.addFinding("loader_mismatch", "loader", index, dataset->path(index),
+                                      {{"batch", b}, {"row", diff.row}, {"max_abs_diff", diff.maxAbs},
+                                       {"workers", wo.workers}, {"reason", diff.what}},
+                                      "In " + c.what + " (" + diff.what + ", first at row " +
+                                          std::to_string(diff.row) + ", max difference " +
+                                          std::to_string(diff.maxAbs) + ").");
+                }
+                pr.phase = "scan";
+            }
+            pr.done += indices.size();
+            pr.epoch = epoch;
+            pr.seconds = elapsed();
+            if (progress) progress(pr);
+        }
+    }
+
+    // Replays: the same RandomContext must give the same bits at every stage.
+    const size_t replays = std::min(size_t(std::max(cfg.replaySamples, 0)), run.scanned);
+    if (!cancelled() && replays > 0) {
+        pr.phase = "replay";
+        if (progress) progress(pr);
+        RandomContext ctx;
+        ctx.seed = options.seed;
+        for (size_t i = 0; i < replays && !cancelled(); ++i) {
+            const size_t index = replays == 1 ? 0 : i * (run.scanned - 1) / (replays - 1);
+            const SampleResult a = processSample(*dataset, pipeline, index, ctx, true);
+            const SampleResult b = processSample(*dataset, pipeline, index, ctx, true);
+            if (!a.record.error.empty() || !b.record.error.empty()) continue;
+            size_t stage = 0;
+            const size_t ns = std::min(a.stages.size(), b.stages.size());
+            for (size_t k = 0; k < ns && !stage; ++k)
+                if (!sameStage(a.stages[k], b.stages[k])) stage = k;
+            if (!stage && sameBits(a.output, b.output)) continue;
+            if (!stage) stage = ns ? ns - 1 : 0;
+            const std::string name = engine.stageName(stage);
+            engine.addFinding("nondeterministic_transform", stage ? name : "decode", index,
+                              a.record.path, {{"seed", options.seed}, {"epoch", 0}},
+                              name + " gave a different output when replayed with the same seed, "
+                                     "epoch and index: it draws randomness batchscope does not control.");
+        }
+    }
+    run.cancelled = cancelled();
+    run.seconds = elapsed();
+    engine.finish();
+    return run;
+}
+
+}  // namespace bs

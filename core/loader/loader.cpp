@@ -1,0 +1,443 @@
+#include "core/loader/loader.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "core/common/timing.h"
+
+namespace bs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// splitmix64: a full-period mixer, so nearby (seed, epoch) pairs give
+// unrelated shuffles.
+uint64_t mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+const char* decodeErrorKindName(DecodeErrorKind k) {
+    switch (k) {
+        case DecodeErrorKind::Truncated: return "truncated_image";
+        case DecodeErrorKind::Oversized: return "oversized_image";
+        case DecodeErrorKind::TimeLimit:  // the message says it was the limit
+        case DecodeErrorKind::Unreadable: break;
+    }
+    return "unreadable_file";
+}
+
+// Fixed-size pool; tasks are plain closures. Worker ids start at 1 so that
+// 0 keeps meaning "computed inline", as PyTorch's main-process loading.
+class ThreadPool {
+public:
+    explicit ThreadPool(int n) {
+        for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { work(i + 1); });
+    }
+    ~ThreadPool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        for (auto& t : threads_) t.join();
+    }
+    void submit(std::function<void(int worker)> task) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            tasks_.push_back(std::move(task));
+        }
+        wake_.notify_one();
+    }
+
+private:
+    void work(int id) {
+        for (;;) {
+            std::function<void(int)> task;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+                if (tasks_.empty()) return;
+                task = std::move(tasks_.front());
+                tasks_.pop_front();
+            }
+            task(id);
+        }
+    }
+    std::vector<std::thread> threads_;
+    std::deque<std::function<void(int)>> tasks_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+};
+
+// Every sample allocates its decoded image and output tensor (hundreds of
+// KiB) and every batch its stack (tens of MiB). With glibc's defaults such
+// blocks are mmap'ed and returned to the kernel on free, so each sample pays
+// page faults and zeroing again (a third of the loader's time in a profile).
+// Keeping freed memory in the heap lets the next sample reuse it; the
+// process's footprint stays at its working set.
+void keepFreedMemory() {
+#ifdef M_MMAP_THRESHOLD
+    static std::once_flag once;
+    std::call_once(once, [] {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    });
+#endif
+}
+
+}  // namespace
+
+SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
+                           const RandomContext& ctx, bool keepStages, size_t stopAfter) {
+    const auto start = Clock::now();
+    SampleResult result;
+    SampleRecord& rec = result.record;
+    rec.index = index;
+    rec.epoch = ctx.epoch;
+    try {
+        rec.path = dataset.path(index);
+        rec.label = dataset.label(index);
+    } catch (const std::exception& e) {
+        rec.error = e.what();
+        rec.errorKind = "unreadable_file";
+        return result;
+    }
+
+    StageValue input;
+    try {
+        if (dataset.hasRaw()) {
+            const auto t0 = Clock::now();
+            Image raw = dataset.loadRaw(index, &rec.decode);
+            if (StageTimer* timer = pipeline.timer()) timer->addDecode(secondsSince(t0));
+            if (keepStages) result.raw = raw;  // copy only when a caller wants to look at it
+            input = StageValue::fromImage(std::move(raw));
+        } else {
+            input = StageValue::fromTensor(dataset.loadTensor(index));
+        }
+    } catch (const DecodeError& e) {
+        rec.error = e.what();
+        rec.errorKind = decodeErrorKindName(e.kind());
+        rec.seconds = secondsSince(start);
+        return result;
+    } catch (const std::exception& e) {
+        rec.error = e.what();
+        rec.errorKind = "unreadable_file";
+        rec.seconds = secondsSince(start);
+        return result;
+    }
+
+    try {
+        RandomContext sampleCtx = ctx;
+        sampleCtx.index = int64_t(index);
+        Pipeline::Result r = pipeline.run(std::move(input), sampleCtx, keepStages, stopAfter);
+        rec.drawn = nlohmann::json::array();
+        for (auto& d : r.drawn) rec.drawn.push_back(std::move(d));
+        if (r.output.isImage()) {
+            result.output = asTensor(r.output);
+        } else {
+            result.output = std::move(r.output.tensor);
+        }
+        result.stages = std::move(r.stages);
+    } catch (const PipelineError& e) {
+        rec.error = e.what();
+        rec.errorKind = "pipeline";
+        rec.errorStage = e.stage();
+    } catch (const std::exception& e) {
+        rec.error = e.what();
+        rec.errorKind = "pipeline";
+    }
+    rec.seconds = secondsSince(start);
+    return result;
+}
+
+std::optional<Tensor> stackTensors(const std::vector<const Tensor*>& items,
+                                   const std::vector<size_t>& indices, CollateError* error) {
+    Tensor out;
+    if (items.empty()) return out;
+    const auto& first = items.front()->shape;
+    bool same = true;
+    for (const Tensor* t : items) same = same && t->shape == first;
+    if (!same) {
+        if (error) {
+            error->indices = indices;
+            error->shapes.clear();
+            for (const Tensor* t : items) error->shapes.push_back(t->shape);
+            std::string msg = "stack expects each tensor to be equal size, but got ";
+            size_t shown = 0;
+            for (size_t i = 0; i < items.size() && shown < 4; ++i) {
+                if (items[i]->shape == first && i > 0) continue;
+                msg += (shown ? ", " : "") + shapeToString(items[i]->shape) + " at index " +
+                       std::to_string(indices[i]);
+                ++shown;
+            }
+            error->message = msg;
+        }
+        return std::nullopt;
+    }
+    out.shape.push_back(int64_t(items.size()));
+    out.shape.insert(out.shape.end(), first.begin(), first.end());
+    out.dtype = items.front()->dtype;
+    const size_t per = items.front()->values.size();
+    out.values.resize(per * items.size());
+    for (size_t i = 0; i < items.size(); ++i)
+        std::memcpy(out.values.data() + i * per, items[i]->values.data(), per * sizeof(float));
+    return out;
+}
+
+struct Loader::Impl {
+    std::shared_ptr<const Dataset> dataset;
+    Pipeline pipeline;
+    LoaderOptions options;
+    std::vector<size_t> order;
+    std::unique_ptr<ThreadPool> pool;
+
+    // Batch buffers handed back by next() (the caller's previous batch,
+    // which next() overwrites anyway): reusing them spares a fresh
+    // tens-of-MiB allocation, its page faults and zeroing, per batch.
+    std::mutex recycleMutex;
+    std::vector<std::vector<float>> recycled;
+    std::vector<float> takeBuffer(size_t n) {
+        std::lock_guard<std::mutex> lock(recycleMutex);
+        for (auto it = recycled.begin(); it != recycled.end(); ++it) {
+            if (it->capacity() < n) continue;
+            std::vector<float> v = std::move(*it);
+            recycled.erase(it);
+            v.resize(n);  // rows are all overwritten; only growth is zeroed
+            return v;
+        }
+        return std::vector<float>(n);
+    }
+    void giveBuffer(std::vector<float>&& v) {
+        if (v.capacity() == 0) return;
+        std::lock_guard<std::mutex> lock(recycleMutex);
+        if (recycled.size() < 2) recycled.push_back(std::move(v));
+    }
+
+    // Sequential iteration state.
+    size_t nextBatch = 0;
+    std::deque<std::future<Batch>> ahead;
+    size_t aheadStart = 0;
+};
+
+Loader::Loader(std::shared_ptr<const Dataset> dataset, Pipeline pipeline, LoaderOptions options)
+    : impl_(std::make_unique<Impl>()) {
+    keepFreedMemory();
+    if (!dataset) throw Error("loader needs a dataset");
+    if (options.batchSize < 1) throw Error("batch size must be at least 1");
+    if (options.workers < 0) throw Error("workers must be 0 or more");
+    impl_->dataset = std::move(dataset);
+    impl_->pipeline = std::move(pipeline);
+    impl_->options = options;
+    const size_t n = impl_->dataset->size();
+    impl_->order.resize(n);
+    std::iota(impl_->order.begin(), impl_->order.end(), size_t(0));
+    if (options.shuffle) {
+        // Fisher-Yates with a generator seeded from (seed, epoch): each epoch
+        // has its own order, and the same pair always gives the same order.
+        uint64_t state = mix(options.seed ^ mix(uint64_t(options.epoch) + 0x51ed27ULL));
+        for (size_t i = n; i > 1; --i) {
+            state = mix(state);
+            const size_t j = size_t(state % i);
+            std::swap(impl_->order[i - 1], impl_->order[j]);
+        }
+    }
+    if (options.workers > 0) impl_->pool = std::make_unique<ThreadPool>(options.workers);
+}
+
+Loader::~Loader() {
+    // Futures of prefetched batches use the pool: wait for them first.
+    for (auto& f : impl_->ahead)
+        if (f.valid()) f.wait();
+}
+
+const LoaderOptions& Loader::options() const { return impl_->options; }
+
+const std::vector<size_t>& Loader::order() const { return impl_->order; }
+
+size_t Loader::numBatches() const {
+    const size_t n = impl_->order.size();
+    const size_t bs = size_t(impl_->options.batchSize);
+    return impl_->options.dropLast ? n / bs : (n + bs - 1) / bs;
+}
+
+std::vector<size_t> Loader::batchIndices(size_t b) const {
+    if (b >= numBatches()) return {};
+    const size_t bs = size_t(impl_->options.batchSize);
+    const size_t begin = b * bs;
+    const size_t end = std::min(begin + bs, impl_->order.size());
+    return std::vector<size_t>(impl_->order.begin() + begin, impl_->order.begin() + end);
+}
+
+Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
+    const auto start = Clock::now();
+    Batch batch;
+    batch.number = b;
+    const std::vector<size_t> indices = batchIndices(b);
+    std::vector<SampleResult> results(indices.size());
+    RandomContext ctx;
+    ctx.seed = impl_->options.seed;
+    ctx.epoch = impl_->options.epoch;
+
+    auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
+    StageTimer* timer = impl_->pipeline.timer();
+
+    // Collation happens as samples finish: each output is copied into row i
+    // of one (N, C, H, W) tensor by the thread that computed it, while it is
+    // still in cache, and its own buffer is released. Rows of failed samples
+    // are squeezed out at the end; a shape mismatch falls back to
+    // stackTensors (which only needs the shapes) for default_collate's error.
+    std::mutex slabMutex;
+    Tensor slab;
+    size_t per = 0;
+    bool mismatch = false;
+    std::vector<char> placed(indices.size(), 0);
+    auto place = [&](size_t i) {
+        Tensor& out = results[i].output;
+        if (!results[i].record.error.empty()) return;
+        const auto t0 = Clock::now();
+        {
+            std::lock_guard<std::mutex> lock(slabMutex);
+            if (mismatch) return;
+            if (slab.shape.empty()) {
+                slab.shape.push_back(int64_t(indices.size()));
+                slab.shape.insert(slab.shape.end(), out.shape.begin(), out.shape.end());
+                slab.dtype = out.dtype;
+                per = out.values.size();
+                slab.values = impl_->takeBuffer(per * indices.size());
+            } else if (!std::equal(out.shape.begin(), out.shape.end(), slab.shape.begin() + 1,
+                                   slab.shape.end()) ||
+                       out.shape.size() + 1 != slab.shape.size()) {
+                mismatch = true;
+                return;
+            }
+        }
+        // The slab is never resized while samples are placed: rows are
+        // disjoint and the copy needs no lock.
+        if (per) std::memcpy(slab.values.data() + i * per, out.values.data(), per * sizeof(float));
+        std::vector<float>().swap(out.values);  // keep the shape for error messages
+        placed[i] = 1;
+        if (timer) timer->addCollate(secondsSince(t0));
+    };
+
+    if (!impl_->pool) {
+        for (size_t i = 0; i < indices.size(); ++i) {
+            if (cancelled()) break;
+            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+            place(i);
+        }
+    } else {
+        std::mutex doneMutex;
+        std::condition_variable doneCv;
+        size_t remaining = indices.size();
+        for (size_t i = 0; i < indices.size(); ++i) {
+            impl_->pool->submit([&, i](int worker) {
+                if (!cancelled()) {
+                    results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+                    results[i].record.worker = worker;
+                    place(i);
+                }
+                std::lock_guard<std::mutex> lock(doneMutex);
+                if (--remaining == 0) doneCv.notify_one();
+            });
+        }
+        std::unique_lock<std::mutex> lock(doneMutex);
+        doneCv.wait(lock, [&] { return remaining == 0; });
+    }
+
+    std::vector<const Tensor*> rows;
+    std::vector<size_t> rowIndices;
+    for (size_t i = 0; i < results.size(); ++i) {
+        SampleRecord& rec = results[i].record;
+        if (rec.path.empty() && rec.error.empty() && cancelled()) {
+            rec.index = indices[i];
+            rec.error = "cancelled";
+            rec.errorKind = "cancelled";
+        }
+        if (rec.error.empty()) {
+            batch.stacked.push_back(i);
+            rows.push_back(&results[i].output);
+            rowIndices.push_back(indices[i]);
+            batch.labels.push_back(rec.label);
+        }
+    }
+    const auto collateStart = Clock::now();
+    if (!mismatch && !rows.empty()) {
+        // Every successful sample was placed in its own row; move the rows
+        // of the stacked samples together and drop the rest.
+        size_t r = 0;
+        for (size_t i : batch.stacked) {
+            if (!placed[i]) break;
+            if (r != i)
+                std::memmove(slab.values.data() + r * per, slab.values.data() + i * per,
+                             per * sizeof(float));
+            ++r;
+        }
+        if (r == batch.stacked.size()) {
+            slab.shape[0] = int64_t(r);
+            slab.values.resize(r * per);
+            batch.data = std::move(slab);
+        } else {
+            // Not reachable (a successful sample is always placed unless the
+            // shapes differ), but never stack freed buffers.
+            batch.collateError = CollateError{"loader could not place every sample in the batch",
+                                              rowIndices, {}};
+        }
+    } else {
+        CollateError collateError;
+        if (auto stacked = stackTensors(rows, rowIndices, &collateError)) {
+            batch.data = std::move(*stacked);
+        } else {
+            batch.collateError = collateError;
+        }
+    }
+    if (timer) timer->addCollate(secondsSince(collateStart));
+    batch.samples.reserve(results.size());
+    for (auto& r : results) batch.samples.push_back(std::move(r.record));
+    batch.seconds = secondsSince(start);
+    return batch;
+}
+
+bool Loader::next(Batch& out) {
+    Impl& d = *impl_;
+    const size_t total = numBatches();
+    if (d.nextBatch >= total) return false;
+    d.giveBuffer(std::move(out.data.values));
+    out.data.values.clear();
+    if (d.options.workers == 0 || d.options.prefetch <= 0) {
+        out = batch(d.nextBatch++);
+        return true;
+    }
+    // Keep up to `prefetch` batches in flight beyond the one being returned.
+    if (d.ahead.empty()) d.aheadStart = d.nextBatch;
+    while (d.aheadStart + d.ahead.size() < total &&
+           d.ahead.size() < size_t(d.options.prefetch) + 1) {
+        const size_t b = d.aheadStart + d.ahead.size();
+        d.ahead.push_back(std::async(std::launch::async, [this, b] { return batch(b); }));
+    }
+    out = d.ahead.front().get();
+    d.ahead.pop_front();
+    ++d.aheadStart;
+    ++d.nextBatch;
+    return true;
+}
+
+}  // namespace bs

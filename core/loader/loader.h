@@ -1,0 +1,108 @@
+// The DataLoader: batches of pipeline outputs with per-sample provenance.
+//
+// A batch is by construction the stack of its samples' individual outputs
+// (each sample is computed alone, then copied into its slot); the tests and
+// the audit check that equality, which is batchscope's proof that batching
+// corrupts nothing.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dataset/dataset.h"
+#include "core/pipeline/pipeline.h"
+#include "core/common/types.h"
+
+namespace bs {
+
+struct LoaderOptions {
+    int batchSize = 64;
+    bool shuffle = false;
+    uint64_t seed = 0;
+    bool dropLast = false;
+    int workers = 0;   // 0 = inline on the calling thread
+    int prefetch = 2;  // batches computed ahead when iterating
+    int64_t epoch = 0;
+};
+
+// Everything about how one sample was produced.
+struct SampleRecord {
+    size_t index = 0;  // dataset index
+    std::string path;
+    int64_t label = -1;
+    int worker = 0;
+    int64_t epoch = 0;
+    nlohmann::json drawn = nlohmann::json::array();  // per transform
+    DecodeInfo decode;
+    double seconds = 0;  // decode + transform time
+    // Set when the sample could not be produced; it is then not in the batch.
+    std::string error;
+    std::string errorKind;  // "unreadable_file", "truncated_image", "oversized_image", "pipeline"
+    int errorStage = -1;    // transform index for pipeline errors, -1 for loading
+};
+
+struct CollateError {
+    std::string message;  // like default_collate's "stack expects each tensor to be equal size"
+    std::vector<size_t> indices;
+    std::vector<std::vector<int64_t>> shapes;
+};
+
+struct Batch {
+    size_t number = 0;  // batch position within the epoch
+    Tensor data;        // (N, C, H, W) stack of the successful samples
+    std::vector<int64_t> labels;
+    std::vector<SampleRecord> samples;  // all samples of the batch, failed ones included
+    std::vector<size_t> stacked;        // positions in `samples` that are rows of `data`
+    std::optional<CollateError> collateError;
+    double seconds = 0;  // wall time to build the batch
+};
+
+// One sample through the pipeline, alone. Never throws for sample-level
+// problems: they end up in `record.error`.
+struct SampleResult {
+    SampleRecord record;
+    Image raw;                       // decoded image; only kept when keepStages
+    Tensor output;                   // final output as CHW float
+    std::vector<StageValue> stages;  // when keepStages: input then after each transform
+};
+SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
+                           const RandomContext& ctx, bool keepStages = false,
+                           size_t stopAfter = std::numeric_limits<size_t>::max());
+
+class Loader {
+public:
+    Loader(std::shared_ptr<const Dataset> dataset, Pipeline pipeline, LoaderOptions options);
+    ~Loader();
+    Loader(const Loader&) = delete;
+    Loader& operator=(const Loader&) = delete;
+
+    const LoaderOptions& options() const;
+    size_t numBatches() const;
+    // Dataset indices of batch b in this epoch (shuffled with the seed/epoch).
+    std::vector<size_t> batchIndices(size_t b) const;
+    const std::vector<size_t>& order() const;
+    // Builds batch b, using the worker threads. Thread-safe. `cancel` may be
+    // polled between samples.
+    Batch batch(size_t b, const std::atomic<bool>* cancel = nullptr) const;
+    // Sequential iteration with prefetch of the next `prefetch` batches.
+    // Returns false at the end of the epoch.
+    bool next(Batch& out);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Stacks CHW tensors into NCHW. Returns nullopt and fills `error` when the
+// shapes differ.
+std::optional<Tensor> stackTensors(const std::vector<const Tensor*>& items,
+                                   const std::vector<size_t>& indices, CollateError* error);
+
+}  // namespace bs

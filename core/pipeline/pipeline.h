@@ -1,0 +1,148 @@
+// Transform pipelines with torchvision 0.14 semantics.
+//
+// A pipeline is read from a JSON array of stages
+//   [{"op": "Resize", "size": 256}, {"op": "ToTensor"}, ...]
+// (op = torchvision class name, other keys = its constructor parameters) or
+// from the text `print(transforms.Compose([...]))` shows in Python.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/types.h"
+
+namespace bs {
+
+class StageTimer;  // core/common/timing.h
+
+// Identifies one sample draw: the same triple always gives the same random
+// parameters, whatever the worker or batch position.
+struct RandomContext {
+    uint64_t seed = 0;
+    int64_t epoch = 0;
+    int64_t index = 0;
+};
+
+// Deterministic generator for one stage of one sample (seeded from the
+// RandomContext and the stage index).
+class Rng {
+public:
+    Rng(const RandomContext& ctx, size_t stageIndex);
+    double uniform(double lo, double hi);  // [lo, hi)
+    int64_t integer(int64_t lo, int64_t hi);  // inclusive bounds
+    bool bernoulli(double p);
+
+private:
+    uint64_t state_;
+    uint64_t next();
+};
+
+// A closed value range; `known == false` means the stage's output cannot be
+// predicted (Lambda, TorchScript).
+struct ValueRange {
+    double lo = 0, hi = 0;
+    bool known = false;
+    static ValueRange of(double l, double h) { return {l, h, true}; }
+    static ValueRange unknown() { return {}; }
+};
+
+class Transform {
+public:
+    virtual ~Transform() = default;
+    virtual std::string op() const = 0;                // torchvision class name
+    virtual nlohmann::json params() const = 0;         // constructor parameters
+    virtual std::string repr() const;                  // like torchvision's __repr__
+    virtual bool isRandom() const { return false; }
+    // Thread-safe. `drawn` receives the random parameters drawn (crop box,
+    // flip...) as an object; left empty by deterministic stages.
+    // Throws PipelineError when the input kind does not fit the stage.
+    virtual StageValue apply(const StageValue& in, Rng& rng, nlohmann::json& drawn) const = 0;
+    // Range of channel `c` of the output given the input's range.
+    virtual ValueRange expectedRange(const ValueRange& in, int c) const { return in; }
+    // Maps a point of the output (pixel-centre coordinates, x right, y down)
+    // back to the input. Returns false when it falls outside the input (in
+    // padding). Geometric stages override it; value stages keep the identity.
+    virtual bool mapToInput(double& x, double& y, int inW, int inH, int outW, int outH,
+                            const nlohmann::json& drawn) const {
+        return true;
+    }
+};
+
+class PipelineError : public Error {
+public:
+    PipelineError(int stage, const std::string& message) : Error(message), stage_(stage) {}
+    int stage() const { return stage_; }  // -1 when not about one stage
+
+private:
+    int stage_;
+};
+
+class Pipeline {
+public:
+    Pipeline();
+    ~Pipeline();
+    Pipeline(const Pipeline&);
+    Pipeline& operator=(const Pipeline&);
+    Pipeline(Pipeline&&) noexcept;
+    Pipeline& operator=(Pipeline&&) noexcept;
+
+    // Auto-detects JSON or torchvision text. `baseDir` resolves relative
+    // TorchScript paths. Throws PipelineError naming the stage and what is
+    // accepted.
+    static Pipeline parse(const std::string& text, const std::string& baseDir = ".");
+    static Pipeline fromJson(const nlohmann::json& stages, const std::string& baseDir = ".");
+    static Pipeline fromTorchvisionText(const std::string& text, const std::string& baseDir = ".");
+    // Lenient variant: stages whose op is unknown (or a Lambda(), whose code
+    // the text does not hold) are skipped and their printed names appended
+    // to `unknownStages` instead of throwing. Other errors still throw.
+    static Pipeline fromTorchvisionText(const std::string& text, const std::string& baseDir,
+                                        std::vector<std::string>* unknownStages);
+    static Pipeline loadFile(const std::string& path);
+    // Stage JSON: one object with "op" and the constructor parameters.
+    static std::shared_ptr<const Transform> makeTransform(const nlohmann::json& stage, int index,
+                                                          const std::string& baseDir = ".");
+    // Names of all supported ops, for help text and the UI's "add stage".
+    static std::vector<std::string> supportedOps();
+
+    nlohmann::json toJson() const;
+    std::string repr() const;  // torchvision's Compose(...) text
+    size_t size() const;
+    bool empty() const { return size() == 0; }
+    const Transform& stage(size_t i) const;
+    bool isRandom() const;
+    void append(std::shared_ptr<const Transform> t);
+    // A disabled stage ({"enabled": false} in JSON, the UI's toggle) passes
+    // its input through unchanged; it keeps its index and its slot in
+    // Result::stages / Result::drawn (an empty object for it).
+    bool isEnabled(size_t i) const;
+    void setEnabled(size_t i, bool enabled);
+
+    struct Result {
+        StageValue output;
+        // When keepStages: stages[0] is the input, stages[k] the value after
+        // the first k transforms.
+        std::vector<StageValue> stages;
+        std::vector<nlohmann::json> drawn;  // one per transform applied
+    };
+    // Applies the first `stopAfter` transforms (all by default). Throws
+    // PipelineError naming the failing stage.
+    Result run(StageValue input, const RandomContext& ctx, bool keepStages = false,
+               size_t stopAfter = std::numeric_limits<size_t>::max()) const;
+
+    // Optional accounting of the time spent in each stage (batchscope
+    // bench); null (the default) disables it.
+    void setTimer(std::shared_ptr<StageTimer> timer) { timer_ = std::move(timer); }
+    StageTimer* timer() const { return timer_.get(); }
+
+private:
+    std::vector<std::shared_ptr<const Transform>> stages_;
+    std::vector<bool> enabled_;
+    std::shared_ptr<StageTimer> timer_;
+};
+
+}  // namespace bs

@@ -1,0 +1,1129 @@
+#include "ui/inspector/mainwindow.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QCryptographicHash>
+#include <QDir>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPainter>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+#include "core/dataset/dataset.h"
+#include "ui/compare/compareview.h"
+#include "ui/dialogs/exportdialogs.h"
+#include "ui/widgets/histogramwidget.h"
+#include "ui/widgets/imageview.h"
+#include "ui/widgets/pipelinepanel.h"
+#include "ui/render/screenshot.h"
+#include "ui/model/session.h"
+
+#ifndef BATCHSCOPE_UI_SOURCE_DIR
+#define BATCHSCOPE_UI_SOURCE_DIR ""
+#endif
+
+namespace bs::ui {
+
+namespace {
+
+constexpr int kRoleIndex = Qt::UserRole;
+constexpr int kRoleFinding = Qt::UserRole + 1;
+constexpr int kMaxRecent = 10;
+
+QString fmt(double v) {
+    return QString::number(v, 'g', 5);
+}
+
+QLabel* chip(const QString& text = QString()) {
+    auto* l = new QLabel(text);
+    l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    return l;
+}
+
+QPixmap errorTile(const QString& kind) {
+    QPixmap pm(112, 112);
+    pm.fill(QColor(70, 28, 30));
+    QPainter p(&pm);
+    p.setPen(QColor(255, 140, 140));
+    QFont f = p.font();
+    f.setBold(true);
+    p.setFont(f);
+    p.drawText(pm.rect().adjusted(6, 6, -6, -6), Qt::AlignCenter | Qt::TextWordWrap,
+               QStringLiteral("✕\n%1").arg(QString(kind).replace('_', ' ')));
+    return pm;
+}
+
+QPixmap withBadge(const QImage& img, int findings, bool selectedStage) {
+    QPixmap pm = QPixmap::fromImage(img);
+    if (findings <= 0) return pm;
+    QPainter p(&pm);
+    p.setRenderHint(QPainter::Antialiasing);
+    const QRectF r(pm.width() - 24, 2, 22, 18);
+    p.setBrush(selectedStage ? QColor(255, 150, 40) : QColor(225, 60, 60));
+    p.setPen(QPen(QColor(20, 20, 20), 1));
+    p.drawRoundedRect(r, 8, 8);
+    p.setPen(Qt::white);
+    QFont f = p.font();
+    f.setBold(true);
+    f.setPixelSize(11);
+    p.setFont(f);
+    p.drawText(r, Qt::AlignCenter, QString::number(findings));
+    return pm;
+}
+
+}  // namespace
+
+QString MainWindow::demoDatasetPath() {
+    QStringList candidates;
+    const QString env = qEnvironmentVariable("BATCHSCOPE_DEMO");
+    if (!env.isEmpty()) candidates << env;
+    const QString exeDir = QCoreApplication::applicationDirPath();
+    // Build trees (build-*/app/batchscope), installs (bin/ + share/) and the
+    // source tree the binary was configured from.
+    candidates << exeDir + "/../../resources/demo" << exeDir + "/../resources/demo"
+               << exeDir + "/../share/batchscope/demo" << exeDir + "/resources/demo";
+    if (QString(BATCHSCOPE_UI_SOURCE_DIR).size())
+        candidates << QStringLiteral(BATCHSCOPE_UI_SOURCE_DIR) + "/resources/demo";
+    for (const QString& c : candidates) {
+        QFileInfo fi(c);
+        if (fi.isDir()) return fi.canonicalFilePath();
+    }
+    return {};
+}
+
+MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWindow(parent) {
+    if (settingsFile.isEmpty())
+        settings_ =
+            std::make_unique<QSettings>(QStringLiteral("batchscope"), QStringLiteral("batchscope"));
+    else
+        settings_ = std::make_unique<QSettings>(settingsFile, QSettings::IniFormat);
+    session_ = new Session(this);
+    setWindowTitle(QStringLiteral("batchscope"));
+    setAcceptDrops(true);
+    buildUi();
+    buildMenus();
+
+    connect(session_, &Session::openProgress, this, [this](qulonglong n) {
+        openProgress_->show();
+        openProgress_->setFormat(QStringLiteral("listing… %1 files").arg(n));
+    });
+    connect(session_, &Session::openFailed, this, [this](const QString& m) {
+        openProgress_->hide();
+        showError(m);
+    });
+    connect(session_, &Session::opened, this, &MainWindow::onOpened);
+    connect(session_, &Session::batchLoading, this, [this](qulonglong b) {
+        statusBatch_->setText(
+            QStringLiteral("batch %1/%2 loading…").arg(b + 1).arg(session_->numBatches()));
+    });
+    connect(session_, &Session::batchReady, this, &MainWindow::onBatchReady);
+    connect(session_, &Session::sampleReady, this, &MainWindow::onSampleReady);
+    connect(session_, &Session::findingsUpdated, this, [this] {
+        refreshGrid();
+        refreshAnomalies();
+    });
+    connect(session_, &Session::pipelineError, this, [this](const QString& m) {
+        showError(m);
+        pipeline_->showError(m);
+    });
+    connect(session_, &Session::auditProgress, this, [this](qulonglong d, qulonglong t) {
+        auditProgress_->setRange(0, int(t));
+        auditProgress_->setValue(int(d));
+    });
+    connect(session_, &Session::auditFinished, this, [this](bool cancelled) {
+        auditButton_->setEnabled(true);
+        auditCancel_->setEnabled(false);
+        auditProgress_->setFormat(QStringLiteral("%1%2 finding rows · %3")
+                                      .arg(cancelled ? QStringLiteral("cancelled: ") : QString())
+                                      .arg(session_->auditFindings().size())
+                                      .arg(session_->auditSummary()));
+        auditProgress_->setValue(auditProgress_->maximum());
+        refreshAnomalies();
+    });
+
+    // View toggles and loader choices of the last session.
+    showStrip_->setChecked(settings_->value("view/stages", false).toBool());
+    logHist_->setChecked(settings_->value("view/logHistograms", false).toBool());
+    overlay_->setChecked(settings_->value("view/overlay", false).toBool());
+    updatingControls_ = true;
+    batchSize_->setValue(settings_->value("loader/batchSize", 16).toInt());
+    workers_->setValue(settings_->value("loader/workers", 0).toInt());
+    updatingControls_ = false;
+    pushLoader();
+    restoredGeometry_ = restoreGeometry(settings_->value("window/geometry").toByteArray());
+    restoreState(settings_->value("window/state").toByteArray());
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildUi() {
+    // --- Sample view (centre) ---
+    auto* centre = new QWidget;
+    auto* cv = new QVBoxLayout(centre);
+    cv->setContentsMargins(4, 4, 4, 4);
+    cv->setSpacing(4);
+    error_ = new QLabel;
+    error_->setObjectName(QStringLiteral("errorBanner"));
+    error_->setWordWrap(true);
+    error_->setStyleSheet(
+        QStringLiteral("QLabel { background: #5a1d1d; color: #ffd7d5; border: 1px solid #a33; "
+                       "border-radius: 4px; padding: 6px; }"));
+    error_->hide();
+    cv->addWidget(error_);
+
+    auto* tools = new QHBoxLayout;
+    auto tb = [&](const QString& text, const QString& tip) {
+        auto* b = new QToolButton;
+        b->setText(text);
+        b->setToolTip(tip);
+        tools->addWidget(b);
+        return b;
+    };
+    rawView_ = new ImageView(QStringLiteral("Raw"));
+    tensorView_ = new ImageView(QStringLiteral("Transformed"));
+    connect(tb(QStringLiteral("Fit"), QStringLiteral("Fit (F)")), &QToolButton::clicked, this,
+            [this] { tensorView_->fitToView(); });
+    connect(tb(QStringLiteral("1:1"), QStringLiteral("Actual pixels (1)")), &QToolButton::clicked,
+            this, [this] { tensorView_->oneToOne(); });
+    connect(tb(QStringLiteral("−"), QStringLiteral("Zoom out (-)")), &QToolButton::clicked, this,
+            [this] { tensorView_->zoomOut(); });
+    connect(tb(QStringLiteral("+"), QStringLiteral("Zoom in (+)")), &QToolButton::clicked, this,
+            [this] { tensorView_->zoomIn(); });
+    tools->addSpacing(12);
+    tools->addWidget(new QLabel(QStringLiteral("Channel")));
+    solo_ = new QComboBox;
+    solo_->addItems(
+        {QStringLiteral("RGB"), QStringLiteral("R"), QStringLiteral("G"), QStringLiteral("B")});
+    tools->addWidget(solo_);
+    tools->addWidget(new QLabel(QStringLiteral("Range")));
+    rangeMode_ = new QComboBox;
+    rangeMode_->addItems({QStringLiteral("Expected of stage"), QStringLiteral("Sample min/max"),
+                          QStringLiteral("Batch min/max"), QStringLiteral("Manual")});
+    tools->addWidget(rangeMode_);
+    black_ = new QDoubleSpinBox;
+    white_ = new QDoubleSpinBox;
+    for (auto* s : {black_, white_}) {
+        s->setRange(-1e6, 1e6);
+        s->setDecimals(4);
+        s->setSingleStep(0.1);
+        s->setKeyboardTracking(false);
+        s->setEnabled(false);
+        s->setMaximumWidth(96);
+    }
+    black_->setToolTip(QStringLiteral("Black point (manual range)"));
+    white_->setToolTip(QStringLiteral("White point (manual range)"));
+    white_->setValue(1);
+    tools->addWidget(black_);
+    tools->addWidget(white_);
+    overlay_ = new QCheckBox(QStringLiteral("Range overlay"));
+    overlay_->setToolTip(QStringLiteral("Tint values outside the display range (O)"));
+    tools->addWidget(overlay_);
+    showStrip_ = new QCheckBox(QStringLiteral("Stages"));
+    showStrip_->setToolTip(QStringLiteral("Show every intermediate stage"));
+    tools->addWidget(showStrip_);
+    tools->addStretch();
+    cv->addLayout(tools);
+
+    auto* views = new QSplitter(Qt::Horizontal);
+    views->addWidget(rawView_);
+    views->addWidget(tensorView_);
+    views->setChildrenCollapsible(false);
+    cv->addWidget(views, 1);
+    // Synchronised zoom/pan: whichever view moves, the other follows.
+    connect(rawView_, &ImageView::viewChanged, this, [this] { tensorView_->syncFrom(rawView_); });
+    connect(tensorView_, &ImageView::viewChanged, this,
+            [this] { rawView_->syncFrom(tensorView_); });
+    connect(tensorView_, &ImageView::hovered, this, &MainWindow::onHoverTensor);
+    connect(rawView_, &ImageView::hovered, this, &MainWindow::onHoverRaw);
+
+    rangeLabel_ = chip();
+    rangeLabel_->setObjectName(QStringLiteral("rangeLabel"));
+    rangeLabel_->setStyleSheet(QStringLiteral("color: #e3b341;"));
+    // Long texts wrap instead of widening the window.
+    rangeLabel_->setWordWrap(true);
+    legend_ = chip();
+    probe_ = chip(QStringLiteral("Move the mouse over an image to probe pixels"));
+    probe_->setStyleSheet(QStringLiteral("font-family: monospace;"));
+    probe_->setWordWrap(true);
+    sampleInfo_ = chip();
+    sampleInfo_->setWordWrap(true);
+    auto* infoRow = new QHBoxLayout;
+    infoRow->addWidget(rangeLabel_, 1);
+    infoRow->addWidget(legend_);
+    cv->addLayout(infoRow);
+    cv->addWidget(probe_);
+    cv->addWidget(sampleInfo_);
+
+    stripArea_ = new QScrollArea;
+    strip_ = new QWidget;
+    stripLayout_ = new QHBoxLayout(strip_);
+    stripLayout_->setContentsMargins(2, 2, 2, 2);
+    stripArea_->setWidget(strip_);
+    stripArea_->setWidgetResizable(true);
+    stripArea_->setFixedHeight(130);
+    stripArea_->hide();
+    cv->addWidget(stripArea_);
+    connect(showStrip_, &QCheckBox::toggled, stripArea_, &QWidget::setVisible);
+
+    // --- Batch grid (below the sample view) ---
+    grid_ = new QListWidget;
+    grid_->setObjectName(QStringLiteral("batchGrid"));
+    grid_->setViewMode(QListView::IconMode);
+    grid_->setIconSize(QSize(112, 112));
+    grid_->setGridSize(QSize(128, 150));
+    grid_->setMovement(QListView::Static);
+    grid_->setResizeMode(QListView::Adjust);
+    grid_->setUniformItemSizes(true);
+    grid_->setWordWrap(true);
+    grid_->setSelectionMode(QAbstractItemView::SingleSelection);
+    connect(grid_, &QListWidget::currentRowChanged, this, [this](int row) {
+        if (updatingControls_ || row < 0) return;
+        selectedRow_ = row;
+        const auto idx = grid_->item(row)->data(kRoleIndex).toULongLong();
+        session_->requestSample(size_t(idx));
+    });
+
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(centre);
+    split->addWidget(grid_);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 1);
+    split->setSizes({600, 250});
+    setCentralWidget(split);
+
+    // --- Navigation toolbar ---
+    auto* nav = addToolBar(QStringLiteral("Navigation"));
+    nav->setObjectName(QStringLiteral("navigation"));
+    nav->setMovable(false);
+    auto act = [&](QStyle::StandardPixmap icon, const QString& text, const QString& tip,
+                   auto slot) {
+        QAction* a = nav->addAction(style()->standardIcon(icon), text);
+        a->setToolTip(tip);
+        connect(a, &QAction::triggered, this, slot);
+        return a;
+    };
+    backActions_ << act(QStyle::SP_MediaSkipBackward, QStringLiteral("First"),
+                        QStringLiteral("First batch (Home)"), &MainWindow::firstBatch);
+    backActions_ << act(QStyle::SP_MediaSeekBackward, QStringLiteral("Previous"),
+                        QStringLiteral("Previous batch (Left, PageUp)"),
+                        &MainWindow::previousBatch);
+    nav->addWidget(new QLabel(QStringLiteral(" Batch ")));
+    batchSpin_ = new QSpinBox;
+    batchSpin_->setRange(1, 1);
+    batchSpin_->setKeyboardTracking(false);
+    batchSpin_->setToolTip(QStringLiteral("Go to batch N (Ctrl+G)"));
+    nav->addWidget(batchSpin_);
+    batchLabel_ = new QLabel(QStringLiteral(" / 0 "));
+    nav->addWidget(batchLabel_);
+    connect(batchSpin_, &QSpinBox::valueChanged, this, [this](int v) {
+        if (!updatingControls_) goToBatch(v - 1);
+    });
+    forwardActions_ << act(QStyle::SP_MediaSeekForward, QStringLiteral("Next"),
+                           QStringLiteral("Next batch (Right, Space, PageDown)"),
+                           &MainWindow::nextBatch);
+    forwardActions_ << act(QStyle::SP_MediaSkipForward, QStringLiteral("Last"),
+                           QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
+    nav->addSeparator();
+    nav->addWidget(new QLabel(QStringLiteral(" Sample index ")));
+    indexSpin_ = new QSpinBox;
+    indexSpin_->setRange(0, 0);
+    indexSpin_->setKeyboardTracking(false);
+    indexSpin_->setToolTip(QStringLiteral("Go to dataset index N (Ctrl+I)"));
+    nav->addWidget(indexSpin_);
+    connect(indexSpin_, &QSpinBox::valueChanged, this, [this](int v) {
+        if (!updatingControls_) goToSampleIndex(qulonglong(v));
+    });
+    openProgress_ = new QProgressBar;
+    openProgress_->setRange(0, 0);
+    openProgress_->setMaximumWidth(220);
+    openProgress_->setTextVisible(true);
+    openProgress_->hide();
+
+    // --- Docks ---
+    setDockNestingEnabled(true);
+    auto dock = [&](const QString& title, const QString& name, QWidget* w,
+                    Qt::DockWidgetArea area) {
+        auto* d = new QDockWidget(title, this);
+        d->setObjectName(name);
+        d->setWidget(w);
+        addDockWidget(area, d);
+        return d;
+    };
+    pipeline_ = new PipelinePanel;
+    auto* pipeDock = dock(QStringLiteral("Pipeline"), QStringLiteral("pipelineDock"), pipeline_,
+                          Qt::LeftDockWidgetArea);
+    connect(pipeline_, &PipelinePanel::pipelineChanged, this, &MainWindow::applyPipeline);
+
+    auto* loaderBox = new QWidget;
+    auto* lf = new QFormLayout(loaderBox);
+    batchSize_ = new QSpinBox;
+    batchSize_->setRange(1, 4096);
+    batchSize_->setValue(16);
+    shuffle_ = new QCheckBox;
+    seed_ = new QSpinBox;
+    seed_->setRange(0, 2147483647);
+    epoch_ = new QSpinBox;
+    epoch_->setRange(0, 100000);
+    workers_ = new QSpinBox;
+    workers_->setRange(0, 64);
+    for (auto* s : {batchSize_, seed_, epoch_, workers_}) {
+        s->setKeyboardTracking(false);
+        connect(s, &QSpinBox::valueChanged, this, [this] { pushLoader(); });
+    }
+    connect(shuffle_, &QCheckBox::toggled, this, [this] { pushLoader(); });
+    lf->addRow(QStringLiteral("Batch size"), batchSize_);
+    lf->addRow(QStringLiteral("Shuffle"), shuffle_);
+    lf->addRow(QStringLiteral("Seed"), seed_);
+    lf->addRow(QStringLiteral("Epoch"), epoch_);
+    lf->addRow(QStringLiteral("Workers"), workers_);
+    auto* loaderDock = dock(QStringLiteral("Loader"), QStringLiteral("loaderDock"), loaderBox,
+                            Qt::LeftDockWidgetArea);
+    splitDockWidget(pipeDock, loaderDock, Qt::Vertical);
+
+    auto* hists = new QWidget;
+    auto* hv = new QVBoxLayout(hists);
+    hv->setContentsMargins(4, 4, 4, 4);
+    logHist_ = new QCheckBox(QStringLiteral("Log counts"));
+    hv->addWidget(logHist_);
+    histRaw_ = new HistogramWidget(QStringLiteral("Raw sample (0..255)"));
+    histTensor_ = new HistogramWidget(QStringLiteral("Transformed sample"));
+    histBatch_ = new HistogramWidget(QStringLiteral("Whole batch"));
+    for (auto* h : {histRaw_, histTensor_, histBatch_}) {
+        hv->addWidget(h, 1);
+        connect(logHist_, &QCheckBox::toggled, h, &HistogramWidget::setLogScale);
+    }
+    auto* histDock = dock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"), hists,
+                          Qt::RightDockWidgetArea);
+
+    auto* anomBox = new QWidget;
+    auto* av = new QVBoxLayout(anomBox);
+    av->setContentsMargins(4, 4, 4, 4);
+    auto* ah = new QHBoxLayout;
+    severityFilter_ = new QComboBox;
+    severityFilter_->addItems({QStringLiteral("All severities"), QStringLiteral("Errors"),
+                               QStringLiteral("Warnings and errors")});
+    kindFilter_ = new QComboBox;
+    kindFilter_->addItem(QStringLiteral("All kinds"));
+    auditButton_ = new QPushButton(QStringLiteral("Audit whole dataset"));
+    auditCancel_ = new QPushButton(QStringLiteral("Cancel"));
+    auditCancel_->setEnabled(false);
+    auditProgress_ = new QProgressBar;
+    auditProgress_->setRange(0, 1);
+    auditProgress_->setValue(0);
+    auditProgress_->setFormat(QStringLiteral("current batch only"));
+    ah->addWidget(severityFilter_);
+    ah->addWidget(kindFilter_);
+    ah->addWidget(auditButton_);
+    ah->addWidget(auditProgress_, 1);
+    ah->addWidget(auditCancel_);
+    av->addLayout(ah);
+    anomalies_ = new QTreeWidget;
+    anomalies_->setObjectName(QStringLiteral("anomalies"));
+    anomalies_->setRootIsDecorated(false);
+    anomalies_->setAlternatingRowColors(true);
+    anomalies_->setHeaderLabels({QStringLiteral("Severity"), QStringLiteral("Kind"),
+                                 QStringLiteral("Batch"), QStringLiteral("Index"),
+                                 QStringLiteral("Stage"), QStringLiteral("Message")});
+    anomalies_->header()->setStretchLastSection(true);
+    av->addWidget(anomalies_);
+    connect(severityFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
+    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
+    connect(anomalies_, &QTreeWidget::itemActivated, this, [this] { onFindingActivated(); });
+    connect(anomalies_, &QTreeWidget::itemClicked, this, [this] { onFindingActivated(); });
+    connect(auditButton_, &QPushButton::clicked, this, [this] {
+        if (!session_->hasDataset()) return;
+        auditButton_->setEnabled(false);
+        auditCancel_->setEnabled(true);
+        auditProgress_->setRange(0, int(session_->dataset()->size()));
+        auditProgress_->setValue(0);
+        auditProgress_->setFormat(QStringLiteral("auditing %v/%m samples"));
+        session_->startAudit();
+    });
+    connect(auditCancel_, &QPushButton::clicked, session_, &Session::cancelAudit);
+    auto* anomDock = dock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"), anomBox,
+                          Qt::BottomDockWidgetArea);
+    anomDock->setMinimumHeight(120);
+    // Default proportions once the window has its size (a saved layout
+    // restored in the constructor overrides them).
+    QTimer::singleShot(0, this, [this, pipeDock, histDock, anomDock, loaderDock] {
+        if (settings_->contains("window/state")) return;
+        resizeDocks({pipeDock, histDock}, {330, 340}, Qt::Horizontal);
+        resizeDocks({anomDock}, {170}, Qt::Vertical);
+        resizeDocks({pipeDock, loaderDock}, {520, 190}, Qt::Vertical);
+    });
+
+    // --- Status bar ---
+    statusFormat_ = new QLabel;
+    statusSample_ = new QLabel;
+    statusBatch_ = new QLabel;
+    statusBar()->addWidget(statusFormat_);
+    statusBar()->addWidget(statusSample_, 1);
+    statusBar()->addPermanentWidget(openProgress_);
+    statusBar()->addPermanentWidget(statusBatch_);
+
+    // Display controls feed the session.
+    connect(solo_, &QComboBox::currentIndexChanged, this, [this] { pushDisplay(); });
+    connect(rangeMode_, &QComboBox::currentIndexChanged, this, [this](int i) {
+        black_->setEnabled(i == 3);
+        white_->setEnabled(i == 3);
+        pushDisplay();
+    });
+    connect(black_, &QDoubleSpinBox::valueChanged, this, [this] { pushDisplay(); });
+    connect(white_, &QDoubleSpinBox::valueChanged, this, [this] { pushDisplay(); });
+    connect(overlay_, &QCheckBox::toggled, this, [this] {
+        pushDisplay();
+        refreshGrid();
+    });
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
+    QAction* openFolder = file->addAction(QStringLiteral("Open &Folder…"), this, [this] {
+        const QString d =
+            QFileDialog::getExistingDirectory(this, QStringLiteral("Open dataset folder"));
+        if (!d.isEmpty()) openPath(d);
+    });
+    openFolder->setShortcut(QKeySequence::Open);
+    QAction* openFile = file->addAction(QStringLiteral("Open F&ile…"), this, [this] {
+        const QString f = QFileDialog::getOpenFileName(
+            this, QStringLiteral("Open dataset file"), {},
+            QStringLiteral(
+                "Datasets (*.csv *.npy *.npz *.pt *-ubyte *-ubyte.gz *.idx*);;All files (*)"));
+        if (!f.isEmpty()) openPath(f);
+    });
+    openFile->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+O")));
+    recentMenu_ = file->addMenu(QStringLiteral("Open &Recent"));
+    file->addAction(QStringLiteral("Open &Demo Dataset"), this,
+                    [this] { openPath(demoDatasetPath()); });
+    file->addSeparator();
+    QAction* exp =
+        file->addAction(QStringLiteral("&Export Screenshot…"), this, &MainWindow::exportScreenshot);
+    exp->setShortcut(QKeySequence(QStringLiteral("Ctrl+E")));
+    file->addAction(QStringLiteral("Export &All Anomalies…"), this,
+                    [this] { exportAllAnomalies(this, *session_); });
+    file->addAction(QStringLiteral("Export &Report (HTML)…"), this,
+                    [this] { exportHtmlReport(this, *session_); });
+    file->addSeparator();
+    QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    rebuildRecentMenu();
+
+    QMenu* go = menuBar()->addMenu(QStringLiteral("&Go"));
+    auto add = [&](QMenu* m, const QString& text, QList<QKeySequence> keys, auto slot) {
+        QAction* a = m->addAction(text);
+        a->setShortcuts(keys);
+        a->setShortcutContext(Qt::WindowShortcut);
+        connect(a, &QAction::triggered, this, slot);
+        return a;
+    };
+    add(go, QStringLiteral("Next Batch"), {Qt::Key_Right, Qt::Key_Space, Qt::Key_PageDown},
+        &MainWindow::nextBatch);
+    add(go, QStringLiteral("Previous Batch"), {Qt::Key_Left, Qt::Key_PageUp},
+        &MainWindow::previousBatch);
+    add(go, QStringLiteral("First Batch"), {Qt::Key_Home}, &MainWindow::firstBatch);
+    add(go, QStringLiteral("Last Batch"), {Qt::Key_End}, &MainWindow::lastBatch);
+    add(go, QStringLiteral("Go to Batch…"), {QKeySequence(QStringLiteral("Ctrl+G"))}, [this] {
+        batchSpin_->setFocus();
+        batchSpin_->selectAll();
+    });
+    add(go, QStringLiteral("Go to Sample Index…"), {QKeySequence(QStringLiteral("Ctrl+I"))},
+        [this] {
+            indexSpin_->setFocus();
+            indexSpin_->selectAll();
+        });
+
+    QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
+    add(view, QStringLiteral("Zoom In"), {Qt::Key_Plus, Qt::Key_Equal},
+        [this] { tensorView_->zoomIn(); });
+    add(view, QStringLiteral("Zoom Out"), {Qt::Key_Minus}, [this] { tensorView_->zoomOut(); });
+    add(view, QStringLiteral("Fit"), {Qt::Key_F}, [this] { tensorView_->fitToView(); });
+    add(view, QStringLiteral("Actual Pixels (1:1)"), {Qt::Key_1},
+        [this] { tensorView_->oneToOne(); });
+    add(view, QStringLiteral("Toggle Range Overlay"), {Qt::Key_O}, [this] { overlay_->toggle(); });
+    add(view, QStringLiteral("Channel: All"), {Qt::Key_A}, [this] { solo_->setCurrentIndex(0); });
+    add(view, QStringLiteral("Channel: R"), {Qt::Key_R}, [this] { solo_->setCurrentIndex(1); });
+    add(view, QStringLiteral("Channel: G"), {Qt::Key_G}, [this] { solo_->setCurrentIndex(2); });
+    add(view, QStringLiteral("Channel: B"), {Qt::Key_B}, [this] { solo_->setCurrentIndex(3); });
+    view->addSeparator();
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
+    help->addAction(QStringLiteral("&Shortcuts"), this, [this] {
+        QString html = QStringLiteral("<table cellspacing=6>");
+        const QList<QPair<QString, QString>> rows = {
+            {"Ctrl+O / Ctrl+Shift+O", "Open folder / file"},
+            {"Right, Space, PageDown", "Next batch"},
+            {"Left, PageUp", "Previous batch"},
+            {"Home / End", "First / last batch"},
+            {"Ctrl+G / Ctrl+I", "Go to batch / sample index"},
+            {"+ / − / F / 1", "Zoom in / out / fit / 1:1 (views are synchronised)"},
+            {"Wheel / drag", "Zoom at the pointer / pan"},
+            {"O", "Range overlay on/off"},
+            {"A / R / G / B", "Show all channels / solo a channel"},
+            {"Ctrl+E", "Export screenshot of the selected sample"},
+        };
+        for (const auto& r : rows)
+            html += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>").arg(r.first, r.second);
+        html += QStringLiteral("</table>");
+        QMessageBox::information(this, QStringLiteral("Keyboard shortcuts"), html);
+    });
+}
+
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList recent = settings_->value("recent").toStringList();
+    for (const QString& r : recent) recentMenu_->addAction(r, this, [this, r] { openPath(r); });
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::addRecent(const QString& path) {
+    QStringList recent = settings_->value("recent").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    settings_->setValue("recent", recent);
+    rebuildRecentMenu();
+}
+
+QString MainWindow::pipelineKey() const {
+    const QByteArray h =
+        QCryptographicHash::hash(session_->datasetPath().toUtf8(), QCryptographicHash::Sha1)
+            .toHex();
+    return QStringLiteral("pipelines/") + QString::fromLatin1(h.left(16));
+}
+
+void MainWindow::openPath(const QString& path) {
+    clearError();
+    if (path.isEmpty()) {
+        showError(QStringLiteral(
+            "No dataset given and the demo dataset was not found (set BATCHSCOPE_DEMO)."));
+        return;
+    }
+    // A folder written by batchscope_dump.py opens in the compare window.
+    if (CompareView::isDumpFolder(path)) {
+        CompareView::openDump(QFileInfo(path).absoluteFilePath(), this);
+        return;
+    }
+    statusFormat_->setText(QStringLiteral("opening %1…").arg(path));
+    openProgress_->setFormat(QStringLiteral("opening…"));
+    openProgress_->show();
+    session_->open(QFileInfo(path).absoluteFilePath());
+}
+
+void MainWindow::onOpened() {
+    openProgress_->hide();
+    const QString path = session_->datasetPath();
+    addRecent(path);
+    setWindowTitle(QStringLiteral("batchscope — %1").arg(path));
+    // Pipeline: the last one used with this dataset, else a file next to it
+    // (the demo ships one), else a preset that fits the format.
+    QString saved = settings_->value(pipelineKey()).toString();
+    if (saved.isEmpty()) {
+        const QFileInfo fi(path);
+        const QString beside = fi.absolutePath() + "/" + fi.fileName() + "-pipeline.json";
+        QFile f(beside);
+        if (f.open(QIODevice::ReadOnly)) saved = QString::fromUtf8(f.readAll());
+    }
+    QString error;
+    if (saved.isEmpty() || !pipeline_->setText(saved.toStdString(), &error)) {
+        const auto fmtName = session_->dataset()->format();
+        pipeline_->applyPreset(fmtName == bs::DatasetFormat::Idx
+                                   ? QStringLiteral("MNIST-style")
+                                   : QStringLiteral("ImageNet evaluation"));
+        if (!error.isEmpty())
+            showError(QStringLiteral("Saved pipeline for this dataset is invalid: %1").arg(error));
+    }
+    updatingControls_ = true;
+    indexSpin_->setRange(0, int(std::max<size_t>(1, session_->dataset()->size()) - 1));
+    updatingControls_ = false;
+    refreshStatus();
+}
+
+void MainWindow::applyPipeline() {
+    try {
+        bs::Pipeline p = bs::Pipeline::parse(pipeline_->pipelineJson());
+        session_->setPipeline(p);
+        if (session_->hasDataset())
+            settings_->setValue(pipelineKey(), QString::fromStdString(pipeline_->pipelineJson()));
+    } catch (const std::exception& e) {
+        pipeline_->showError(QString::fromUtf8(e.what()));
+    }
+}
+
+void MainWindow::pushLoader() {
+    if (updatingControls_) return;
+    LoaderSettings s;
+    s.batchSize = batchSize_->value();
+    s.shuffle = shuffle_->isChecked();
+    s.seed = quint64(seed_->value());
+    s.epoch = epoch_->value();
+    s.workers = workers_->value();
+    session_->setLoaderSettings(s);
+}
+
+void MainWindow::pushDisplay() {
+    DisplaySettings d;
+    d.mode = DisplayRange::Mode(rangeMode_->currentIndex());
+    d.manualLo = black_->value();
+    d.manualHi = white_->value();
+    d.solo = solo_->currentIndex() - 1;
+    d.overlay = overlay_->isChecked();
+    session_->setDisplay(d);
+}
+
+void MainWindow::setOverlay(bool on) {
+    overlay_->setChecked(on);
+}
+
+void MainWindow::setRangeMode(DisplayRange::Mode mode, double lo, double hi) {
+    updatingControls_ = true;
+    black_->setValue(lo);
+    white_->setValue(hi);
+    updatingControls_ = false;
+    rangeMode_->setCurrentIndex(int(mode));
+    pushDisplay();
+}
+
+void MainWindow::setChannelSolo(int c) {
+    solo_->setCurrentIndex(c + 1);
+}
+
+void MainWindow::nextBatch() {
+    goToBatch(int(session_->currentBatch()) + 1);
+}
+void MainWindow::previousBatch() {
+    if (session_->currentBatch() > 0) goToBatch(int(session_->currentBatch()) - 1);
+}
+void MainWindow::firstBatch() {
+    goToBatch(0);
+}
+void MainWindow::lastBatch() {
+    goToBatch(int(session_->numBatches()) - 1);
+}
+
+void MainWindow::goToBatch(int b) {
+    if (!session_->hasDataset() || b < 0 || size_t(b) >= session_->numBatches()) return;
+    session_->requestBatch(size_t(b));
+}
+
+void MainWindow::goToSampleIndex(qulonglong index) {
+    if (!session_->hasDataset()) return;
+    auto b = session_->batchOfIndex(size_t(index));
+    if (!b) {
+        showError(QStringLiteral("Sample index %1 is not in the dataset (size %2)")
+                      .arg(index)
+                      .arg(session_->dataset()->size()));
+        return;
+    }
+    pendingSelect_ = size_t(index);
+    if (*b == session_->currentBatch() && session_->batchView() &&
+        session_->batchView()->number == *b)
+        onBatchReady();
+    else
+        session_->requestBatch(*b);
+}
+
+void MainWindow::selectSample(size_t datasetIndex) {
+    goToSampleIndex(datasetIndex);
+}
+
+void MainWindow::onBatchReady() {
+    auto v = session_->batchView();
+    if (!v) return;
+    updatingControls_ = true;
+    batchSpin_->setRange(1, int(std::max<size_t>(1, v->numBatches)));
+    batchSpin_->setValue(int(v->number) + 1);
+    batchLabel_->setText(QStringLiteral(" / %1 ").arg(v->numBatches));
+    for (QAction* a : backActions_) a->setEnabled(v->number > 0);
+    for (QAction* a : forwardActions_) a->setEnabled(v->number + 1 < v->numBatches);
+    updatingControls_ = false;
+    refreshGrid();
+    // Select: a requested index, else the same position as before.
+    int row = std::min(selectedRow_, grid_->count() - 1);
+    if (pendingSelect_) {
+        for (int i = 0; i < grid_->count(); ++i)
+            if (grid_->item(i)->data(kRoleIndex).toULongLong() == *pendingSelect_) row = i;
+        pendingSelect_.reset();
+    }
+    if (row >= 0) {
+        selectedRow_ = row;
+        updatingControls_ = true;
+        grid_->setCurrentRow(row);
+        updatingControls_ = false;
+        session_->requestSample(size_t(grid_->item(row)->data(kRoleIndex).toULongLong()));
+    }
+    if (v->batch && !v->batch->data.empty()) {
+        DisplayRange exp;
+        const bool known = expectedDisplay(
+            expectedRanges(session_->pipeline(), session_->dataset()->hasRaw()).back(), exp);
+        histBatch_->setHistogram(v->histogram,
+                                 known ? std::optional<DisplayRange>(exp) : std::nullopt);
+    } else {
+        histBatch_->clear();
+    }
+    refreshAnomalies();
+    refreshStatus();
+}
+
+void MainWindow::refreshGrid() {
+    auto v = session_->batchView();
+    if (!v || !v->batch) return;
+    const bool overlay = overlay_->isChecked();
+    const auto* ds = session_->dataset();
+    const auto classes = ds ? ds->classes() : std::vector<std::string>{};
+    const bool wasUpdating = updatingControls_;
+    updatingControls_ = true;
+    const int keep = grid_->currentRow();
+    grid_->clear();
+    const auto& samples = v->batch->samples;
+    for (size_t i = 0; i < samples.size(); ++i) {
+        const auto& rec = samples[i];
+        QString label;
+        if (rec.label >= 0)
+            label = size_t(rec.label) < classes.size()
+                        ? QString::fromStdString(classes[size_t(rec.label)])
+                        : QString::number(rec.label);
+        auto* item = new QListWidgetItem(QStringLiteral("#%1\n%2").arg(rec.index).arg(label));
+        const QImage& img = overlay ? v->thumbsOverlay[i] : v->thumbs[i];
+        const int nf = i < v->findingCount.size() ? v->findingCount[i] : 0;
+        if (!rec.error.empty() || img.isNull())
+            item->setIcon(QIcon(errorTile(
+                QString::fromStdString(rec.error.empty() ? "no tensor" : rec.errorKind))));
+        else
+            item->setIcon(QIcon(withBadge(img, nf, false)));
+        item->setData(kRoleIndex, qulonglong(rec.index));
+        QString tip = QString::fromStdString(rec.path);
+        if (!rec.error.empty()) tip += "\n" + QString::fromStdString(rec.error);
+        if (nf) tip += QStringLiteral("\n%1 finding(s)").arg(nf);
+        item->setToolTip(tip);
+        grid_->addItem(item);
+    }
+    if (keep >= 0 && keep < grid_->count()) grid_->setCurrentRow(keep);
+    updatingControls_ = wasUpdating;
+}
+
+void MainWindow::onSampleReady() {
+    auto v = session_->sampleView();
+    if (!v) return;
+    if (!v->raw.isNull())
+        rawView_->setImage(v->raw);
+    else
+        rawView_->setPlaceholder(
+            v->error.isEmpty() ? QStringLiteral("no raw image (stored tensors)") : v->error);
+    if (!v->tensor.isNull())
+        tensorView_->setImage(v->tensor);
+    else
+        tensorView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no tensor") : v->error);
+    rawView_->syncFrom(tensorView_);
+    rangeLabel_->setText(v->range.describe());
+    const OverlayColors c;
+    auto sw = [](const QColor& col) {
+        return QStringLiteral("<span style='color:%1'>■</span>").arg(col.name());
+    };
+    legend_->setText(
+        QStringLiteral("%1 below %2 &nbsp; %3 above %4 &nbsp; %5 NaN %6 &nbsp; %7 Inf %8")
+            .arg(sw(c.below))
+            .arg(v->counts.below)
+            .arg(sw(c.above))
+            .arg(v->counts.above)
+            .arg(sw(c.nan))
+            .arg(v->counts.nan)
+            .arg(sw(c.inf))
+            .arg(v->counts.inf));
+    if (v->result) {
+        const auto& rec = v->result->record;
+        const auto* ds = session_->dataset();
+        const auto classes = ds ? ds->classes() : std::vector<std::string>{};
+        QString label = rec.label < 0 ? QStringLiteral("—")
+                                      : (size_t(rec.label) < classes.size()
+                                             ? QStringLiteral("%1 (%2)")
+                                                   .arg(QString::fromStdString(classes[rec.label]))
+                                                   .arg(rec.label)
+                                             : QString::number(rec.label));
+        QString info = QStringLiteral("<b>#%1</b> %2 · label %3 · %4 %5 %6×%7 · tensor %8 · %9 ms")
+                           .arg(rec.index)
+                           .arg(QString::fromStdString(rec.path).toHtmlEscaped(), label,
+                                QString::fromStdString(rec.decode.format),
+                                QString::fromStdString(rec.decode.sourceMode))
+                           .arg(rec.decode.sourceWidth)
+                           .arg(rec.decode.sourceHeight)
+                           .arg(QString::fromStdString(bs::shapeToString(v->result->output.shape)))
+                           .arg(rec.seconds * 1000, 0, 'f', 1);
+        if (!v->error.isEmpty())
+            info += QStringLiteral("<br><span style='color:#ff7b72'>%1</span>")
+                        .arg(v->error.toHtmlEscaped());
+        sampleInfo_->setText(info);
+        statusSample_->setText(
+            QStringLiteral("%1 · label %2").arg(QString::fromStdString(rec.path), label));
+        if (!rec.error.empty() && rec.errorStage >= 0) pipeline_->highlightStage(rec.errorStage);
+    }
+    histRaw_->setHistogram(v->rawHistogram, std::nullopt);
+    DisplayRange exp;
+    const bool known = !v->ranges.empty() && expectedDisplay(v->ranges.back(), exp);
+    histTensor_->setHistogram(v->tensorHistogram,
+                              known ? std::optional<DisplayRange>(exp) : std::nullopt);
+    // Stage strip.
+    while (QLayoutItem* it = stripLayout_->takeAt(0)) {
+        delete it->widget();
+        delete it;
+    }
+    for (size_t k = 0; k < v->strip.size(); ++k) {
+        auto* cell = new QWidget;
+        auto* cl = new QVBoxLayout(cell);
+        cl->setContentsMargins(2, 2, 2, 2);
+        auto* pic = new QLabel;
+        pic->setPixmap(QPixmap::fromImage(v->strip[k]));
+        auto* cap = new QLabel(k < v->stripLabels.size() ? v->stripLabels[k] : QString());
+        cap->setStyleSheet(QStringLiteral("font-size: 10px; color: #aaa;"));
+        if (highlightedStage_ >= 0 && int(k) == highlightedStage_ + 1)
+            cell->setStyleSheet(QStringLiteral("background: #6b3a12;"));
+        cl->addWidget(pic);
+        cl->addWidget(cap);
+        stripLayout_->addWidget(cell);
+    }
+    stripLayout_->addStretch();
+}
+
+void MainWindow::refreshStatus() {
+    statusFormat_->setText(session_->datasetSummary());
+    auto v = session_->batchView();
+    if (v && v->batch)
+        statusBatch_->setText(QStringLiteral("batch %1/%2 · %3 ms")
+                                  .arg(v->number + 1)
+                                  .arg(v->numBatches)
+                                  .arg(v->batch->seconds * 1000, 0, 'f', 0));
+}
+
+void MainWindow::refreshAnomalies() {
+    std::vector<Finding> all;
+    if (auto v = session_->batchView()) all = v->findings;
+    const auto& audit = session_->auditFindings();
+    // Audit results replace the batch's own (they include them).
+    if (!audit.empty()) all = audit;
+    QSet<QString> kinds;
+    for (const auto& f : all) kinds.insert(f.kind);
+    const QString kindSel =
+        kindFilter_->currentIndex() > 0 ? kindFilter_->currentText() : QString();
+    {
+        QSignalBlocker block(kindFilter_);
+        kindFilter_->clear();
+        kindFilter_->addItem(QStringLiteral("All kinds"));
+        QStringList sorted(kinds.begin(), kinds.end());
+        sorted.sort();
+        kindFilter_->addItems(sorted);
+        const int at = kindFilter_->findText(kindSel);
+        kindFilter_->setCurrentIndex(at < 0 ? 0 : at);
+    }
+    const int sev = severityFilter_->currentIndex();
+    anomalies_->clear();
+    static const QColor sevColor[3] = {QColor(255, 110, 100), QColor(240, 190, 80),
+                                       QColor(140, 180, 255)};
+    int shown = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+        const Finding& f = all[i];
+        if (sev == 1 && f.severity != Finding::Severity::Error) continue;
+        if (sev == 2 && f.severity == Finding::Severity::Info) continue;
+        if (!kindSel.isEmpty() && f.kind != kindSel) continue;
+        auto* it = new QTreeWidgetItem(
+            {Finding::severityName(f.severity), f.kind,
+             f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
+             f.index >= 0 ? QString::number(f.index) : QString(),
+             f.stage >= 0 ? QStringLiteral("%1 %2").arg(f.stage + 1).arg(f.stageName)
+                          : (f.stageName.isEmpty() ? QStringLiteral("load") : f.stageName),
+             f.message});
+        it->setForeground(0, sevColor[int(f.severity)]);
+        it->setToolTip(5, f.message + (f.path.isEmpty() ? QString() : "\n" + f.path));
+        it->setData(0, kRoleIndex, f.index);
+        it->setData(0, kRoleFinding, f.stage);
+        anomalies_->addTopLevelItem(it);
+        if (++shown >= 5000) break;  // a list longer than this is unreadable anyway
+    }
+    for (int c = 0; c < 5; ++c) anomalies_->resizeColumnToContents(c);
+}
+
+void MainWindow::onFindingActivated() {
+    QTreeWidgetItem* it = anomalies_->currentItem();
+    if (!it) return;
+    const qint64 index = it->data(0, kRoleIndex).toLongLong();
+    highlightedStage_ = it->data(0, kRoleFinding).toInt();
+    pipeline_->highlightStage(highlightedStage_);
+    if (index >= 0) goToSampleIndex(qulonglong(index));
+}
+
+void MainWindow::onHoverTensor(QPointF p, bool inside) {
+    auto v = session_->sampleView();
+    if (!inside || !v || !v->result) {
+        rawView_->setMarker(std::nullopt);
+        return;
+    }
+    probeTensor(int(std::floor(p.x())), int(std::floor(p.y())));
+}
+
+void MainWindow::probeTensor(int px, int py) {
+    auto v = session_->sampleView();
+    if (!v || !v->result) return;
+    const bs::Tensor& t = v->result->output;
+    const Planes pl = planesOf(t);
+    if (px < 0 || py < 0 || px >= pl.w || py >= pl.h) return;
+    QStringList vals;
+    for (int c = 0; c < pl.c; ++c) vals << fmt(t.values[(size_t(c) * pl.h + py) * pl.w + px]);
+    QString text = QStringLiteral("tensor (%1,%2) = [%3]").arg(px).arg(py).arg(vals.join(", "));
+    double x = px, y = py;
+    const auto& raw = v->result->raw;
+    if (!raw.empty() && mapTensorToRaw(session_->pipeline(), *v->result, x, y)) {
+        const int rx = int(std::floor(x + 0.5)), ry = int(std::floor(y + 0.5));
+        if (rx >= 0 && ry >= 0 && rx < raw.width && ry < raw.height) {
+            QStringList rv;
+            for (int c = 0; c < raw.channels; ++c) rv << QString::number(raw.at(ry, rx, c));
+            text =
+                QStringLiteral("raw (%1,%2) = RGB(%3)   →   ").arg(rx).arg(ry).arg(rv.join(", ")) +
+                text;
+            rawView_->setMarker(QPointF(x + 0.5, y + 0.5));
+        }
+    } else {
+        text = QStringLiteral("raw: (padding / no mapping)   →   ") + text;
+        rawView_->setMarker(std::nullopt);
+    }
+    probe_->setText(text);
+}
+
+void MainWindow::onHoverRaw(QPointF p, bool inside) {
+    auto v = session_->sampleView();
+    if (!inside || !v || !v->result || v->result->raw.empty()) return;
+    const auto& raw = v->result->raw;
+    const int x = int(std::floor(p.x())), y = int(std::floor(p.y()));
+    if (x < 0 || y < 0 || x >= raw.width || y >= raw.height) return;
+    QStringList rv;
+    for (int c = 0; c < raw.channels; ++c) rv << QString::number(raw.at(y, x, c));
+    probe_->setText(QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")));
+}
+
+QString MainWindow::errorText() const {
+    return error_->isVisible() || !error_->isHidden() ? error_->text() : QString();
+}
+QString MainWindow::rangeText() const {
+    return rangeLabel_->text();
+}
+QString MainWindow::probeText() const {
+    return probe_->text();
+}
+
+void MainWindow::showError(const QString& message) {
+    error_->setText(message);
+    error_->show();
+    statusBar()->showMessage(message, 8000);
+}
+
+void MainWindow::clearError() {
+    error_->clear();
+    error_->hide();
+}
+
+QImage MainWindow::composeCurrentScreenshot() const {
+    auto v = session_->sampleView();
+    if (!v || !v->result) return {};
+    const auto& rec = v->result->record;
+    // Always with the overlay: the point of the export is to show what is
+    // out of range, whatever the on-screen toggle.
+    RenderOptions ro;
+    ro.range = v->range;
+    ro.solo = solo_->currentIndex() - 1;
+    ro.overlay = true;
+    ScreenshotInfo info;
+    const QImage tensor = renderTensor(v->result->output, ro, &info.counts);
+    info.datasetPath = session_->datasetPath();
+    info.filePath = QString::fromStdString(rec.path);
+    info.index = qint64(rec.index);
+    const auto classes =
+        session_->dataset() ? session_->dataset()->classes() : std::vector<std::string>{};
+    info.label = rec.label < 0 ? QStringLiteral("—")
+                               : (size_t(rec.label) < classes.size()
+                                      ? QString::fromStdString(classes[rec.label])
+                                      : QString::number(rec.label));
+    info.stage = stageLabel(session_->pipeline(), session_->pipeline().size());
+    if (auto b = session_->batchView()) {
+        QStringList msgs;
+        for (const auto& f : b->findings)
+            if (f.index == qint64(rec.index)) msgs << f.message;
+        info.message = msgs.join("; ");
+    }
+    if (!rec.error.empty()) info.message = QString::fromStdString(rec.error);
+    info.range = v->range.describe();
+    DisplayRange exp;
+    const bool known = !v->ranges.empty() && expectedDisplay(v->ranges.back(), exp);
+    return composeScreenshot(v->raw, tensor, v->rawHistogram, v->tensorHistogram,
+                             known ? std::optional<DisplayRange>(exp) : std::nullopt, info);
+}
+
+void MainWindow::exportScreenshot() {
+    const QImage img = composeCurrentScreenshot();
+    if (img.isNull()) {
+        showError(QStringLiteral("Select a sample first (nothing to export)."));
+        return;
+    }
+    auto v = session_->sampleView();
+    const QString name = QStringLiteral("batchscope-sample-%1.png").arg(v->index);
+    const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export screenshot"),
+                                                      name, QStringLiteral("PNG (*.png)"));
+    if (path.isEmpty()) return;
+    if (!img.save(path, "PNG"))
+        showError(QStringLiteral("Cannot write %1").arg(path));
+    else
+        statusBar()->showMessage(QStringLiteral("Saved %1").arg(path), 5000);
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    settings_->setValue("window/geometry", saveGeometry());
+    settings_->setValue("window/state", saveState());
+    settings_->setValue("view/stages", showStrip_->isChecked());
+    settings_->setValue("view/logHistograms", logHist_->isChecked());
+    settings_->setValue("view/overlay", overlay_->isChecked());
+    settings_->setValue("loader/batchSize", batchSize_->value());
+    settings_->setValue("loader/workers", workers_->value());
+    settings_->sync();
+    QMainWindow::closeEvent(e);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+    if (e->mimeData()->hasUrls() && !e->mimeData()->urls().isEmpty() &&
+        e->mimeData()->urls().first().isLocalFile())
+        e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+    const auto urls = e->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile()) openPath(urls.first().toLocalFile());
+}
+
+}  // namespace bs::ui

@@ -1,0 +1,154 @@
+// The inspector window: docks for the pipeline, loader, histograms and
+// anomalies around the sample view and the batch grid. All computation goes
+// through Session (background work); this class only displays.
+#pragma once
+
+#include <QMainWindow>
+#include <QPointer>
+
+#include <memory>
+#include <optional>
+
+#include "ui/model/model.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QListWidget;
+class QProgressBar;
+class QPushButton;
+class QScrollArea;
+class QSettings;
+class QSpinBox;
+class QTreeWidget;
+class QHBoxLayout;
+class QMenu;
+
+namespace bs::ui {
+
+class HistogramWidget;
+class ImageView;
+class PipelinePanel;
+class Session;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    // `settingsFile` empty = the user's settings; tests pass a file of their own.
+    explicit MainWindow(const QString& settingsFile = QString(), QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openPath(const QString& path);
+    // The demo dataset shipped with the sources (empty when not found).
+    static QString demoDatasetPath();
+    bool restoredGeometry() const { return restoredGeometry_; }
+
+    Session* session() const { return session_; }
+    QListWidget* grid() const { return grid_; }
+    PipelinePanel* pipelinePanel() const { return pipeline_; }
+    ImageView* rawView() const { return rawView_; }
+    ImageView* tensorView() const { return tensorView_; }
+    HistogramWidget* rawHistogram() const { return histRaw_; }
+    HistogramWidget* tensorHistogram() const { return histTensor_; }
+    HistogramWidget* batchHistogram() const { return histBatch_; }
+    QTreeWidget* anomalies() const { return anomalies_; }
+    QString errorText() const;
+    QString rangeText() const;
+    QString probeText() const;
+    void setOverlay(bool on);
+    void setRangeMode(DisplayRange::Mode mode, double lo = 0, double hi = 1);
+    void setChannelSolo(int channel);
+    void selectSample(size_t datasetIndex);
+    // Probe at tensor pixel (x, y) as if the mouse were there.
+    void probeTensor(int x, int y);
+    // Composes the screenshot of the selected sample (issue 5).
+    QImage composeCurrentScreenshot() const;
+
+public Q_SLOTS:
+    void nextBatch();
+    void previousBatch();
+    void firstBatch();
+    void lastBatch();
+    void goToBatch(int b);
+    void goToSampleIndex(qulonglong index);
+    void exportScreenshot();
+
+protected:
+    void closeEvent(QCloseEvent*) override;
+    void dragEnterEvent(QDragEnterEvent*) override;
+    void dropEvent(QDropEvent*) override;
+
+private:
+    void buildUi();
+    void buildMenus();
+    void showError(const QString& message);
+    void clearError();
+    void onOpened();
+    void onBatchReady();
+    void onSampleReady();
+    void refreshGrid();
+    void refreshAnomalies();
+    void refreshStatus();
+    void pushDisplay();
+    void pushLoader();
+    void applyPipeline();
+    void addRecent(const QString& path);
+    void rebuildRecentMenu();
+    void onHoverTensor(QPointF p, bool inside);
+    void onHoverRaw(QPointF p, bool inside);
+    void onFindingActivated();
+    QString pipelineKey() const;
+
+    std::unique_ptr<QSettings> settings_;
+    Session* session_;
+    PipelinePanel* pipeline_;
+    QListWidget* grid_;
+    ImageView* rawView_;
+    ImageView* tensorView_;
+    HistogramWidget* histRaw_;
+    HistogramWidget* histTensor_;
+    HistogramWidget* histBatch_;
+    QTreeWidget* anomalies_;
+    QLabel* error_;
+    QLabel* rangeLabel_;
+    QLabel* legend_;
+    QLabel* probe_;
+    QLabel* sampleInfo_;
+    QLabel* batchLabel_;
+    QScrollArea* stripArea_;
+    QWidget* strip_;
+    QHBoxLayout* stripLayout_;
+    QCheckBox* overlay_;
+    QCheckBox* showStrip_;
+    QCheckBox* logHist_;
+    QComboBox* rangeMode_;
+    QComboBox* solo_;
+    QDoubleSpinBox* black_;
+    QDoubleSpinBox* white_;
+    QSpinBox* batchSpin_;
+    QSpinBox* indexSpin_;
+    QSpinBox* batchSize_;
+    QCheckBox* shuffle_;
+    QSpinBox* seed_;
+    QSpinBox* epoch_;
+    QSpinBox* workers_;
+    QComboBox* severityFilter_;
+    QComboBox* kindFilter_;
+    QPushButton* auditButton_;
+    QPushButton* auditCancel_;
+    QProgressBar* auditProgress_;
+    QProgressBar* openProgress_;
+    QLabel* statusFormat_;
+    QLabel* statusSample_;
+    QLabel* statusBatch_;
+    QMenu* recentMenu_;
+    std::optional<size_t> pendingSelect_;
+    int selectedRow_ = 0;
+    int highlightedStage_ = -1;
+    bool updatingControls_ = false;
+    bool restoredGeometry_ = false;
+    QList<QAction*> backActions_, forwardActions_;
+};
+
+}  // namespace bs::ui

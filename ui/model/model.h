@@ -1,0 +1,123 @@
+// Plain data the background jobs hand to the widgets. No QObject here: these
+// travel between threads inside shared_ptrs and are read-only once built.
+#pragma once
+
+#include <QImage>
+#include <QString>
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/loader/loader.h"
+#include "core/pipeline/pipeline.h"
+#include "ui/render/render.h"
+
+namespace bs::ui {
+
+struct Finding {
+    enum class Severity { Error = 0, Warning = 1, Info = 2 };
+    Severity severity = Severity::Warning;
+    QString kind;       // "out_of_range", "nan", "truncated_image", "collate", ...
+    qint64 batch = -1;  // batch number in the epoch, -1 when not about one batch
+    qint64 index = -1;  // dataset index, -1 when about the whole batch/dataset
+    int stage = -1;     // pipeline stage blamed (transform index), -1 = loading/none
+    QString stageName;  // op name of that stage
+    QString message;
+    QString path;
+    static QString severityName(Severity s);
+};
+
+struct LoaderSettings {
+    int batchSize = 16;
+    bool shuffle = false;
+    quint64 seed = 0;
+    qint64 epoch = 0;
+    int workers = 0;
+    bool operator==(const LoaderSettings& o) const {
+        return batchSize == o.batchSize && shuffle == o.shuffle && seed == o.seed &&
+               epoch == o.epoch && workers == o.workers;
+    }
+};
+
+// How the user wants tensors shown; the concrete numbers are resolved per
+// sample/batch into a DisplayRange.
+struct DisplaySettings {
+    DisplayRange::Mode mode = DisplayRange::Mode::Expected;
+    double manualLo = 0, manualHi = 1;
+    int solo = -1;
+    bool overlay = false;
+};
+
+// Expected value range of every channel before the first stage (index 0) and
+// after each stage k (index k).
+using ChannelRanges = std::array<bs::ValueRange, 3>;
+std::vector<ChannelRanges> expectedRanges(const bs::Pipeline& pipeline, bool rawInput);
+
+// The concrete mapping for a tensor, given the user's choice.
+// `sampleMin/Max` and `batchMin/Max` are per-channel finite min/max (NaN when
+// a channel has no finite value).
+DisplayRange resolveRange(const DisplaySettings& d, const ChannelRanges& expected,
+                          const QString& stageLabel, const std::vector<double>& sampleMin,
+                          const std::vector<double>& sampleMax,
+                          const std::vector<double>* batchMin = nullptr,
+                          const std::vector<double>* batchMax = nullptr);
+// The expected range as a DisplayRange (Mode::Expected); false when unknown.
+bool expectedDisplay(const ChannelRanges& expected, DisplayRange& out);
+// "stage 3 Normalize" / "input" label for stage value k (0 = input).
+QString stageLabel(const bs::Pipeline& pipeline, size_t k);
+
+struct BatchView {
+    quint64 config = 0;
+    size_t number = 0;
+    size_t numBatches = 0;
+    std::shared_ptr<const bs::Batch> batch;
+    // Per entry of batch->samples (failed samples get an error tile).
+    std::vector<QImage> thumbs;
+    std::vector<QImage> thumbsOverlay;
+    std::vector<OverlayCounts> counts;  // against the expected range
+    std::vector<int> findingCount;
+    std::vector<double> batchMin, batchMax;
+    Histogram histogram;
+    DisplayRange range;
+    std::vector<Finding> findings;
+    bool judged = false;  // findings include the anomaly engine's
+};
+
+struct SampleView {
+    quint64 config = 0;
+    size_t index = 0;  // dataset index
+    std::shared_ptr<const bs::SampleResult> result;
+    std::vector<ChannelRanges> ranges;  // per stage, as expectedRanges()
+    QImage raw;
+    QImage tensor;  // rendered with `range` and the overlay/solo settings
+    OverlayCounts counts;
+    DisplayRange range;
+    Histogram rawHistogram, tensorHistogram;
+    std::vector<QImage> strip;
+    std::vector<QString> stripLabels;
+    QString error;
+};
+
+// Maps a point of the final tensor (pixel-centre coordinates: pixel i has its
+// centre at i, as Transform::mapToInput) back to the raw image through every stage's mapToInput.
+// False when it lands in padding or the sample has no stages.
+bool mapTensorToRaw(const bs::Pipeline& pipeline, const bs::SampleResult& sample, double& x,
+                    double& y);
+
+// Findings computed from one built batch (sample errors, NaN/Inf, values
+// outside the final stage's expected range, collate errors).
+std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& pipeline,
+                                   const ChannelRanges& expected,
+                                   std::vector<OverlayCounts>* perSample = nullptr);
+
+// Converts the anomaly engine's grouped findings (core/audit/anomaly.h) into rows:
+// one per listed sample (the engine caps the list), or one for the group when
+// it names no sample. Engine stage names "<k>:<Op>" become transform k-1.
+// `batchOf` gives the batch of a dataset index (nullopt when unknown).
+std::vector<Finding> fromEngineFindings(
+    const void* engineFindings, const std::function<std::optional<size_t>(size_t)>& batchOf);
+
+}  // namespace bs::ui

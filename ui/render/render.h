@@ -1,0 +1,94 @@
+// Widget-free rendering of tensors and images to QImage, and histograms.
+// Safe to call from worker threads (QImage, not QPixmap) and on the offscreen
+// platform (the screenshot export uses it headless).
+#pragma once
+
+#include <QColor>
+#include <QImage>
+#include <QString>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/common/types.h"
+
+namespace bs::ui {
+
+// The mapping of tensor values to screen intensities: value lo -> black,
+// hi -> white, per channel. Always shown to the user (`describe()`).
+struct DisplayRange {
+    enum class Mode { Expected, Sample, Batch, Manual };
+    Mode mode = Mode::Expected;
+    std::array<double, 3> lo{0, 0, 0};
+    std::array<double, 3> hi{1, 1, 1};
+    // Why this range: e.g. "expected range of stage 3 Normalize" or
+    // "expected range unknown (Lambda): sample min/max".
+    QString origin;
+    static DisplayRange uniform(double l, double h, Mode m = Mode::Manual);
+    QString describe() const;
+    QString spanText() const;  // "[lo, hi]" or per channel
+};
+
+struct OverlayColors {
+    QColor below{40, 110, 255};
+    QColor above{255, 50, 50};
+    QColor nan{255, 0, 255};
+    QColor inf{255, 220, 0};
+};
+
+// Pixel counts of the range overlay. A pixel is classified by the worst of
+// its shown channels: NaN, then Inf, then above, then below.
+struct OverlayCounts {
+    int64_t below = 0, above = 0, nan = 0, inf = 0, total = 0;
+    bool any() const { return below || above || nan || inf; }
+};
+
+struct RenderOptions {
+    DisplayRange range;
+    int solo = -1;  // -1 = all channels, otherwise the channel shown as gray
+    bool overlay = false;
+    OverlayColors colors;
+};
+
+// Deep copy of a core image into a QImage that owns its pixels (the core
+// buffer may die with the worker's result).
+QImage toQImage(const bs::Image& image);
+
+// Renders planar CHW float data (C planes of H*W). The returned QImage owns
+// its pixels. `counts` is filled whether or not the overlay is drawn.
+QImage renderPlanes(const float* data, int channels, int height, int width,
+                    const RenderOptions& options, OverlayCounts* counts = nullptr);
+// CHW tensor (or HW); NCHW tensors render their first sample.
+QImage renderTensor(const bs::Tensor& tensor, const RenderOptions& options,
+                    OverlayCounts* counts = nullptr);
+
+// Per-channel histogram over [lo, hi] with `bins` equal bins; v == hi goes
+// into the last bin, values outside [lo, hi] are counted in below/above.
+struct Histogram {
+    double lo = 0, hi = 1;
+    int bins = 0;
+    std::vector<std::vector<int64_t>> counts;  // [channel][bin]
+    std::vector<double> min, max;              // finite values only, per channel
+    std::vector<int64_t> below, above, nan, inf;
+    int channels() const { return int(counts.size()); }
+    int64_t binOf(int c, double v) const;
+};
+
+// Min/max over finite values of each channel of a CHW or NCHW tensor.
+void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<double>& maxs);
+
+// Histogram of a CHW or NCHW tensor (the channel axis is dim -3; a 2-D tensor
+// is one channel). When lo >= hi the range is chosen from the data joined with
+// `expected` (so values outside the expected range stay visible).
+Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi);
+Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected);
+
+// Channel/height/width of a CHW, HW or NCHW tensor (of one sample).
+struct Planes {
+    int c = 0, h = 0, w = 0;
+    int64_t n = 1;
+};
+Planes planesOf(const bs::Tensor& t);
+
+}  // namespace bs::ui

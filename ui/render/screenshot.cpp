@@ -1,0 +1,107 @@
+#include "ui/render/screenshot.h"
+
+#include <QFont>
+#include <QPainter>
+
+#include "ui/widgets/histogramwidget.h"
+
+namespace bs::ui {
+
+static QImage fitPanel(const QImage& img, int panel, bool exactPixels) {
+    if (img.isNull()) return {};
+    const int side = std::max(img.width(), img.height());
+    if (side == panel) return img;
+    if (!exactPixels)
+        return img.scaled(panel, panel, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    if (side < panel) {
+        // Integer enlargement keeps every pixel a crisp square.
+        const int k = std::max(1, panel / side);
+        return img.scaled(img.width() * k, img.height() * k, Qt::IgnoreAspectRatio,
+                          Qt::FastTransformation);
+    }
+    return img.scaled(panel, panel, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+}
+
+QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogram& rawHist,
+                         const Histogram& tensorHist, const std::optional<DisplayRange>& expected,
+                         const ScreenshotInfo& info, int panel) {
+    const int margin = 16, gap = 16, histH = 150, titleH = 24, captionH = 150;
+    const int width = margin * 2 + panel * 2 + gap;
+    const int height = margin + titleH + panel + gap + histH + gap + captionH + margin;
+    QImage out(width, height, QImage::Format_RGB32);
+    out.fill(QColor(24, 25, 28));
+    QPainter p(&out);
+    QFont f(QStringLiteral("DejaVu Sans"));
+    f.setPixelSize(13);
+    p.setFont(f);
+    const QColor text(225, 226, 230), dim(150, 152, 160);
+
+    auto drawPanel = [&](int x, const QString& title, const QImage& img, bool exactPixels) {
+        QFont bold = f;
+        bold.setBold(true);
+        p.setFont(bold);
+        p.setPen(text);
+        p.drawText(QRect(x, margin, panel, titleH), Qt::AlignLeft | Qt::AlignVCenter, title);
+        p.setFont(f);
+        const QRect box(x, margin + titleH, panel, panel);
+        p.fillRect(box, QColor(36, 37, 41));
+        const QImage scaled = fitPanel(img, panel, exactPixels);
+        if (scaled.isNull()) {
+            p.setPen(dim);
+            p.drawText(box, Qt::AlignCenter, QStringLiteral("no image"));
+            return;
+        }
+        const QPoint at(box.x() + (panel - scaled.width()) / 2,
+                        box.y() + (panel - scaled.height()) / 2);
+        p.drawImage(at, scaled);
+    };
+    drawPanel(margin, QStringLiteral("Raw (decoded) %1×%2").arg(raw.width()).arg(raw.height()), raw,
+              false);
+    drawPanel(margin + panel + gap,
+              QStringLiteral("Transformed %1×%2, range overlay on")
+                  .arg(tensor.width())
+                  .arg(tensor.height()),
+              tensor, true);
+
+    const int hy = margin + titleH + panel + gap;
+    HistogramStyle style;
+    paintHistogram(p, QRectF(margin, hy, panel, histH), rawHist, std::nullopt,
+                   QStringLiteral("Raw histogram"), style);
+    paintHistogram(p, QRectF(margin + panel + gap, hy, panel, histH), tensorHist, expected,
+                   QStringLiteral("Transformed histogram (band = expected range)"), style);
+
+    // Caption.
+    const int cy = hy + histH + gap;
+    QStringList lines;
+    lines << QStringLiteral("Dataset: %1").arg(info.datasetPath);
+    lines << QStringLiteral("Sample %1: %2").arg(info.index).arg(info.filePath);
+    lines << QStringLiteral("Label: %1    Stage: %2")
+                 .arg(info.label, info.stage.isEmpty() ? QStringLiteral("—") : info.stage);
+    if (!info.message.isEmpty()) lines << QStringLiteral("Finding: %1").arg(info.message);
+    lines << info.range;
+    p.setPen(text);
+    p.drawText(QRect(margin, cy, width - 2 * margin, captionH - 28),
+               Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap, lines.join('\n'));
+    // Legend with the overlay counts.
+    const OverlayColors colors;
+    int lx = margin;
+    const int ly = cy + captionH - 22;
+    auto legend = [&](const QColor& c, const QString& name, int64_t n) {
+        p.fillRect(QRect(lx, ly + 3, 12, 12), c);
+        lx += 16;
+        const QString s = QStringLiteral("%1 %2").arg(name).arg(n);
+        p.setPen(text);
+        p.drawText(QRect(lx, ly, 200, 18), Qt::AlignLeft | Qt::AlignVCenter, s);
+        lx += p.fontMetrics().horizontalAdvance(s) + 18;
+    };
+    legend(colors.below, QStringLiteral("below range"), info.counts.below);
+    legend(colors.above, QStringLiteral("above range"), info.counts.above);
+    legend(colors.nan, QStringLiteral("NaN"), info.counts.nan);
+    legend(colors.inf, QStringLiteral("Inf"), info.counts.inf);
+    p.setPen(dim);
+    p.drawText(QRect(lx, ly, width - lx - margin, 18), Qt::AlignRight | Qt::AlignVCenter,
+               QStringLiteral("pixels of %1 · batchscope").arg(info.counts.total));
+    return out;
+}
+
+}  // namespace bs::ui

@@ -1,0 +1,35 @@
+// The composed screenshot of one sample (issue 5): raw image, transformed
+// tensor with the range overlay, per-channel histograms with the expected
+// band and a caption. A plain function on QImage, usable headless on the
+// offscreen platform (e.g. by `audit --screenshots`).
+#pragma once
+
+#include <QImage>
+#include <QString>
+
+#include <optional>
+
+#include "ui/render/render.h"
+
+namespace bs::ui {
+
+struct ScreenshotInfo {
+    QString datasetPath;
+    QString filePath;
+    qint64 index = -1;
+    QString label;
+    QString stage;    // stage the finding blames (or the final stage)
+    QString message;  // the finding's message
+    QString range;    // DisplayRange::describe() of the mapping used
+    OverlayCounts counts;
+};
+
+// `tensor` should already carry the overlay (renderTensor with overlay on);
+// it is enlarged by an integer factor without smoothing (overlay colours and
+// pixel squares stay exact) or reduced with smoothing. The raw image is
+// smoothly scaled to fit `panel` pixels a side.
+QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogram& rawHist,
+                         const Histogram& tensorHist, const std::optional<DisplayRange>& expected,
+                         const ScreenshotInfo& info, int panel = 384);
+
+}  // namespace bs::ui

@@ -1,0 +1,162 @@
+#include "ui/widgets/histogramwidget.h"
+
+#include <QPainter>
+#include <QPainterPath>
+
+#include <algorithm>
+#include <cmath>
+
+namespace bs::ui {
+
+static QString fmt(double v) {
+    return QString::number(v, 'g', 4);
+}
+
+void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
+                    const std::optional<DisplayRange>& expected, const QString& title,
+                    const HistogramStyle& style) {
+    p.save();
+    p.setRenderHint(QPainter::Antialiasing, true);
+    p.fillRect(area, QColor(30, 31, 34));
+    const QFontMetricsF fm(p.font());
+    const double top = area.top() + fm.height() + 4;
+    const double bottom = area.bottom() - fm.height() - 4;
+    const QRectF plot(area.left() + 6, top, area.width() - 12, std::max(10.0, bottom - top));
+    p.setPen(QColor(200, 200, 208));
+    p.drawText(QRectF(area.left() + 6, area.top() + 2, area.width() - 12, fm.height()),
+               Qt::AlignLeft | Qt::AlignVCenter,
+               title + (style.log ? QStringLiteral("  (log)") : QString()));
+    if (h.bins <= 0 || h.counts.empty()) {
+        p.setPen(QColor(130, 130, 140));
+        p.drawText(plot, Qt::AlignCenter, QStringLiteral("no data"));
+        p.restore();
+        return;
+    }
+    const double span = h.hi - h.lo;
+    auto xOf = [&](double v) { return plot.left() + (v - h.lo) / span * plot.width(); };
+
+    // Expected range band; everything outside it is shaded as "out of range".
+    if (expected) {
+        double elo = 1e300, ehi = -1e300;
+        for (int c = 0; c < std::min(3, std::max(1, h.channels())); ++c) {
+            elo = std::min(elo, expected->lo[c]);
+            ehi = std::max(ehi, expected->hi[c]);
+        }
+        const double x0 = std::clamp(xOf(elo), plot.left(), plot.right());
+        const double x1 = std::clamp(xOf(ehi), plot.left(), plot.right());
+        QColor below = style.colors.below, above = style.colors.above;
+        below.setAlpha(40);
+        above.setAlpha(40);
+        if (x0 > plot.left())
+            p.fillRect(QRectF(plot.left(), plot.top(), x0 - plot.left(), plot.height()), below);
+        if (x1 < plot.right())
+            p.fillRect(QRectF(x1, plot.top(), plot.right() - x1, plot.height()), above);
+        p.fillRect(QRectF(x0, plot.top(), x1 - x0, plot.height()), QColor(255, 255, 255, 18));
+        p.setPen(QPen(QColor(255, 255, 255, 90), 1, Qt::DashLine));
+        p.drawLine(QPointF(x0, plot.top()), QPointF(x0, plot.bottom()));
+        p.drawLine(QPointF(x1, plot.top()), QPointF(x1, plot.bottom()));
+    }
+
+    int64_t peak = 1;
+    for (const auto& row : h.counts)
+        for (int64_t c : row) peak = std::max(peak, c);
+    auto yOf = [&](int64_t c) {
+        const double f =
+            style.log ? std::log1p(double(c)) / std::log1p(double(peak)) : double(c) / double(peak);
+        return plot.bottom() - f * plot.height();
+    };
+    static const QColor single(210, 210, 215);
+    static const QColor rgb[3] = {QColor(255, 90, 90), QColor(90, 220, 110), QColor(100, 150, 255)};
+    const int nc = h.channels();
+    const double bw = plot.width() / h.bins;
+    for (int c = 0; c < nc; ++c) {
+        QColor col = nc == 1 ? single : rgb[std::min(c, 2)];
+        QPainterPath path;
+        path.moveTo(plot.left(), plot.bottom());
+        for (int b = 0; b < h.bins; ++b) {
+            const double y = yOf(h.counts[c][b]);
+            path.lineTo(plot.left() + b * bw, y);
+            path.lineTo(plot.left() + (b + 1) * bw, y);
+        }
+        path.lineTo(plot.right(), plot.bottom());
+        QColor fill = col;
+        fill.setAlpha(nc == 1 ? 110 : 60);
+        p.fillPath(path, fill);
+        p.setPen(QPen(col, 1.2));
+        p.drawPath(path);
+        // Bins outside the expected range in the overlay colours.
+        if (expected) {
+            const int ch = std::min(c, 2);
+            for (int b = 0; b < h.bins; ++b) {
+                if (!h.counts[c][b]) continue;
+                const double blo = h.lo + span * b / h.bins, bhi = h.lo + span * (b + 1) / h.bins;
+                const bool below = bhi <= expected->lo[ch], above = blo >= expected->hi[ch];
+                if (!below && !above) continue;
+                const double y = yOf(h.counts[c][b]);
+                p.fillRect(QRectF(plot.left() + b * bw, y, std::max(1.0, bw), plot.bottom() - y),
+                           below ? style.colors.below : style.colors.above);
+            }
+        }
+        // Min/max markers.
+        if (c < int(h.min.size()) && std::isfinite(h.min[c])) {
+            p.setPen(QPen(col, 1.5));
+            for (double v : {h.min[c], h.max[c]}) {
+                const double x = xOf(v);
+                p.drawLine(QPointF(x, plot.bottom() + 1), QPointF(x, plot.bottom() + 6));
+                QPolygonF tri;
+                tri << QPointF(x, plot.top()) << QPointF(x - 3, plot.top() - 5)
+                    << QPointF(x + 3, plot.top() - 5);
+                p.setBrush(col);
+                p.drawPolygon(tri);
+                p.setBrush(Qt::NoBrush);
+            }
+        }
+    }
+    p.setPen(QColor(70, 72, 80));
+    p.drawRect(plot);
+    // Axis labels: the histogram range and the min/max of all channels.
+    double mn = 1e300, mx = -1e300;
+    for (size_t c = 0; c < h.min.size(); ++c)
+        if (std::isfinite(h.min[c])) mn = std::min(mn, h.min[c]), mx = std::max(mx, h.max[c]);
+    const QRectF axis(plot.left(), plot.bottom() + 3, plot.width(), fm.height());
+    p.setPen(QColor(150, 152, 160));
+    p.drawText(axis, Qt::AlignLeft | Qt::AlignVCenter, fmt(h.lo));
+    p.drawText(axis, Qt::AlignRight | Qt::AlignVCenter, fmt(h.hi));
+    QString mid = mn <= mx ? QStringLiteral("min %1  max %2").arg(fmt(mn), fmt(mx)) : QString();
+    int64_t nan = 0, inf = 0;
+    for (size_t c = 0; c < h.nan.size(); ++c) nan += h.nan[c], inf += h.inf[c];
+    if (nan) mid += QStringLiteral("  NaN %1").arg(nan);
+    if (inf) mid += QStringLiteral("  Inf %1").arg(inf);
+    p.setPen(QColor(200, 200, 208));
+    p.drawText(axis, Qt::AlignHCenter | Qt::AlignVCenter, mid);
+    p.restore();
+}
+
+HistogramWidget::HistogramWidget(const QString& title, QWidget* parent)
+    : QWidget(parent), title_(title) {
+    setAttribute(Qt::WA_OpaquePaintEvent);
+}
+
+void HistogramWidget::setHistogram(const Histogram& h, std::optional<DisplayRange> expected) {
+    hist_ = h;
+    expected_ = expected;
+    update();
+}
+
+void HistogramWidget::clear() {
+    hist_ = Histogram();
+    expected_.reset();
+    update();
+}
+
+void HistogramWidget::setLogScale(bool on) {
+    style_.log = on;
+    update();
+}
+
+void HistogramWidget::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    paintHistogram(p, QRectF(rect()), hist_, expected_, title_, style_);
+}
+
+}  // namespace bs::ui
