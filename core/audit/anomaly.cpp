@@ -15,23 +15,7 @@ namespace bs {
 using json = nlohmann::json;
 
 // ---------------------------------------------------------------------------
-// Severity and settings
-
-std::string severityName(Severity s) {
-    switch (s) {
-        case Severity::Error: return "error";
-        case Severity::Warning: return "warning";
-        case Severity::Info: break;
-    }
-    return "info";
-}
-
-Severity parseSeverity(const std::string& name) {
-    if (name == "error") return Severity::Error;
-    if (name == "warning") return Severity::Warning;
-    if (name == "info") return Severity::Info;
-    throw Error("unknown severity '" + name + "' (expected error, warning or info)");
-}
+// Settings
 
 namespace {
 
@@ -176,56 +160,6 @@ std::vector<std::pair<std::string, std::string>> AuditSettings::describe() {
 
 // ---------------------------------------------------------------------------
 // Findings
-
-namespace {
-
-// Order of the table; also the order findings are listed in within
-// one severity.
-const std::vector<std::pair<std::string, Severity>>& kindTable() {
-    static const std::vector<std::pair<std::string, Severity>> t = {
-        {"unreadable_file", Severity::Error},
-        {"truncated_image", Severity::Error},
-        {"oversized_image", Severity::Error},
-        {"mode_conversion", Severity::Warning},
-        {"exif_orientation", Severity::Warning},
-        {"constant_image", Severity::Warning},
-        {"exact_duplicate", Severity::Warning},
-        {"conflicting_duplicate", Severity::Error},
-        {"nan_or_inf", Severity::Error},
-        {"extreme_values", Severity::Error},
-        {"collapsed_range", Severity::Error},
-        {"unscaled_input", Severity::Error},
-        {"double_normalization", Severity::Error},
-        {"normalization_mismatch", Severity::Warning},
-        {"empty_class", Severity::Error},
-        {"hidden_class", Severity::Warning},
-        {"class_imbalance", Severity::Warning},
-        {"collate_error", Severity::Error},
-        {"loader_mismatch", Severity::Error},
-        {"nondeterministic_transform", Severity::Warning},
-        {"repeated_augmentation", Severity::Warning},
-        // Not in the table: a transform that raised (torchvision
-        // would have raised too), and files the dataset skipped.
-        {"transform_error", Severity::Error},
-        {"skipped_file", Severity::Info},
-    };
-    return t;
-}
-
-size_t kindOrder(const std::string& kind) {
-    const auto& t = kindTable();
-    for (size_t i = 0; i < t.size(); ++i)
-        if (t[i].first == kind) return i;
-    return t.size();
-}
-
-}  // namespace
-
-Severity severityOf(const std::string& kind) {
-    for (const auto& [k, s] : kindTable())
-        if (k == kind) return s;
-    return Severity::Warning;
-}
 
 json Finding::toJson() const {
     json j = {{"kind", kind},   {"severity", severityName(severity)},

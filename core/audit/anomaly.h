@@ -34,13 +34,11 @@
 #include "core/dataset/dataset.h"
 #include "core/loader/loader.h"
 #include "core/pipeline/pipeline.h"
+#include "core/audit/findings.h"
 #include "core/audit/stats.h"
 
 namespace bs {
 
-enum class Severity { Info = 0, Warning = 1, Error = 2 };
-std::string severityName(Severity s);  // "info", "warning", "error"
-Severity parseSeverity(const std::string& name);  // throws Error
 
 // Thresholds of the judgement rules. Keys of the JSON settings file and of
 // the CLI overrides (`--extreme-margin 0.1` sets "extreme_margin") are the
@@ -110,8 +108,6 @@ struct Finding {
     nlohmann::json evidence = nlohmann::json::object();
     nlohmann::json toJson() const;
 };
-
-Severity severityOf(const std::string& kind);
 
 class AuditEngine {
 public:
