@@ -69,6 +69,10 @@ std::string Transform::repr() const {
     return op() + "()";
 }
 
+std::string stageLabel(int index) {
+    return "stage " + std::to_string(index + 1);
+}
+
 // -------------------------------------------------------------- Pipeline
 
 Pipeline::Pipeline() = default;
@@ -82,7 +86,9 @@ size_t Pipeline::size() const {
     return stages_.size();
 }
 const Transform& Pipeline::stage(size_t i) const {
-    if (i >= stages_.size()) throw PipelineError(-1, "pipeline has no stage " + std::to_string(i));
+    if (i >= stages_.size())
+        throw PipelineError(-1, "pipeline has no stage " + std::to_string(i + 1) + " (it has " +
+                                    std::to_string(stages_.size()) + ")");
     return *stages_[i];
 }
 bool Pipeline::isRandom() const {
@@ -114,7 +120,7 @@ static std::string opsText() {
 
 std::shared_ptr<const Transform> Pipeline::makeTransform(const json& stage, int index,
                                                          const std::string& baseDir) {
-    const std::string where = "stage " + std::to_string(index);
+    const std::string where = stageLabel(index);
     if (!stage.is_object())
         throw PipelineError(index, where +
                                        ": expected an object like {\"op\": \"Resize\", ...}, got " +
@@ -151,8 +157,8 @@ Pipeline Pipeline::fromJson(const json& stagesIn, const std::string& baseDir) {
         bool enabled = true;
         if (s.contains("enabled")) {
             if (!s["enabled"].is_boolean())
-                throw PipelineError(i, "stage " + std::to_string(i) + " (" + t->op() +
-                                           "): \"enabled\" must be true or false");
+                throw PipelineError(
+                    i, stageLabel(i) + " (" + t->op() + "): \"enabled\" must be true or false");
             enabled = s["enabled"].get<bool>();
         }
         p.append(std::move(t));
@@ -266,12 +272,11 @@ private:
                 return;
             }
             if (name == "Lambda")
-                fail("stage " + std::to_string(index_) +
+                fail(stageLabel(index_) +
                          " (Lambda): the Lambda's code is not in the printed text; replace it "
                          "by {\"op\": \"Lambda\", \"expr\": \"...\"} in a JSON pipeline",
                      at);
-            fail("stage " + std::to_string(index_) + ": unknown transform '" + name +
-                     "'; supported: " + opsText(),
+            fail(stageLabel(index_) + ": unknown transform '" + name + "'; supported: " + opsText(),
                  at);
         }
         expect('(');
@@ -510,12 +515,11 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
             if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
         } catch (const PipelineError& e) {
             if (e.stage() >= 0) throw;
-            throw PipelineError(int(i),
-                                "stage " + std::to_string(i) + " (" + t.op() + "): " + e.what());
+            throw PipelineError(int(i), stageLabel(int(i)) + " (" + t.op() + "): " + e.what());
         } catch (const std::exception& e) {
             std::string msg = e.what();
             if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-            throw PipelineError(int(i), "stage " + std::to_string(i) + " (" + t.op() + "): " + msg);
+            throw PipelineError(int(i), stageLabel(int(i)) + " (" + t.op() + "): " + msg);
         }
         if (keepStages) res.stages.push_back(cur);
     }

@@ -73,10 +73,16 @@ public:
     }
 };
 
+// "stage K" for the transform at 0-based `index`: stages are numbered from 1
+// in every message, as in findings ("4:Normalize") and `dump --stage K`.
+std::string stageLabel(int index);
+
 class PipelineError : public Error {
 public:
     PipelineError(int stage, const std::string& message) : Error(message), stage_(stage) {}
-    int stage() const { return stage_; }  // -1 when not about one stage
+    // 0-based index of the failing transform (its message says "stage
+    // index+1"), -1 when not about one stage.
+    int stage() const { return stage_; }
 
 private:
     int stage_;
