@@ -185,14 +185,6 @@ json Finding::toJson() const {
 
 namespace {
 
-bool isGeometric(const std::string& op) {
-    static const char* ops[] = {"Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop",
-                                "RandomHorizontalFlip", "RandomVerticalFlip", "Pad", "Grayscale"};
-    for (const char* o : ops)
-        if (op == o) return true;
-    return false;
-}
-
 struct StageInfo {
     std::string op;
     std::string name;  // "<k>:<Op>"
@@ -201,7 +193,7 @@ struct StageInfo {
     bool unknownRange = false;   // Lambda, TorchScript
     bool expects01 = false;      // expects float data in [0, 1]
     bool bicubic = false;        // may overshoot its input range
-    bool random = false;
+    bool random = false;         // with draws that hold numbers (not a coin flip)
     int previousNormalize = -1;  // 1-based stage of an earlier Normalize
     std::vector<double> mean, stddev;
     ValueRange intended;  // input range the stage is written for, when known
@@ -347,57 +339,60 @@ struct AuditEngine::Impl {
     void repeatedAcrossEpochs(GroupMap& out) const;
 };
 
+namespace {
+
+// What a Normalize expects, from its own statistics: [0, 1] data for a
+// mean/std in [0, 1], 0-255 data for larger ones.
+void describeNormalize(const NormalizeParams& n, StageInfo& s) {
+    s.mean = n.mean;
+    s.stddev = n.std;
+    bool unit = !s.mean.empty() && !s.stddev.empty();
+    bool byte = unit;
+    for (double m : s.mean) {
+        unit = unit && m >= 0 && m <= 1;
+        byte = byte && m > 1 && m <= 255;
+    }
+    for (double v : s.stddev) {
+        unit = unit && v > 0 && v <= 1;
+        byte = byte && v > 1;
+    }
+    s.expects01 = unit;
+    if (unit)
+        s.intended = ValueRange::of(0, 1);
+    else if (byte)
+        s.intended = ValueRange::of(0, 255);
+}
+
+StageInfo stageInfoOf(const Transform& t, size_t i) {
+    const TransformTraits traits = t.traits();
+    StageInfo s;
+    s.op = t.op();
+    s.name = std::to_string(i + 1) + ":" + s.op;
+    s.geometric = traits.geometric;
+    s.unknownRange = traits.unknownRange;
+    s.bicubic = traits.mayOvershoot;
+    s.expects01 = traits.expectsUnitInput;
+    s.random = t.isRandom() && !traits.discreteDraws;
+    if (const NormalizeParams* n = t.normalization()) {
+        s.normalize = true;
+        describeNormalize(*n, s);
+    }
+    return s;
+}
+
+}  // namespace
+
 AuditEngine::AuditEngine(const Pipeline& pipeline, AuditSettings settings)
     : d(std::make_unique<Impl>()) {
     d->pipeline = pipeline;
     d->settings = settings;
     int lastNormalize = -1;
     for (size_t i = 0; i < pipeline.size(); ++i) {
-        const Transform& t = pipeline.stage(i);
-        StageInfo s;
-        s.op = t.op();
-        s.name = std::to_string(i + 1) + ":" + s.op;
-        s.geometric = isGeometric(s.op);
-        s.normalize = s.op == "Normalize";
-        s.unknownRange = s.op == "Lambda" || s.op == "TorchScript";
-        s.random = t.isRandom();
-        json p;
-        try {
-            p = t.params();
-        } catch (...) {
-        }
-        if (p.is_object() && p.contains("interpolation") && p["interpolation"].is_string())
-            s.bicubic = p["interpolation"].get<std::string>().find("bicubic") != std::string::npos ||
-                        p["interpolation"].get<std::string>().find("lanczos") != std::string::npos;
+        StageInfo s = stageInfoOf(pipeline.stage(i), i);
         if (s.normalize) {
-            auto numbers = [&](const char* key) {
-                std::vector<double> v;
-                if (!p.contains(key)) return v;
-                if (p[key].is_number()) v.push_back(p[key].get<double>());
-                else if (p[key].is_array())
-                    for (const auto& x : p[key])
-                        if (x.is_number()) v.push_back(x.get<double>());
-                return v;
-            };
-            s.mean = numbers("mean");
-            s.stddev = numbers("std");
-            bool unit = !s.mean.empty() && !s.stddev.empty();
-            bool byte = unit;
-            for (double m : s.mean) {
-                unit = unit && m >= 0 && m <= 1;
-                byte = byte && m > 1 && m <= 255;
-            }
-            for (double v : s.stddev) {
-                unit = unit && v > 0 && v <= 1;
-                byte = byte && v > 1;
-            }
-            s.expects01 = unit;
-            if (unit) s.intended = ValueRange::of(0, 1);
-            else if (byte) s.intended = ValueRange::of(0, 255);
             s.previousNormalize = lastNormalize;
             lastNormalize = int(i + 1);
         }
-        if (s.op == "ConvertImageDtype") s.expects01 = p.value("dtype", "") == "uint8";
         d->info.push_back(s);
     }
     d->accum.resize(pipeline.size() + 1);

@@ -51,6 +51,33 @@ struct ValueRange {
     static ValueRange unknown() { return {}; }
 };
 
+// Facts about a transform that the judgement (core/audit) and the compare
+// engine read, declared by each transform instead of name lists elsewhere.
+// Whether it is random is Transform::isRandom(); its output range is
+// Transform::expectedRange().
+struct TransformTraits {
+    // Only moves, selects or blends pixels (resize, crop, flip, pad,
+    // grayscale): values keep their range, and a crop of a flat area is flat.
+    bool geometric = false;
+    // Random, and its draws are choices only (a coin flip), no numbers: equal
+    // draws across samples or epochs are expected of it.
+    bool discreteDraws = false;
+    // The output range cannot be predicted from the input's (Lambda,
+    // TorchScript).
+    bool unknownRange = false;
+    // Resampling that may overshoot its input range on float data (bicubic,
+    // lanczos).
+    bool mayOvershoot = false;
+    // Expects float data in [0, 1] (ConvertImageDtype to uint8). Normalize
+    // decides from its statistics: see Transform::normalization().
+    bool expectsUnitInput = false;
+};
+
+// Normalize's parameters as given (one value or one per channel).
+struct NormalizeParams {
+    std::vector<double> mean, std;
+};
+
 class Transform {
 public:
     virtual ~Transform() = default;
@@ -58,6 +85,9 @@ public:
     virtual nlohmann::json params() const = 0;         // constructor parameters
     virtual std::string repr() const;                  // like torchvision's __repr__
     virtual bool isRandom() const { return false; }
+    virtual TransformTraits traits() const { return {}; }
+    // Mean and std when the stage is a Normalize, null otherwise.
+    virtual const NormalizeParams* normalization() const { return nullptr; }
     // Thread-safe. `drawn` receives the random parameters drawn (crop box,
     // flip...) as an object; left empty by deterministic stages.
     // Throws PipelineError when the input kind does not fit the stage.
