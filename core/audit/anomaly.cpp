@@ -244,12 +244,17 @@ struct DrawEntry {
 
 using GroupMap = std::map<std::pair<std::string, std::string>, Group>;
 
-// One stage of one sample as the checks read it.
+// One stage of one sample as the checks read it: computed from the stage's
+// value, or derived from an 8-bit image's byte counts through elementwise
+// stages (`table`: the value each byte becomes) when the run did not keep it.
 struct StageObs {
     ValueStats stats;
-    ByteCounts counts;                  // 8-bit image stages: per-channel byte counts
-    const StageValue* value = nullptr;  // for tensor histograms
+    ByteCounts counts;                          // 8-bit image stages: per-channel byte counts
+    const StageValue* value = nullptr;          // for tensor histograms
+    const ByteCounts* source = nullptr;         // derived stages: the counts read
+    std::vector<std::array<float, 256>> table;  // derived stages: per channel
     bool isImage = false;
+    bool present = false;
 };
 
 struct StageView;
@@ -301,6 +306,8 @@ struct AuditEngine::Impl {
                   size_t k) const;
     void errorHit(const SampleRecord& rec, std::vector<Hit>& hits) const;
     void decodeHits(const SampleRecord& rec, bool nativeGrayData, std::vector<Hit>& hits) const;
+    std::vector<StageObs> observeStages(const SampleResult& s) const;
+    void deriveStage(std::vector<StageObs>& obs, size_t k) const;
     void checkSample(const SampleResult& s, const std::vector<StageObs>& obs, bool hasRawData,
                      bool nativeGrayData, std::vector<Hit>& hits) const;
     void checkStages(const SampleRecord& rec, const std::vector<StageObs>& obs,
@@ -402,6 +409,39 @@ AuditEngine::AuditEngine(const Pipeline& pipeline, AuditSettings settings)
 AuditEngine::~AuditEngine() = default;
 
 const AuditSettings& AuditEngine::settings() const { return d->settings; }
+
+Pipeline::StageMask AuditEngine::stagesRead() const {
+    const Pipeline& p = d->pipeline;
+    bool image;  // the value before transform i is an 8-bit image
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        image = d->hasRaw;
+    }
+    Pipeline::StageMask keep(p.size() + 1, true);
+    bool fromImage = false;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const Transform& t = p.stage(i);
+        const bool enabled = p.isEnabled(i);
+        // A stage whose values follow elementwise from an 8-bit image before
+        // it (ToTensor, then Normalize) is derived from that image's byte
+        // counts: not kept, so the run keeps its fused ToTensor+Normalize.
+        float y = 0;
+        const bool elementwise = enabled && t.mapValue(0.f, 0, y);
+        fromImage = elementwise && (fromImage || t.traits().imageToTensor);
+        keep[i + 1] = !fromImage;
+        // The 8-bit image between a fused geometric pair (Resize then
+        // CenterCrop): no rule can fire on either stage (their values stay
+        // pixels in [0, 255], within the nominal range, and collapsed_range
+        // skips geometric stages), so it is not kept and the pair stays
+        // fused; that stage then has no statistics in the report.
+        if (image && enabled && p.isEnabled(i + 1) && p.fusesWithNext(i)) {
+            const Transform& next = p.stage(i + 1);
+            if (t.traits().geometric && next.traits().geometric) keep[i + 1] = false;
+        }
+        image = image && (!enabled || t.traits().geometric);
+    }
+    return keep;
+}
 
 std::string AuditEngine::stageName(size_t k) const {
     return d->stageName(k);
@@ -755,6 +795,10 @@ void AuditEngine::Impl::checkStages(const SampleRecord& rec, const std::vector<S
                                     hasRaw ? ValueRange::of(0, 255) : ValueRange::unknown());
     RulesFired fired;
     for (size_t k = 1; k < n && k - 1 < info.size(); ++k) {
+        if (!obs[k - 1].present || !obs[k].present) {
+            nominal = nominalAfter(pipeline.stage(k - 1), nominal, nominal.size());
+            continue;
+        }
         StageView v;
         v.k = k;
         v.si = &info[k - 1];
@@ -840,24 +884,6 @@ bool pixelHashOf(const SampleResult& s, uint64_t& hash) {
     return true;
 }
 
-// Each stage is read once: 8-bit images as byte counts, which give both
-// their statistics and their histograms.
-std::vector<StageObs> observeStages(const SampleResult& s) {
-    std::vector<StageObs> obs(s.stages.size());
-    for (size_t k = 0; k < s.stages.size(); ++k) {
-        const StageValue& v = s.stages[k];
-        obs[k].value = &v;
-        obs[k].isImage = v.isImage();
-        if (v.isImage()) {
-            obs[k].counts = countBytes(v.image);
-            obs[k].stats = obs[k].counts.stats();
-        } else {
-            obs[k].stats = tensorStats(v.tensor);
-        }
-    }
-    return obs;
-}
-
 // constant_image: every channel of the decoded input (or stored tensor) flat.
 void constantImageHit(const ValueStats& vs, Hit& h) {
     std::vector<double> values;
@@ -872,6 +898,52 @@ bool isConstant(const ValueStats& vs) {
 }
 
 }  // namespace
+
+// Each stage is read once: 8-bit images as byte counts, which give both
+// their statistics and their histograms. Stages the run did not keep are
+// derived where they can be (deriveStage).
+std::vector<StageObs> AuditEngine::Impl::observeStages(const SampleResult& s) const {
+    std::vector<StageObs> obs(s.stages.size());
+    for (size_t k = 0; k < s.stages.size(); ++k) {
+        const StageValue& v = s.stages[k];
+        if (v.isImage() && v.image.empty()) {
+            if (k > 0) deriveStage(obs, k);
+            continue;
+        }
+        obs[k].value = &v;
+        obs[k].isImage = v.isImage();
+        obs[k].present = true;
+        if (v.isImage()) {
+            obs[k].counts = countBytes(v.image);
+            obs[k].stats = obs[k].counts.stats();
+        } else {
+            obs[k].stats = tensorStats(v.tensor);
+        }
+    }
+    return obs;
+}
+
+// Stage k from stage k - 1 through transform k's value map, when stage k - 1
+// is an 8-bit image (its byte counts) or itself derived: exactly the values
+// the stage computes, counted instead of computed.
+void AuditEngine::Impl::deriveStage(std::vector<StageObs>& obs, size_t k) const {
+    const StageObs& prev = obs[k - 1];
+    const ByteCounts* counts = prev.isImage ? &prev.counts : prev.source;
+    if (!prev.present || !counts || counts->channels.empty() || k - 1 >= pipeline.size()) return;
+    const Transform& t = pipeline.stage(k - 1);
+    StageObs& o = obs[k];
+    o.table.resize(counts->channels.size());
+    for (size_t c = 0; c < o.table.size(); ++c) {
+        for (int v = 0; v < 256; ++v) {
+            const float x = prev.isImage ? float(v) : prev.table[c][size_t(v)];
+            if (!t.mapValue(x, int(c), o.table[c][size_t(v)])) return;
+        }
+        o.stats.channels.push_back(
+            weightedStats(o.table[c].data(), counts->channels[c].data(), 256));
+    }
+    o.source = counts;
+    o.present = true;
+}
 
 // Pixel checks of a sample of the first epoch: decode facts, constant input
 // and the per-stage range rules.
@@ -894,8 +966,10 @@ void AuditEngine::Impl::fixHistogramRanges(const std::vector<StageObs>& obs, siz
     a.rangesSet = true;
     std::vector<ValueRange> nominal(obs[0].stats.channels.size(),
                                     hasRaw ? ValueRange::of(0, 255) : ValueRange::unknown());
-    for (size_t j = 1; j <= k; ++j)
-        nominal = nominalAfter(pipeline.stage(j - 1), nominal, obs[j].stats.channels.size());
+    for (size_t j = 1; j <= k; ++j) {
+        const size_t channels = obs[j].present ? obs[j].stats.channels.size() : nominal.size();
+        nominal = nominalAfter(pipeline.stage(j - 1), nominal, channels);
+    }
     a.expected = nominal;
     for (size_t c = 0; c < obs[k].stats.channels.size(); ++c) {
         const ChannelStats& cs = obs[k].stats.channels[c];
@@ -918,7 +992,7 @@ std::vector<AuditEngine::Impl::Ranges> AuditEngine::Impl::histogramRanges(
     std::vector<Ranges> ranges(obs.size());
     std::lock_guard<std::mutex> lock(mutex);
     for (size_t k = 0; k < obs.size() && k < accum.size(); ++k) {
-        if (!accum[k].rangesSet) fixHistogramRanges(obs, k);
+        if (!accum[k].rangesSet && obs[k].present) fixHistogramRanges(obs, k);
         for (const auto& h : accum[k].hist) ranges[k].emplace_back(h.lo, h.hi);
     }
     return ranges;
@@ -938,6 +1012,12 @@ std::vector<std::vector<Histogram>> stageHistograms(
             for (size_t c = 0; c < r.size() && c < counts.channels.size(); ++c) {
                 hists[k].push_back(makeHistogram(r[c].first, r[c].second));
                 hists[k].back().addCounts(counts.channels[c]);
+            }
+        } else if (obs[k].source) {
+            for (size_t c = 0; c < r.size() && c < obs[k].table.size(); ++c) {
+                hists[k].push_back(makeHistogram(r[c].first, r[c].second));
+                hists[k].back().addWeighted(obs[k].table[c].data(),
+                                            obs[k].source->channels[c].data(), 256);
             }
         } else if (obs[k].value) {
             hists[k] = channelHistograms(*obs[k].value, r);
@@ -978,6 +1058,7 @@ void AuditEngine::Impl::record(const SampleRecord& rec, std::vector<Hit>& hits,
     for (auto& h : hits) addHit(std::move(h));
     if (pixelHash) hashes.push_back({*pixelHash, uint64_t(rec.index), rec.label});
     for (size_t k = 0; k < obs.size() && k < accum.size(); ++k) {
+        if (!obs[k].present) continue;
         accum[k].stats.add(obs[k].stats);
         if (k < hists.size())
             for (size_t c = 0; c < hists[k].size() && c < accum[k].hist.size(); ++c)
@@ -1005,7 +1086,7 @@ void AuditEngine::observeSample(const SampleResult& s) {
         d->errorHit(rec, hits);
     } else if (firstEpoch) {
         hashed = pixelHashOf(s, pixelHash);
-        obs = observeStages(s);
+        obs = d->observeStages(s);
         d->checkSample(s, obs, hasRaw, nativeGray, hits);
         if (!obs.empty()) hists = stageHistograms(obs, d->histogramRanges(obs));
     }

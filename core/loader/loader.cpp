@@ -108,6 +108,15 @@ void keepFreedMemory() {
 
 SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
                            const RandomContext& ctx, bool keepStages, size_t stopAfter) {
+    SampleOptions options;
+    if (keepStages) options.keep = pipeline.keepAll();
+    options.keepRaw = keepStages;
+    options.stopAfter = stopAfter;
+    return processSample(dataset, pipeline, index, ctx, options);
+}
+
+SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
+                           const RandomContext& ctx, const SampleOptions& options) {
     const auto start = Clock::now();
     SampleResult result;
     SampleRecord& rec = result.record;
@@ -128,7 +137,7 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
             const auto t0 = Clock::now();
             Image raw = dataset.loadRaw(index, &rec.decode);
             if (StageTimer* timer = pipeline.timer()) timer->addDecode(secondsSince(t0));
-            if (keepStages) result.raw = raw;  // copy only when a caller wants to look at it
+            if (options.keepRaw) result.raw = raw;  // copy only when a caller wants to look at it
             input = StageValue::fromImage(std::move(raw));
         } else {
             input = StageValue::fromTensor(dataset.loadTensor(index));
@@ -148,7 +157,9 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
     try {
         RandomContext sampleCtx = ctx;
         sampleCtx.index = int64_t(index);
-        Pipeline::Result r = pipeline.run(std::move(input), sampleCtx, keepStages, stopAfter);
+        Pipeline::Result r =
+            pipeline.run(std::move(input), sampleCtx, options.keep, options.stopAfter, options.row);
+        result.outputInRow = r.outputInRow;
         rec.drawn = nlohmann::json::array();
         for (auto& d : r.drawn) rec.drawn.push_back(std::move(d));
         if (r.output.isImage()) {

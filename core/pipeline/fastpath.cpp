@@ -14,8 +14,8 @@ bool channelValues(const std::vector<double>& v, int channels, float* out) {
 
 }  // namespace
 
-bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize,
-                           const Image& in, Tensor& out) {
+bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize, const Image& in,
+                           Tensor& out, float* row) {
     const NormalizeParams* n = normalize.normalization();
     if (toTensor.op() != "ToTensor" || !n) return false;
     const int C = in.channels;
@@ -35,9 +35,9 @@ bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize
     Tensor t;
     t.shape = {C, in.height, in.width};
     t.dtype = DType::Float32;
-    t.values.resize(plane * C);
+    if (!row) t.values.resize(plane * C);
     const uint8_t* src = in.pixels.data();
-    float* dst = t.values.data();
+    float* dst = row ? row : t.values.data();
     if (C == 3) {
         float* r = dst;
         float* g = dst + plane;

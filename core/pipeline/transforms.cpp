@@ -939,6 +939,15 @@ class ToTensorOp : public Transform {
 public:
     explicit ToTensorOp(const Params&) {}
     std::string op() const override { return "ToTensor"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.imageToTensor = true;
+        return t;
+    }
+    bool mapValue(float x, int, float& y) const override {
+        y = x / 255.0f;  // as apply()
+        return true;
+    }
     json params() const override { return json::object(); }
     std::string repr() const override { return "ToTensor()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
@@ -962,6 +971,15 @@ class PILToTensorOp : public Transform {
 public:
     explicit PILToTensorOp(const Params&) {}
     std::string op() const override { return "PILToTensor"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.imageToTensor = true;
+        return t;
+    }
+    bool mapValue(float x, int, float& y) const override {
+        y = x;
+        return true;
+    }
     json params() const override { return json::object(); }
     std::string repr() const override { return "PILToTensor()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
@@ -1043,6 +1061,14 @@ public:
     }
     std::string op() const override { return "Normalize"; }
     const NormalizeParams* normalization() const override { return &params_; }
+    bool mapValue(float x, int c, float& y) const override {
+        const auto& m = params_.mean;
+        const auto& sd = params_.std;
+        const size_t k = size_t(c);
+        if ((m.size() != 1 && k >= m.size()) || (sd.size() != 1 && k >= sd.size())) return false;
+        y = (x - float(m.size() == 1 ? m[0] : m[k])) / float(sd.size() == 1 ? sd[0] : sd[k]);
+        return true;
+    }
     json params() const override {
         json j = {{"mean", params_.mean}, {"std", params_.std}};
         if (inplace_) j["inplace"] = true;
