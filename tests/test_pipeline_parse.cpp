@@ -80,19 +80,19 @@ private Q_SLOTS:
     void jsonErrorsNameStageAndAccepted() {
         using P = bs::Pipeline;
         expectError([] { P::parse(R"([{"op":"ToTensor"},{"op":"Blur","radius":2}])"); }, 1,
-                    {"stage 1", "unknown op 'Blur'", "Resize", "Normalize"});
+                    {"stage 2", "unknown op 'Blur'", "Resize", "Normalize"});
         expectError(
             [] {
                 P::parse(
                     R"([{"op":"ToTensor"},{"op":"ToTensor"},{"op":"Normalize","mean":[0.5],"std":[0.5],"eps":1}])");
             },
-            2, {"stage 2 (Normalize)", "unknown parameter 'eps'", "accepted: mean, std, inplace"});
+            2, {"stage 3 (Normalize)", "unknown parameter 'eps'", "accepted: mean, std, inplace"});
         expectError(
             [] { P::parse(R"([{"op":"Resize","size":"big"}])"); }, 0,
-            {"stage 0 (Resize)", "'size'", "an int or a list [h, w]", "\"big\"", "accepted:"});
+            {"stage 1 (Resize)", "'size'", "an int or a list [h, w]", "\"big\"", "accepted:"});
         expectError([] { P::parse(R"([{"op":"Resize","size":[1,2,3]}])"); }, 0, {"'size'"});
         expectError([] { P::parse(R"([{"op":"CenterCrop"}])"); }, 0,
-                    {"stage 0 (CenterCrop)", "missing required parameter 'size'"});
+                    {"stage 1 (CenterCrop)", "missing required parameter 'size'"});
         expectError([] { P::parse(R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.5]}])"); }, 1,
                     {"missing required parameter 'std'"});
         expectError([] { P::parse(R"([{"op":"Pad","padding":2,"padding_mode":"wrap"}])"); }, 0,
@@ -111,7 +111,7 @@ private Q_SLOTS:
         expectError([] { P::parse(std::string(200000, '[') + std::string(200000, ']')); }, -1,
                     {"pipeline JSON", "nested deeper than 100 levels"});
         expectError([] { P::parse(kBadLambda); }, 0,
-                    {"stage 0 (Lambda)", "unexpected ')' at column 8"});
+                    {"stage 1 (Lambda)", "unexpected ')' at column 8"});
     }
 
     // The exact text print(Compose([...])) shows in torchvision 0.14 parses,
@@ -172,7 +172,7 @@ private Q_SLOTS:
                     {"line 2, column 29", "parameter name"});
         expectError(
             [] { bs::Pipeline::parse("Compose(\n    Normalize(mean=[0.5], std=[0.5], eps=1)\n)"); },
-            0, {"stage 0 (Normalize)", "unknown parameter 'eps'"});
+            0, {"stage 1 (Normalize)", "unknown parameter 'eps'"});
         expectError([] { bs::Pipeline::parse("   "); }, -1, {"empty"});
     }
 
@@ -197,7 +197,7 @@ private Q_SLOTS:
         bstest::writeFile(dir.filePath("ts.json"),
                           R"([{"op":"ToTensor"},{"op":"TorchScript","path":"missing.pt"}])");
         expectError([&] { bs::Pipeline::loadFile(dir.filePath("ts.json").toStdString()); }, 1,
-                    {"stage 1 (TorchScript)", QDir(dir.path()).filePath("missing.pt")});
+                    {"stage 2 (TorchScript)", QDir(dir.path()).filePath("missing.pt")});
     }
 };
 

@@ -89,7 +89,7 @@ private Q_SLOTS:
             QFAIL("wrong channel count accepted");
         } catch (const bs::PipelineError& e) {
             QCOMPARE(e.stage(), 0);
-            QVERIFY2(QString(e.what()).startsWith("stage 0 (TorchScript)"), e.what());
+            QVERIFY2(QString(e.what()).startsWith("stage 1 (TorchScript)"), e.what());
             QVERIFY2(!QString(e.what()).contains('\n'), e.what());
         }
         // Not a TorchScript file.

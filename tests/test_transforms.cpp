@@ -353,11 +353,11 @@ private Q_SLOTS:
         };
         expectError(
             R"([{"op":"ToTensor"},{"op":"CenterCrop","size":4},{"op":"Normalize","mean":[0.5,0.5],"std":[1,1]}])",
-            2, "stage 2 (Normalize): mean has 2 values but the tensor has 3 channel(s)");
+            2, "stage 3 (Normalize): mean has 2 values but the tensor has 3 channel(s)");
         expectError(R"([{"op":"Normalize","mean":0.5,"std":0.5}])", 0, "needs a tensor");
         expectError(R"([{"op":"Lambda","expr":"x * 2"}])", 0,
                     "put ToTensor or PILToTensor before it");
-        expectError(R"([{"op":"ToTensor"},{"op":"ToTensor"}])", 1, "stage 1 (ToTensor)");
+        expectError(R"([{"op":"ToTensor"},{"op":"ToTensor"}])", 1, "stage 2 (ToTensor)");
         expectError(R"([{"op":"PILToTensor"},{"op":"Normalize","mean":0.5,"std":0.5}])", 1,
                     "float tensor");
         expectError(R"([{"op":"RandomCrop","size":100}])", 0, "larger than the input");

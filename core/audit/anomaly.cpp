@@ -185,14 +185,6 @@ json Finding::toJson() const {
 
 namespace {
 
-bool isGeometric(const std::string& op) {
-    static const char* ops[] = {"Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop",
-                                "RandomHorizontalFlip", "RandomVerticalFlip", "Pad", "Grayscale"};
-    for (const char* o : ops)
-        if (op == o) return true;
-    return false;
-}
-
 struct StageInfo {
     std::string op;
     std::string name;  // "<k>:<Op>"
@@ -201,7 +193,7 @@ struct StageInfo {
     bool unknownRange = false;   // Lambda, TorchScript
     bool expects01 = false;      // expects float data in [0, 1]
     bool bicubic = false;        // may overshoot its input range
-    bool random = false;
+    bool random = false;         // with draws that hold numbers (not a coin flip)
     int previousNormalize = -1;  // 1-based stage of an earlier Normalize
     std::vector<double> mean, stddev;
     ValueRange intended;  // input range the stage is written for, when known
@@ -250,6 +242,24 @@ struct DrawEntry {
     uint64_t hash;
 };
 
+using GroupMap = std::map<std::pair<std::string, std::string>, Group>;
+
+// One stage of one sample as the checks read it: computed from the stage's
+// value, or derived from an 8-bit image's byte counts through elementwise
+// stages (`table`: the value each byte becomes) when the run did not keep it.
+struct StageObs {
+    ValueStats stats;
+    ByteCounts counts;                          // 8-bit image stages: per-channel byte counts
+    const StageValue* value = nullptr;          // for tensor histograms
+    const ByteCounts* source = nullptr;         // derived stages: the counts read
+    std::vector<std::array<float, 256>> table;  // derived stages: per channel
+    bool isImage = false;
+    bool present = false;
+};
+
+struct StageView;
+struct RulesFired;
+
 }  // namespace
 
 struct AuditEngine::Impl {
@@ -266,7 +276,7 @@ struct AuditEngine::Impl {
     json datasetIssuesJson = json::array();
     std::vector<std::pair<std::string, size_t>> classCounts;
 
-    std::map<std::pair<std::string, std::string>, Group> groups;
+    GroupMap groups;
     std::vector<HashEntry> hashes;
     std::vector<StageAccum> accum;  // per stage (0 = input)
     std::vector<std::vector<DrawEntry>> draws;  // per transform with continuous draws
@@ -282,10 +292,102 @@ struct AuditEngine::Impl {
             return {};
         }
     }
-    // `stats` holds the statistics of every stage of `s` (stageStats).
-    void checkStages(const SampleResult& s, std::vector<Hit>& hits,
-                     const std::vector<ValueStats>& stats) const;
+    std::string stageName(size_t k) const {
+        if (k == 0) return "decode";
+        if (k - 1 < info.size()) return info[k - 1].name;
+        return std::to_string(k);
+    }
+    size_t groupCap() const;
+
+    // Per-sample rules (observeSample), outside the lock.
+    Hit& sampleHit(std::vector<Hit>& hits, const SampleRecord& rec, const char* kind,
+                   const char* stage) const;
+    Hit& stageHit(std::vector<Hit>& hits, const SampleRecord& rec, const char* kind,
+                  size_t k) const;
+    void errorHit(const SampleRecord& rec, std::vector<Hit>& hits) const;
+    void decodeHits(const SampleRecord& rec, bool nativeGrayData, std::vector<Hit>& hits) const;
+    std::vector<StageObs> observeStages(const SampleResult& s) const;
+    void deriveStage(std::vector<StageObs>& obs, size_t k) const;
+    void checkSample(const SampleResult& s, const std::vector<StageObs>& obs, bool hasRawData,
+                     bool nativeGrayData, std::vector<Hit>& hits) const;
+    void checkStages(const SampleRecord& rec, const std::vector<StageObs>& obs,
+                     std::vector<Hit>& hits) const;
+    void checkRanges(const StageView& v, const SampleRecord& rec, RulesFired& fired,
+                     std::vector<Hit>& hits) const;
+    void checkNanOrInf(const StageView& v, const SampleRecord& rec, std::vector<Hit>& hits) const;
+    bool checkUnscaled(const StageView& v, const SampleRecord& rec, RulesFired& fired,
+                       std::vector<Hit>& hits) const;
+    void checkDoubleNormalization(const StageView& v, const SampleRecord& rec,
+                                  std::vector<Hit>& hits) const;
+    ValueRange extremeReference(const StageView& v, size_t c, bool unscaledHere) const;
+    bool checkExtremeChannel(const StageView& v, size_t c, bool unscaledHere,
+                             const SampleRecord& rec, std::vector<Hit>& hits) const;
+    bool checkCollapsedChannel(const StageView& v, size_t c, const SampleRecord& rec,
+                               std::vector<Hit>& hits) const;
+
+    // Histograms and draws of one sample.
+    using Ranges = std::vector<std::pair<double, double>>;
+    struct SampleDraws {
+        std::vector<std::pair<size_t, uint64_t>> perStage;
+        uint64_t combined = 0;
+    };
+    void fixHistogramRanges(const std::vector<StageObs>& obs, size_t k);
+    std::vector<Ranges> histogramRanges(const std::vector<StageObs>& obs);  // takes the lock
+    SampleDraws continuousDraws(const SampleRecord& rec) const;
+    void record(const SampleRecord& rec, std::vector<Hit>& hits, const std::vector<StageObs>& obs,
+                const std::vector<std::vector<Histogram>>& hists, const uint64_t* pixelHash,
+                const SampleDraws& sampleDraws);
+
+    // Dataset-level rules (finish), under the lock.
+    void duplicateGroups(GroupMap& out) const;
+    void classImbalanceGroup(GroupMap& out) const;
+    void normalizationMismatchGroup(GroupMap& out) const;
+    void repeatedWithinEpoch(GroupMap& out) const;
+    void repeatedAcrossEpochs(GroupMap& out) const;
 };
+
+namespace {
+
+// What a Normalize expects, from its own statistics: [0, 1] data for a
+// mean/std in [0, 1], 0-255 data for larger ones.
+void describeNormalize(const NormalizeParams& n, StageInfo& s) {
+    s.mean = n.mean;
+    s.stddev = n.std;
+    bool unit = !s.mean.empty() && !s.stddev.empty();
+    bool byte = unit;
+    for (double m : s.mean) {
+        unit = unit && m >= 0 && m <= 1;
+        byte = byte && m > 1 && m <= 255;
+    }
+    for (double v : s.stddev) {
+        unit = unit && v > 0 && v <= 1;
+        byte = byte && v > 1;
+    }
+    s.expects01 = unit;
+    if (unit)
+        s.intended = ValueRange::of(0, 1);
+    else if (byte)
+        s.intended = ValueRange::of(0, 255);
+}
+
+StageInfo stageInfoOf(const Transform& t, size_t i) {
+    const TransformTraits traits = t.traits();
+    StageInfo s;
+    s.op = t.op();
+    s.name = std::to_string(i + 1) + ":" + s.op;
+    s.geometric = traits.geometric;
+    s.unknownRange = traits.unknownRange;
+    s.bicubic = traits.mayOvershoot;
+    s.expects01 = traits.expectsUnitInput;
+    s.random = t.isRandom() && !traits.discreteDraws;
+    if (const NormalizeParams* n = t.normalization()) {
+        s.normalize = true;
+        describeNormalize(*n, s);
+    }
+    return s;
+}
+
+}  // namespace
 
 AuditEngine::AuditEngine(const Pipeline& pipeline, AuditSettings settings)
     : d(std::make_unique<Impl>()) {
@@ -293,51 +395,11 @@ AuditEngine::AuditEngine(const Pipeline& pipeline, AuditSettings settings)
     d->settings = settings;
     int lastNormalize = -1;
     for (size_t i = 0; i < pipeline.size(); ++i) {
-        const Transform& t = pipeline.stage(i);
-        StageInfo s;
-        s.op = t.op();
-        s.name = std::to_string(i + 1) + ":" + s.op;
-        s.geometric = isGeometric(s.op);
-        s.normalize = s.op == "Normalize";
-        s.unknownRange = s.op == "Lambda" || s.op == "TorchScript";
-        s.random = t.isRandom();
-        json p;
-        try {
-            p = t.params();
-        } catch (...) {
-        }
-        if (p.is_object() && p.contains("interpolation") && p["interpolation"].is_string())
-            s.bicubic = p["interpolation"].get<std::string>().find("bicubic") != std::string::npos ||
-                        p["interpolation"].get<std::string>().find("lanczos") != std::string::npos;
+        StageInfo s = stageInfoOf(pipeline.stage(i), i);
         if (s.normalize) {
-            auto numbers = [&](const char* key) {
-                std::vector<double> v;
-                if (!p.contains(key)) return v;
-                if (p[key].is_number()) v.push_back(p[key].get<double>());
-                else if (p[key].is_array())
-                    for (const auto& x : p[key])
-                        if (x.is_number()) v.push_back(x.get<double>());
-                return v;
-            };
-            s.mean = numbers("mean");
-            s.stddev = numbers("std");
-            bool unit = !s.mean.empty() && !s.stddev.empty();
-            bool byte = unit;
-            for (double m : s.mean) {
-                unit = unit && m >= 0 && m <= 1;
-                byte = byte && m > 1 && m <= 255;
-            }
-            for (double v : s.stddev) {
-                unit = unit && v > 0 && v <= 1;
-                byte = byte && v > 1;
-            }
-            s.expects01 = unit;
-            if (unit) s.intended = ValueRange::of(0, 1);
-            else if (byte) s.intended = ValueRange::of(0, 255);
             s.previousNormalize = lastNormalize;
             lastNormalize = int(i + 1);
         }
-        if (s.op == "ConvertImageDtype") s.expects01 = p.value("dtype", "") == "uint8";
         d->info.push_back(s);
     }
     d->accum.resize(pipeline.size() + 1);
@@ -348,10 +410,41 @@ AuditEngine::~AuditEngine() = default;
 
 const AuditSettings& AuditEngine::settings() const { return d->settings; }
 
+Pipeline::StageMask AuditEngine::stagesRead() const {
+    const Pipeline& p = d->pipeline;
+    bool image;  // the value before transform i is an 8-bit image
+    {
+        std::lock_guard<std::mutex> lock(d->mutex);
+        image = d->hasRaw;
+    }
+    Pipeline::StageMask keep(p.size() + 1, true);
+    bool fromImage = false;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const Transform& t = p.stage(i);
+        const bool enabled = p.isEnabled(i);
+        // A stage whose values follow elementwise from an 8-bit image before
+        // it (ToTensor, then Normalize) is derived from that image's byte
+        // counts: not kept, so the run keeps its fused ToTensor+Normalize.
+        float y = 0;
+        const bool elementwise = enabled && t.mapValue(0.f, 0, y);
+        fromImage = elementwise && (fromImage || t.traits().imageToTensor);
+        keep[i + 1] = !fromImage;
+        // The 8-bit image between a fused geometric pair (Resize then
+        // CenterCrop): no rule can fire on either stage (their values stay
+        // pixels in [0, 255], within the nominal range, and collapsed_range
+        // skips geometric stages), so it is not kept and the pair stays
+        // fused; that stage then has no statistics in the report.
+        if (image && enabled && p.isEnabled(i + 1) && p.fusesWithNext(i)) {
+            const Transform& next = p.stage(i + 1);
+            if (t.traits().geometric && next.traits().geometric) keep[i + 1] = false;
+        }
+        image = image && (!enabled || t.traits().geometric);
+    }
+    return keep;
+}
+
 std::string AuditEngine::stageName(size_t k) const {
-    if (k == 0) return "decode";
-    if (k - 1 < d->info.size()) return d->info[k - 1].name;
-    return std::to_string(k);
+    return d->stageName(k);
 }
 
 void AuditEngine::observeDataset(const Dataset& dataset) {
@@ -453,217 +546,530 @@ json rangeJson(double lo, double hi) { return json::array({lo, hi}); }
 
 }  // namespace
 
-void AuditEngine::Impl::checkStages(const SampleResult& s, std::vector<Hit>& hits,
-                                    const std::vector<ValueStats>& stats) const {
-    const auto& st = s.stages;
-    const size_t n = std::min(st.size(), stats.size());
-    if (n == 0) return;
-    const SampleRecord& rec = s.record;
-    auto hit = [&](const char* kind, size_t k) -> Hit& {
-        hits.emplace_back();
-        Hit& h = hits.back();
-        h.kind = kind;
-        h.stage = info[k - 1].name;
-        h.index = rec.index;
-        h.path = rec.path;
-        h.detail = json::object();
+namespace {
+
+// What the checks of transform k read: its statistics in and out, whether
+// its input was an 8-bit image, and the nominal ranges that flow from the
+// decoded [0, 255].
+struct StageView {
+    size_t k = 0;  // 1-based
+    const StageInfo* si = nullptr;
+    const Transform* t = nullptr;
+    const ValueStats* in = nullptr;
+    const ValueStats* out = nullptr;
+    bool inputIsImage = false;
+    std::vector<ValueRange> nominalIn, nominalOut;
+    ChannelStats inAll, outAll;
+
+    const ChannelStats& inChannel(size_t c) const {
+        return in->channels[std::min(c, in->channels.size() - 1)];
+    }
+    ValueRange nominalInOf(size_t c) const {
+        return nominalIn.empty() ? ValueRange::unknown()
+                                 : nominalIn[std::min(c, nominalIn.size() - 1)];
+    }
+};
+
+// Each rule reports at most once per sample: the first stage that shows it.
+struct RulesFired {
+    bool nan = false, extreme = false, collapse = false, unscaled = false, doubleNorm = false;
+};
+
+std::vector<ValueRange> nominalAfter(const Transform& t, const std::vector<ValueRange>& nominalIn,
+                                     size_t channels) {
+    std::vector<ValueRange> out(channels);
+    for (size_t c = 0; c < channels; ++c) {
+        const ValueRange r = nominalIn.empty() ? ValueRange::unknown()
+                                               : nominalIn[std::min(c, nominalIn.size() - 1)];
+        out[c] = safeExpected(t, r, int(c));
+    }
+    return out;
+}
+
+}  // namespace
+
+Hit& AuditEngine::Impl::stageHit(std::vector<Hit>& hits, const SampleRecord& rec, const char* kind,
+                                 size_t k) const {
+    hits.emplace_back();
+    Hit& h = hits.back();
+    h.kind = kind;
+    h.stage = info[k - 1].name;
+    h.index = rec.index;
+    h.path = rec.path;
+    h.detail = json::object();
+    return h;
+}
+
+// nan_or_inf: the first stage whose output has them while its input had none.
+void AuditEngine::Impl::checkNanOrInf(const StageView& v, const SampleRecord& rec,
+                                      std::vector<Hit>& hits) const {
+    int64_t nan = 0, pinf = 0, ninf = 0, total = 0;
+    for (const auto& c : v.out->channels) {
+        nan += c.nan;
+        pinf += c.posInf;
+        ninf += c.negInf;
+        total += c.count + c.nonFinite();
+    }
+    Hit& h = stageHit(hits, rec, "nan_or_inf", v.k);
+    h.detail = {{"nan", nan}, {"pos_inf", pinf}, {"neg_inf", ninf}, {"values", total}};
+}
+
+// unscaled_input: [0,1] expected, non-negative data up to ~255 received.
+// Returns whether this stage's input is unscaled (reported or not).
+bool AuditEngine::Impl::checkUnscaled(const StageView& v, const SampleRecord& rec,
+                                      RulesFired& fired, std::vector<Hit>& hits) const {
+    const ChannelStats& in = v.inAll;
+    if (!v.si->expects01 || v.inputIsImage || !(in.max > settings.unscaledMax) ||
+        in.min < -0.01 * std::max(1.0, in.max))
+        return false;
+    if (!fired.unscaled) {
+        fired.unscaled = true;
+        Hit& h = stageHit(hits, rec, "unscaled_input", v.k);
+        h.obsLo = in.min;
+        h.obsHi = in.max;
+        h.expLo = 0;
+        h.expHi = 1;
+        h.detail = {{"input_range", rangeJson(in.min, in.max)}};
+    }
+    return true;
+}
+
+// double_normalization: a Normalize after a Normalize, or fed data that is
+// already centred (clearly negative values).
+void AuditEngine::Impl::checkDoubleNormalization(const StageView& v, const SampleRecord& rec,
+                                                 std::vector<Hit>& hits) const {
+    const StageInfo& si = *v.si;
+    const ChannelStats& in = v.inAll;
+    Hit& h = stageHit(hits, rec, "double_normalization", v.k);
+    h.obsLo = in.min;
+    h.obsHi = in.max;
+    h.detail = {{"input_range", rangeJson(in.min, in.max)},
+                {"input_mean", in.mean},
+                {"input_std", in.stddev()}};
+    if (si.previousNormalize > 0)
+        h.detail["previous"] = info[size_t(si.previousNormalize - 1)].name;
+}
+
+// The range channel c of the output is judged against: the nominal one,
+// unless the input was already off its own nominal range (an earlier stage's
+// fault), then the range this stage gives for the observed input.
+ValueRange AuditEngine::Impl::extremeReference(const StageView& v, size_t c,
+                                               bool unscaledHere) const {
+    const ChannelStats& ic = v.inChannel(c);
+    ValueRange ref = v.nominalOut[c];
+    const ValueRange nin = v.nominalInOf(c);
+    if (nin.known) {
+        const double m = settings.extremeMargin * std::max(nin.hi - nin.lo, 1e-12);
+        if (ic.min < nin.lo - m || ic.max > nin.hi + m)
+            ref = safeExpected(*v.t, ValueRange::of(ic.min, ic.max), int(c));
+    }
+    if (unscaledHere && v.si->intended.known) ref = safeExpected(*v.t, v.si->intended, int(c));
+    return ref;
+}
+
+// extreme_values on channel c; true when it fired.
+bool AuditEngine::Impl::checkExtremeChannel(const StageView& v, size_t c, bool unscaledHere,
+                                            const SampleRecord& rec, std::vector<Hit>& hits) const {
+    const AuditSettings& cfg = settings;
+    const ChannelStats& oc = v.out->channels[c];
+    const ChannelStats& ic = v.inChannel(c);
+    auto fire = [&]() -> Hit& {
+        Hit& h = stageHit(hits, rec, "extreme_values", v.k);
+        h.obsLo = v.outAll.min;
+        h.obsHi = v.outAll.max;
         return h;
     };
+    const ValueRange ref = extremeReference(v, c, unscaledHere);
+    if (ref.known) {
+        const double span = ref.hi - ref.lo;
+        double margin = cfg.extremeMargin * (span > 0 ? span : std::max(1.0, std::fabs(ref.hi)));
+        if (v.si->bicubic && !v.inputIsImage) margin += 0.25 * span;
+        if (oc.min < ref.lo - margin || oc.max > ref.hi + margin) {
+            Hit& h = fire();
+            h.expLo = ref.lo;
+            h.expHi = ref.hi;
+            h.detail = {{"channel", c},
+                        {"observed", rangeJson(oc.min, oc.max)},
+                        {"expected", rangeJson(ref.lo, ref.hi)}};
+            return true;
+        }
+    }
+    // A Normalize's own nominal range follows from its std, so a std 100
+    // times too small looks "in range"; standardised data has no business in
+    // the hundreds.
+    if (v.si->normalize && maxAbs(oc) > cfg.normalizeMaxAbs) {
+        Hit& h = fire();
+        h.expLo = -cfg.normalizeMaxAbs;
+        h.expHi = cfg.normalizeMaxAbs;
+        h.detail = {{"channel", c},
+                    {"observed", rangeJson(oc.min, oc.max)},
+                    {"normalized_limit", cfg.normalizeMaxAbs}};
+        return true;
+    }
+    if (!ref.known && v.si->unknownRange) {
+        const double grow = maxAbs(oc) / std::max(1.0, maxAbs(ic));
+        if (grow > cfg.unknownGrowth) {
+            Hit& h = fire();
+            h.detail = {{"channel", c},
+                        {"observed", rangeJson(oc.min, oc.max)},
+                        {"input", rangeJson(ic.min, ic.max)},
+                        {"growth", grow}};
+            return true;
+        }
+    }
+    return false;
+}
 
+// collapsed_range on channel c: a value stage squeezing a non-constant input
+// into a sliver of what it should produce; true when it fired.
+bool AuditEngine::Impl::checkCollapsedChannel(const StageView& v, size_t c, const SampleRecord& rec,
+                                              std::vector<Hit>& hits) const {
+    const AuditSettings& cfg = settings;
+    const StageInfo& si = *v.si;
+    const ChannelStats& oc = v.out->channels[c];
+    const ChannelStats& ic = v.inChannel(c);
+    const ValueRange nin = v.nominalInOf(c);
+    const ValueRange& nout = v.nominalOut[c];
+    const double inRef = nin.known ? nin.hi - nin.lo : ic.spread();
+    if (!(ic.spread() > 0) || !(inRef > 0)) return false;
+    const double relIn = ic.spread() / inRef;
+    const size_t j = std::min(c, si.stddev.empty() ? 0 : si.stddev.size() - 1);
+    const double sd = si.stddev.empty() ? 1.0 : si.stddev[j];
+    bool collapsed = false;
+    double expectedSpan = 0;
+    if (si.normalize) {
+        expectedSpan = inRef / std::fabs(sd);
+        collapsed = expectedSpan < cfg.normalizeMinSpan;
+    } else if (nout.known && nout.hi > nout.lo) {
+        expectedSpan = nout.hi - nout.lo;
+        collapsed =
+            oc.spread() / expectedSpan < cfg.collapseFraction && relIn >= cfg.collapseInputFraction;
+    } else if (!nout.known) {
+        expectedSpan = ic.spread();
+        collapsed =
+            oc.spread() / ic.spread() < cfg.collapseFraction && relIn >= cfg.collapseInputFraction;
+    }
+    if (!collapsed) return false;
+    Hit& h = stageHit(hits, rec, "collapsed_range", v.k);
+    h.obsLo = v.outAll.min;
+    h.obsHi = v.outAll.max;
+    h.detail = {{"channel", c},
+                {"observed", rangeJson(oc.min, oc.max)},
+                {"spread", oc.spread()},
+                {"expected_span", expectedSpan},
+                {"input_range", rangeJson(ic.min, ic.max)},
+                {"mean", oc.mean}};
+    if (si.normalize) {
+        h.detail["std"] = sd;
+        h.detail["input_nominal"] =
+            nin.known ? rangeJson(nin.lo, nin.hi) : rangeJson(ic.min, ic.max);
+    }
+    return true;
+}
+
+// The range rules of one transform, on finite data.
+void AuditEngine::Impl::checkRanges(const StageView& v, const SampleRecord& rec, RulesFired& fired,
+                                    std::vector<Hit>& hits) const {
+    const bool unscaledHere = checkUnscaled(v, rec, fired, hits);
+    if (v.si->normalize && !fired.doubleNorm && !unscaledHere &&
+        (v.si->previousNormalize > 0 || v.inAll.min < settings.doubleNormMin)) {
+        fired.doubleNorm = true;
+        checkDoubleNormalization(v, rec, hits);
+    }
+    for (size_t c = 0; c < v.out->channels.size() && !fired.extreme; ++c)
+        fired.extreme = checkExtremeChannel(v, c, unscaledHere, rec, hits);
+    // Geometric stages only select or blend pixels: a crop of a flat area is
+    // not a collapse.
+    if (v.si->geometric) return;
+    for (size_t c = 0; c < v.out->channels.size() && !fired.collapse; ++c)
+        fired.collapse = checkCollapsedChannel(v, c, rec, hits);
+}
+
+void AuditEngine::Impl::checkStages(const SampleRecord& rec, const std::vector<StageObs>& obs,
+                                    std::vector<Hit>& hits) const {
+    const size_t n = obs.size();
+    if (n == 0) return;
     // Nominal (expected) range per stage and channel, propagated from the
     // decoded [0, 255] (unknown for stored tensors).
-    std::vector<ValueRange> nominalIn(stats[0].channels.size(),
-                                      hasRaw ? ValueRange::of(0, 255) : ValueRange::unknown());
-    bool nanDone = false, extremeDone = false, collapseDone = false, unscaledDone = false,
-         doubleDone = false;
-    const AuditSettings& cfg = settings;
+    std::vector<ValueRange> nominal(obs[0].stats.channels.size(),
+                                    hasRaw ? ValueRange::of(0, 255) : ValueRange::unknown());
+    RulesFired fired;
     for (size_t k = 1; k < n && k - 1 < info.size(); ++k) {
-        const StageInfo& si = info[k - 1];
-        const Transform& t = pipeline.stage(k - 1);
-        const ValueStats& in = stats[k - 1];
-        const ValueStats& out = stats[k];
-        std::vector<ValueRange> nominalOut(out.channels.size());
-        for (size_t c = 0; c < out.channels.size(); ++c) {
-            const ValueRange r =
-                nominalIn.empty() ? ValueRange::unknown() : nominalIn[std::min(c, nominalIn.size() - 1)];
-            nominalOut[c] = safeExpected(t, r, int(c));
+        if (!obs[k - 1].present || !obs[k].present) {
+            nominal = nominalAfter(pipeline.stage(k - 1), nominal, nominal.size());
+            continue;
         }
-        auto inChannel = [&](size_t c) -> const ChannelStats& {
-            return in.channels[std::min(c, in.channels.size() - 1)];
-        };
-        auto nominalInOf = [&](size_t c) {
-            return nominalIn.empty() ? ValueRange::unknown() : nominalIn[std::min(c, nominalIn.size() - 1)];
-        };
-
-        // nan_or_inf: the first stage whose output has them while its input had none.
-        const int64_t outBad = out.nonFinite(), inBad = in.nonFinite();
-        if (outBad > 0 && inBad == 0 && !nanDone) {
-            nanDone = true;
-            Hit& h = hit("nan_or_inf", k);
-            int64_t nan = 0, pinf = 0, ninf = 0, total = 0;
-            for (const auto& c : out.channels) {
-                nan += c.nan;
-                pinf += c.posInf;
-                ninf += c.negInf;
-                total += c.count + c.nonFinite();
-            }
-            h.detail = {{"nan", nan}, {"pos_inf", pinf}, {"neg_inf", ninf}, {"values", total}};
+        StageView v;
+        v.k = k;
+        v.si = &info[k - 1];
+        v.t = &pipeline.stage(k - 1);
+        v.in = &obs[k - 1].stats;
+        v.out = &obs[k].stats;
+        v.inputIsImage = obs[k - 1].isImage;
+        v.nominalIn = std::move(nominal);
+        v.nominalOut = nominalAfter(*v.t, v.nominalIn, v.out->channels.size());
+        const int64_t outBad = v.out->nonFinite(), inBad = v.in->nonFinite();
+        if (outBad > 0 && inBad == 0 && !fired.nan) {
+            fired.nan = true;
+            checkNanOrInf(v, rec, hits);
         }
-        if (inBad > 0 || outBad > 0 || in.channels.empty() || out.channels.empty()) {
-            nominalIn = nominalOut;
-            continue;  // range checks are meaningless on non-finite data
+        // Range checks are meaningless on non-finite data.
+        if (inBad == 0 && outBad == 0 && !v.in->channels.empty() && !v.out->channels.empty()) {
+            v.inAll = v.in->overall();
+            v.outAll = v.out->overall();
+            checkRanges(v, rec, fired, hits);
         }
-        const ChannelStats inAll = in.overall(), outAll = out.overall();
-
-        // unscaled_input: [0,1] expected, non-negative data up to ~255 received.
-        bool unscaledHere = false;
-        if (si.expects01 && !st[k - 1].isImage() && inAll.max > cfg.unscaledMax &&
-            inAll.min >= -0.01 * std::max(1.0, inAll.max)) {
-            unscaledHere = true;
-            if (!unscaledDone) {
-                unscaledDone = true;
-                Hit& h = hit("unscaled_input", k);
-                h.obsLo = inAll.min;
-                h.obsHi = inAll.max;
-                h.expLo = 0;
-                h.expHi = 1;
-                h.detail = {{"input_range", rangeJson(inAll.min, inAll.max)}};
-            }
-        }
-
-        // double_normalization: a Normalize after a Normalize, or fed data
-        // that is already centred (clearly negative values).
-        if (si.normalize && !doubleDone && !unscaledHere &&
-            (si.previousNormalize > 0 || inAll.min < cfg.doubleNormMin)) {
-            doubleDone = true;
-            Hit& h = hit("double_normalization", k);
-            h.obsLo = inAll.min;
-            h.obsHi = inAll.max;
-            h.detail = {{"input_range", rangeJson(inAll.min, inAll.max)},
-                        {"input_mean", inAll.mean},
-                        {"input_std", inAll.stddev()}};
-            if (si.previousNormalize > 0)
-                h.detail["previous"] = info[size_t(si.previousNormalize - 1)].name;
-        }
-
-        // extreme_values against the nominal range; when the input was
-        // already off its own nominal range (an earlier stage's fault), judge
-        // against the range this stage gives for the observed input instead.
-        if (!extremeDone) {
-            for (size_t c = 0; c < out.channels.size() && !extremeDone; ++c) {
-                const ChannelStats& oc = out.channels[c];
-                const ChannelStats& ic = inChannel(c);
-                ValueRange ref = nominalOut[c];
-                const ValueRange nin = nominalInOf(c);
-                if (nin.known) {
-                    const double m = cfg.extremeMargin * std::max(nin.hi - nin.lo, 1e-12);
-                    if (ic.min < nin.lo - m || ic.max > nin.hi + m)
-                        ref = safeExpected(t, ValueRange::of(ic.min, ic.max), int(c));
-                }
-                if (unscaledHere && si.intended.known) ref = safeExpected(t, si.intended, int(c));
-                if (ref.known) {
-                    const double span = ref.hi - ref.lo;
-                    double margin = cfg.extremeMargin * (span > 0 ? span : std::max(1.0, std::fabs(ref.hi)));
-                    if (si.bicubic && !st[k - 1].isImage()) margin += 0.25 * span;
-                    if (oc.min < ref.lo - margin || oc.max > ref.hi + margin) {
-                        extremeDone = true;
-                        Hit& h = hit("extreme_values", k);
-                        h.obsLo = outAll.min;
-                        h.obsHi = outAll.max;
-                        h.expLo = ref.lo;
-                        h.expHi = ref.hi;
-                        h.detail = {{"channel", c},
-                                    {"observed", rangeJson(oc.min, oc.max)},
-                                    {"expected", rangeJson(ref.lo, ref.hi)}};
-                    }
-                }
-                // A Normalize's own nominal range follows from its std, so a
-                // std 100 times too small looks "in range"; standardised
-                // data has no business in the hundreds.
-                if (!extremeDone && si.normalize && maxAbs(oc) > cfg.normalizeMaxAbs) {
-                    extremeDone = true;
-                    Hit& h = hit("extreme_values", k);
-                    h.obsLo = outAll.min;
-                    h.obsHi = outAll.max;
-                    h.expLo = -cfg.normalizeMaxAbs;
-                    h.expHi = cfg.normalizeMaxAbs;
-                    h.detail = {{"channel", c},
-                                {"observed", rangeJson(oc.min, oc.max)},
-                                {"normalized_limit", cfg.normalizeMaxAbs}};
-                }
-                if (!ref.known && !extremeDone && si.unknownRange) {
-                    const double grow = maxAbs(oc) / std::max(1.0, maxAbs(ic));
-                    if (grow > cfg.unknownGrowth) {
-                        extremeDone = true;
-                        Hit& h = hit("extreme_values", k);
-                        h.obsLo = outAll.min;
-                        h.obsHi = outAll.max;
-                        h.detail = {{"channel", c},
-                                    {"observed", rangeJson(oc.min, oc.max)},
-                                    {"input", rangeJson(ic.min, ic.max)},
-                                    {"growth", grow}};
-                    }
-                }
-            }
-        }
-
-        // collapsed_range: a value stage squeezing a non-constant input into
-        // a sliver of what it should produce. Geometric stages only select or
-        // blend pixels, so a crop of a flat area is not a collapse.
-        if (!collapseDone && !si.geometric) {
-            for (size_t c = 0; c < out.channels.size() && !collapseDone; ++c) {
-                const ChannelStats& oc = out.channels[c];
-                const ChannelStats& ic = inChannel(c);
-                const ValueRange nin = nominalInOf(c);
-                const double inRef = nin.known ? nin.hi - nin.lo : ic.spread();
-                if (!(ic.spread() > 0) || !(inRef > 0)) continue;
-                const double relIn = ic.spread() / inRef;
-                bool collapsed = false;
-                double ratio = 0, expectedSpan = 0;
-                if (si.normalize) {
-                    const size_t j = std::min(c, si.stddev.empty() ? 0 : si.stddev.size() - 1);
-                    const double sd = si.stddev.empty() ? 1.0 : std::fabs(si.stddev[j]);
-                    expectedSpan = inRef / sd;
-                    ratio = oc.spread() / std::max(ic.spread(), 1e-30);
-                    collapsed = expectedSpan < cfg.normalizeMinSpan;
-                } else if (nominalOut[c].known && nominalOut[c].hi > nominalOut[c].lo) {
-                    expectedSpan = nominalOut[c].hi - nominalOut[c].lo;
-                    ratio = oc.spread() / expectedSpan;
-                    collapsed = ratio < cfg.collapseFraction && relIn >= cfg.collapseInputFraction;
-                } else if (!nominalOut[c].known) {
-                    expectedSpan = ic.spread();
-                    ratio = oc.spread() / ic.spread();
-                    collapsed = ratio < cfg.collapseFraction && relIn >= cfg.collapseInputFraction;
-                }
-                if (collapsed) {
-                    collapseDone = true;
-                    Hit& h = hit("collapsed_range", k);
-                    h.obsLo = outAll.min;
-                    h.obsHi = outAll.max;
-                    h.detail = {{"channel", c},
-                                {"observed", rangeJson(oc.min, oc.max)},
-                                {"spread", oc.spread()},
-                                {"expected_span", expectedSpan},
-                                {"input_range", rangeJson(ic.min, ic.max)},
-                                {"mean", oc.mean}};
-                    if (si.normalize) {
-                        const size_t j = std::min(c, si.stddev.empty() ? 0 : si.stddev.size() - 1);
-                        h.detail["std"] = si.stddev.empty() ? 1.0 : si.stddev[j];
-                        h.detail["input_nominal"] =
-                            nin.known ? rangeJson(nin.lo, nin.hi) : rangeJson(ic.min, ic.max);
-                    }
-                }
-            }
-        }
-        nominalIn = nominalOut;
+        nominal = std::move(v.nominalOut);
     }
+}
+
+void AuditEngine::Impl::errorHit(const SampleRecord& rec, std::vector<Hit>& hits) const {
+    Hit& h = sampleHit(hits, rec, "unreadable_file", "file");
+    h.detail = {{"error", rec.error}};
+    if (rec.errorKind == "pipeline") {
+        h.kind = "transform_error";
+        const size_t k = rec.errorStage >= 0 ? size_t(rec.errorStage) + 1 : 0;
+        h.stage = k > 0 ? stageName(k) : "pipeline";
+    } else if (rec.errorKind == "truncated_image" || rec.errorKind == "oversized_image") {
+        h.kind = rec.errorKind;
+        if (rec.errorKind == "truncated_image") h.stage = "decode";
+    }
+}
+
+Hit& AuditEngine::Impl::sampleHit(std::vector<Hit>& hits, const SampleRecord& rec, const char* kind,
+                                  const char* stage) const {
+    hits.emplace_back();
+    Hit& h = hits.back();
+    h.kind = kind;
+    h.stage = stage;
+    h.index = rec.index;
+    h.path = rec.path;
+    h.detail = json::object();
+    return h;
+}
+
+// mode_conversion and exif_orientation, from what the decoder reported.
+void AuditEngine::Impl::decodeHits(const SampleRecord& rec, bool nativeGrayData,
+                                   std::vector<Hit>& hits) const {
+    const DecodeInfo& di = rec.decode;
+    if (!di.sourceMode.empty() && (di.sourceMode != "RGB" || di.bitDepth != 8) &&
+        !(nativeGrayData && di.sourceMode == "L" && di.bitDepth == 8)) {
+        Hit& h = sampleHit(hits, rec, "mode_conversion", "decode");
+        const std::string mode =
+            di.sourceMode + (di.bitDepth != 8 ? " (" + std::to_string(di.bitDepth) + "-bit)" : "");
+        h.detail = {{"mode", di.sourceMode}, {"bit_depth", di.bitDepth}, {"tally", mode}};
+    }
+    if (di.exifOrientation != 1) {
+        Hit& h = sampleHit(hits, rec, "exif_orientation", "decode");
+        h.detail = {{"orientation", di.exifOrientation},
+                    {"tally", std::to_string(di.exifOrientation)}};
+    }
+}
+
+namespace {
+
+// The pixel hash for duplicate detection: of the decoded image, else of the
+// stored tensor, else of the output.
+bool pixelHashOf(const SampleResult& s, uint64_t& hash) {
+    if (!s.raw.empty()) {
+        hash = hashImage(s.raw);
+    } else if (!s.stages.empty()) {
+        const StageValue& input = s.stages.front();
+        hash = input.isImage() ? hashImage(input.image) : hashTensor(input.tensor);
+    } else if (!s.output.empty()) {
+        hash = hashTensor(s.output);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// constant_image: every channel of the decoded input (or stored tensor) flat.
+void constantImageHit(const ValueStats& vs, Hit& h) {
+    std::vector<double> values;
+    for (const auto& c : vs.channels) values.push_back(c.min);
+    h.detail = {{"value", values}};
+}
+
+bool isConstant(const ValueStats& vs) {
+    bool constant = !vs.channels.empty();
+    for (const auto& c : vs.channels) constant = constant && c.count > 0 && c.spread() == 0;
+    return constant;
+}
+
+}  // namespace
+
+// Each stage is read once: 8-bit images as byte counts, which give both
+// their statistics and their histograms. Stages the run did not keep are
+// derived where they can be (deriveStage).
+std::vector<StageObs> AuditEngine::Impl::observeStages(const SampleResult& s) const {
+    std::vector<StageObs> obs(s.stages.size());
+    for (size_t k = 0; k < s.stages.size(); ++k) {
+        const StageValue& v = s.stages[k];
+        if (v.isImage() && v.image.empty()) {
+            if (k > 0) deriveStage(obs, k);
+            continue;
+        }
+        obs[k].value = &v;
+        obs[k].isImage = v.isImage();
+        obs[k].present = true;
+        if (v.isImage()) {
+            obs[k].counts = countBytes(v.image);
+            obs[k].stats = obs[k].counts.stats();
+        } else {
+            obs[k].stats = tensorStats(v.tensor);
+        }
+    }
+    return obs;
+}
+
+// Stage k from stage k - 1 through transform k's value map, when stage k - 1
+// is an 8-bit image (its byte counts) or itself derived: exactly the values
+// the stage computes, counted instead of computed.
+void AuditEngine::Impl::deriveStage(std::vector<StageObs>& obs, size_t k) const {
+    const StageObs& prev = obs[k - 1];
+    const ByteCounts* counts = prev.isImage ? &prev.counts : prev.source;
+    if (!prev.present || !counts || counts->channels.empty() || k - 1 >= pipeline.size()) return;
+    const Transform& t = pipeline.stage(k - 1);
+    StageObs& o = obs[k];
+    o.table.resize(counts->channels.size());
+    for (size_t c = 0; c < o.table.size(); ++c) {
+        for (int v = 0; v < 256; ++v) {
+            const float x = prev.isImage ? float(v) : prev.table[c][size_t(v)];
+            if (!t.mapValue(x, int(c), o.table[c][size_t(v)])) return;
+        }
+        o.stats.channels.push_back(
+            weightedStats(o.table[c].data(), counts->channels[c].data(), 256));
+    }
+    o.source = counts;
+    o.present = true;
+}
+
+// Pixel checks of a sample of the first epoch: decode facts, constant input
+// and the per-stage range rules.
+void AuditEngine::Impl::checkSample(const SampleResult& s, const std::vector<StageObs>& obs,
+                                    bool hasRawData, bool nativeGrayData,
+                                    std::vector<Hit>& hits) const {
+    const SampleRecord& rec = s.record;
+    if (hasRawData) decodeHits(rec, nativeGrayData, hits);
+    const bool rawIsInput = !obs.empty() || s.raw.empty();
+    const ValueStats vs =
+        rawIsInput ? (obs.empty() ? ValueStats() : obs[0].stats) : imageStats(s.raw);
+    if (isConstant(vs)) constantImageHit(vs, sampleHit(hits, rec, "constant_image", "decode"));
+    checkStages(rec, obs, hits);
+}
+
+// Nominal range of every channel of stage k for the first sample reaching
+// it; the stage's histograms are fixed to it. Caller holds the lock.
+void AuditEngine::Impl::fixHistogramRanges(const std::vector<StageObs>& obs, size_t k) {
+    StageAccum& a = accum[k];
+    a.rangesSet = true;
+    std::vector<ValueRange> nominal(obs[0].stats.channels.size(),
+                                    hasRaw ? ValueRange::of(0, 255) : ValueRange::unknown());
+    for (size_t j = 1; j <= k; ++j) {
+        const size_t channels = obs[j].present ? obs[j].stats.channels.size() : nominal.size();
+        nominal = nominalAfter(pipeline.stage(j - 1), nominal, channels);
+    }
+    a.expected = nominal;
+    for (size_t c = 0; c < obs[k].stats.channels.size(); ++c) {
+        const ChannelStats& cs = obs[k].stats.channels[c];
+        double lo = cs.min, hi = cs.max;
+        if (c < nominal.size() && nominal[c].known) {
+            lo = nominal[c].lo;
+            hi = nominal[c].hi;
+        } else if (!(hi > lo)) {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        a.hist.push_back(makeHistogram(lo, hi));
+    }
+}
+
+// Histogram ranges per stage and channel, fixed by the first sample that
+// reaches a stage.
+std::vector<AuditEngine::Impl::Ranges> AuditEngine::Impl::histogramRanges(
+    const std::vector<StageObs>& obs) {
+    std::vector<Ranges> ranges(obs.size());
+    std::lock_guard<std::mutex> lock(mutex);
+    for (size_t k = 0; k < obs.size() && k < accum.size(); ++k) {
+        if (!accum[k].rangesSet && obs[k].present) fixHistogramRanges(obs, k);
+        for (const auto& h : accum[k].hist) ranges[k].emplace_back(h.lo, h.hi);
+    }
+    return ranges;
+}
+
+namespace {
+
+std::vector<std::vector<Histogram>> stageHistograms(
+    const std::vector<StageObs>& obs,
+    const std::vector<std::vector<std::pair<double, double>>>& ranges) {
+    std::vector<std::vector<Histogram>> hists(obs.size());
+    for (size_t k = 0; k < obs.size(); ++k) {
+        const auto& r = ranges[k];
+        if (r.empty()) continue;
+        const ByteCounts& counts = obs[k].counts;
+        if (!counts.channels.empty()) {
+            for (size_t c = 0; c < r.size() && c < counts.channels.size(); ++c) {
+                hists[k].push_back(makeHistogram(r[c].first, r[c].second));
+                hists[k].back().addCounts(counts.channels[c]);
+            }
+        } else if (obs[k].source) {
+            for (size_t c = 0; c < r.size() && c < obs[k].table.size(); ++c) {
+                hists[k].push_back(makeHistogram(r[c].first, r[c].second));
+                hists[k].back().addWeighted(obs[k].table[c].data(),
+                                            obs[k].source->channels[c].data(), 256);
+            }
+        } else if (obs[k].value) {
+            hists[k] = channelHistograms(*obs[k].value, r);
+            if (hists[k].size() > r.size()) hists[k].resize(r.size());
+        }
+    }
+    return hists;
+}
+
+}  // namespace
+
+// Random draws for repeated_augmentation: only stages whose draws hold
+// numbers (a crop box), not coin flips alone.
+AuditEngine::Impl::SampleDraws AuditEngine::Impl::continuousDraws(const SampleRecord& rec) const {
+    SampleDraws out;
+    if (!rec.error.empty() || !rec.drawn.is_array()) return out;
+    for (size_t j = 0; j < rec.drawn.size() && j < info.size(); ++j) {
+        if (!info[j].random) continue;
+        const json& dj = rec.drawn[j];
+        bool continuous = false;
+        if (dj.is_object() || dj.is_array())
+            for (const auto& v : dj) continuous = continuous || v.is_number();
+        if (!continuous) continue;
+        const std::string text = dj.dump();
+        const uint64_t h = hashBytes(text.data(), text.size(), j);
+        out.perStage.emplace_back(j, h);
+        out.combined = hashBytes(&h, sizeof h, out.combined);
+    }
+    return out;
+}
+
+// Adds one first-epoch sample's findings and statistics. Caller holds the lock.
+void AuditEngine::Impl::record(const SampleRecord& rec, std::vector<Hit>& hits,
+                               const std::vector<StageObs>& obs,
+                               const std::vector<std::vector<Histogram>>& hists,
+                               const uint64_t* pixelHash, const SampleDraws& sampleDraws) {
+    ++samples;
+    for (auto& h : hits) addHit(std::move(h));
+    if (pixelHash) hashes.push_back({*pixelHash, uint64_t(rec.index), rec.label});
+    for (size_t k = 0; k < obs.size() && k < accum.size(); ++k) {
+        if (!obs[k].present) continue;
+        accum[k].stats.add(obs[k].stats);
+        if (k < hists.size())
+            for (size_t c = 0; c < hists[k].size() && c < accum[k].hist.size(); ++c)
+                accum[k].hist[c].merge(hists[k][c]);
+    }
+    for (const auto& [j, h] : sampleDraws.perStage) draws[j].push_back({uint64_t(rec.index), 0, h});
 }
 
 void AuditEngine::observeSample(const SampleResult& s) {
     const SampleRecord& rec = s.record;
     if (rec.errorKind == "cancelled") return;
-    std::vector<Hit> hits;
-    std::vector<ValueStats> stats;
     bool nativeGray, hasRaw;
     {
         std::lock_guard<std::mutex> lock(d->mutex);
@@ -671,185 +1077,25 @@ void AuditEngine::observeSample(const SampleResult& s) {
         hasRaw = d->hasRaw;
     }
     const bool firstEpoch = rec.epoch == 0;
-    auto add = [&](const char* kind, const char* stage) -> Hit& {
-        hits.emplace_back();
-        Hit& h = hits.back();
-        h.kind = kind;
-        h.stage = stage;
-        h.index = rec.index;
-        h.path = rec.path;
-        h.detail = json::object();
-        return h;
-    };
+    std::vector<Hit> hits;
+    std::vector<StageObs> obs;
+    std::vector<std::vector<Histogram>> hists;
     uint64_t pixelHash = 0;
     bool hashed = false;
-    std::vector<std::vector<Histogram>> hists;
-    std::vector<ByteCounts> counts;  // per image stage
-
-    if (firstEpoch) {
-        if (!rec.errorKind.empty()) {
-            if (rec.errorKind == "pipeline") {
-                Hit& h = add("transform_error", "");
-                const size_t k = rec.errorStage >= 0 ? size_t(rec.errorStage) + 1 : 0;
-                h.stage = k > 0 ? stageName(k) : "pipeline";
-                h.detail = {{"error", rec.error}};
-            } else {
-                const bool known = rec.errorKind == "unreadable_file" ||
-                                   rec.errorKind == "truncated_image" ||
-                                   rec.errorKind == "oversized_image";
-                Hit& h = add(known ? rec.errorKind.c_str() : "unreadable_file",
-                             rec.errorKind == "truncated_image" ? "decode" : "file");
-                h.kind = known ? rec.errorKind : "unreadable_file";
-                h.detail = {{"error", rec.error}};
-            }
-        } else {
-            const DecodeInfo& di = rec.decode;
-            if (hasRaw && !di.sourceMode.empty() &&
-                (di.sourceMode != "RGB" || di.bitDepth != 8) &&
-                !(nativeGray && di.sourceMode == "L" && di.bitDepth == 8)) {
-                Hit& h = add("mode_conversion", "decode");
-                const std::string mode =
-                    di.sourceMode + (di.bitDepth != 8 ? " (" + std::to_string(di.bitDepth) + "-bit)" : "");
-                h.detail = {{"mode", di.sourceMode}, {"bit_depth", di.bitDepth}, {"tally", mode}};
-            }
-            if (hasRaw && di.exifOrientation != 1) {
-                Hit& h = add("exif_orientation", "decode");
-                h.detail = {{"orientation", di.exifOrientation},
-                            {"tally", std::to_string(di.exifOrientation)}};
-            }
-            // Pixel checks on the decoded input (or the stored tensor).
-            const StageValue* input = !s.stages.empty() ? &s.stages[0] : nullptr;
-            StageValue rawValue;
-            if (!s.raw.empty()) {
-                pixelHash = hashImage(s.raw);
-                hashed = true;
-                if (!input) {
-                    rawValue = StageValue::fromImage(s.raw);
-                    input = &rawValue;
-                }
-            } else if (input) {
-                pixelHash = input->isImage() ? hashImage(input->image) : hashTensor(input->tensor);
-                hashed = true;
-            } else if (!s.output.empty()) {
-                pixelHash = hashTensor(s.output);
-                hashed = true;
-            }
-            // Each stage is read once: 8-bit images as byte counts, which
-            // give both their statistics and their histograms.
-            stats.resize(s.stages.size());
-            counts.resize(s.stages.size());
-            for (size_t k = 0; k < s.stages.size(); ++k) {
-                if (s.stages[k].isImage()) {
-                    counts[k] = countBytes(s.stages[k].image);
-                    stats[k] = counts[k].stats();
-                } else {
-                    stats[k] = tensorStats(s.stages[k].tensor);
-                }
-            }
-            if (input) {
-                const ValueStats vs = input == &s.stages.front() ? stats[0] : stageStats(*input);
-                bool constant = !vs.channels.empty();
-                for (const auto& c : vs.channels) constant = constant && c.count > 0 && c.spread() == 0;
-                if (constant) {
-                    Hit& h = add("constant_image", "decode");
-                    std::vector<double> values;
-                    for (const auto& c : vs.channels) values.push_back(c.min);
-                    h.detail = {{"value", values}};
-                }
-            }
-            d->checkStages(s, hits, stats);
-        }
+    if (firstEpoch && !rec.errorKind.empty()) {
+        d->errorHit(rec, hits);
+    } else if (firstEpoch) {
+        hashed = pixelHashOf(s, pixelHash);
+        obs = d->observeStages(s);
+        d->checkSample(s, obs, hasRaw, nativeGray, hits);
+        if (!obs.empty()) hists = stageHistograms(obs, d->histogramRanges(obs));
     }
-
-    // Histogram ranges are fixed by the first sample that reaches a stage.
-    if (!stats.empty()) {
-        std::vector<std::vector<std::pair<double, double>>> ranges(stats.size());
-        {
-            std::lock_guard<std::mutex> lock(d->mutex);
-            for (size_t k = 0; k < stats.size() && k < d->accum.size(); ++k) {
-                StageAccum& a = d->accum[k];
-                if (!a.rangesSet) {
-                    a.rangesSet = true;
-                    // Nominal range when the stage has one for this sample.
-                    std::vector<ValueRange> nominal(stats[0].channels.size(),
-                                                    hasRaw ? ValueRange::of(0, 255) : ValueRange::unknown());
-                    for (size_t j = 1; j <= k; ++j) {
-                        std::vector<ValueRange> next(stats[j].channels.size());
-                        for (size_t c = 0; c < next.size(); ++c)
-                            next[c] = nominal.empty() ? ValueRange::unknown()
-                                                      : safeExpected(d->pipeline.stage(j - 1),
-                                                                     nominal[std::min(c, nominal.size() - 1)], int(c));
-                        nominal = next;
-                    }
-                    a.expected = nominal;
-                    for (size_t c = 0; c < stats[k].channels.size(); ++c) {
-                        const ChannelStats& cs = stats[k].channels[c];
-                        double lo = cs.min, hi = cs.max;
-                        if (c < nominal.size() && nominal[c].known) {
-                            lo = nominal[c].lo;
-                            hi = nominal[c].hi;
-                        } else if (!(hi > lo)) {
-                            lo -= 0.5;
-                            hi += 0.5;
-                        }
-                        a.hist.push_back(makeHistogram(lo, hi));
-                    }
-                }
-                std::vector<std::pair<double, double>> r;
-                for (const auto& h : a.hist) r.emplace_back(h.lo, h.hi);
-                ranges[k] = r;
-            }
-        }
-        hists.resize(stats.size());
-        for (size_t k = 0; k < stats.size(); ++k) {
-            if (ranges[k].empty()) continue;
-            if (k < counts.size() && !counts[k].channels.empty()) {
-                for (size_t c = 0; c < ranges[k].size() && c < counts[k].channels.size(); ++c) {
-                    hists[k].push_back(makeHistogram(ranges[k][c].first, ranges[k][c].second));
-                    hists[k].back().addCounts(counts[k].channels[c]);
-                }
-            } else {
-                hists[k] = channelHistograms(s.stages[k], ranges[k]);
-                if (hists[k].size() > ranges[k].size()) hists[k].resize(ranges[k].size());
-            }
-        }
-    }
-
-    // Random draws for repeated_augmentation: only stages whose draws hold
-    // numbers (a crop box), not coin flips alone.
-    std::vector<std::pair<size_t, uint64_t>> stageDraws;
-    uint64_t combined = 0;
-    bool anyContinuous = false;
-    if (rec.error.empty() && rec.drawn.is_array()) {
-        for (size_t j = 0; j < rec.drawn.size() && j < d->info.size(); ++j) {
-            if (!d->info[j].random) continue;
-            const json& dj = rec.drawn[j];
-            bool continuous = false;
-            if (dj.is_object() || dj.is_array())
-                for (const auto& v : dj) continuous = continuous || (v.is_number());
-            if (!continuous) continue;
-            const std::string text = dj.dump();
-            const uint64_t h = hashBytes(text.data(), text.size(), j);
-            stageDraws.emplace_back(j, h);
-            combined = hashBytes(&h, sizeof h, combined);
-            anyContinuous = true;
-        }
-    }
+    const Impl::SampleDraws draws = d->continuousDraws(rec);
 
     std::lock_guard<std::mutex> lock(d->mutex);
-    if (firstEpoch) {
-        ++d->samples;
-        for (auto& h : hits) d->addHit(std::move(h));
-        if (hashed) d->hashes.push_back({pixelHash, uint64_t(rec.index), rec.label});
-        for (size_t k = 0; k < stats.size() && k < d->accum.size(); ++k) {
-            d->accum[k].stats.add(stats[k]);
-            if (k < hists.size())
-                for (size_t c = 0; c < hists[k].size() && c < d->accum[k].hist.size(); ++c)
-                    d->accum[k].hist[c].merge(hists[k][c]);
-        }
-        for (const auto& [j, h] : stageDraws) d->draws[j].push_back({uint64_t(rec.index), 0, h});
-    }
-    if (anyContinuous) d->epochDraws.push_back({uint64_t(rec.index), rec.epoch, combined});
+    if (firstEpoch) d->record(rec, hits, obs, hists, hashed ? &pixelHash : nullptr, draws);
+    if (!draws.perStage.empty())
+        d->epochDraws.push_back({uint64_t(rec.index), rec.epoch, draws.combined});
 }
 
 void AuditEngine::observeBatch(const Batch& batch) {
@@ -1042,194 +1288,236 @@ std::string messageFor(const Group& g) {
 
 }  // namespace
 
-void AuditEngine::finish() {
-    std::lock_guard<std::mutex> lock(d->mutex);
-    // Dataset-level findings are recomputed on each call from the state.
-    std::map<std::pair<std::string, std::string>, Group> groups = d->groups;
-    const size_t cap = size_t(std::max(d->settings.maxSamplesPerFinding, 1));
-    auto addTo = [&](const std::string& kind, const std::string& stage, size_t index,
-                     const std::string& path, json detail, const std::string& tally) {
-        Group& g = groups[{kind, stage}];
-        if (g.count == 0) {
-            g.kind = kind;
-            g.stage = stage;
-            g.firstDetail = detail;
-            g.firstPath = path;
-        }
-        ++g.count;
-        if (!tally.empty()) ++g.tally[tally];
-        if (g.samples.size() < cap) g.samples.push_back({index, path, detail});
-    };
+namespace {
 
-    // Duplicates: sort the 24-byte entries by hash, then by index.
-    auto hashes = d->hashes;
-    std::sort(hashes.begin(), hashes.end(), [](const HashEntry& a, const HashEntry& b) {
+// Adds one sample to a dataset-level group (no per-sample hit behind it).
+void addToGroup(GroupMap& groups, size_t cap, const std::string& kind, const std::string& stage,
+                size_t index, const std::string& path, json detail, const std::string& tally) {
+    Group& g = groups[{kind, stage}];
+    if (g.count == 0) {
+        g.kind = kind;
+        g.stage = stage;
+        g.firstDetail = detail;
+        g.firstPath = path;
+    }
+    ++g.count;
+    if (!tally.empty()) ++g.tally[tally];
+    if (g.samples.size() < cap) g.samples.push_back({index, path, detail});
+}
+
+// The largest run of equal hashes in `v` once sorted by (hash, index):
+// its length and start.
+std::pair<size_t, size_t> largestEqualRun(std::vector<DrawEntry>& v) {
+    std::sort(v.begin(), v.end(), [](const DrawEntry& a, const DrawEntry& b) {
         return a.hash != b.hash ? a.hash < b.hash : a.index < b.index;
     });
-    for (size_t i = 0; i < hashes.size();) {
+    size_t best = 0, bestStart = 0;
+    for (size_t i = 0; i < v.size();) {
+        size_t k = i;
+        while (k < v.size() && v[k].hash == v[i].hash) ++k;
+        if (k - i > best) {
+            best = k - i;
+            bestStart = i;
+        }
+        i = k;
+    }
+    return {best, bestStart};
+}
+
+}  // namespace
+
+size_t AuditEngine::Impl::groupCap() const {
+    return size_t(std::max(settings.maxSamplesPerFinding, 1));
+}
+
+// exact_duplicate / conflicting_duplicate: sort the 24-byte entries by
+// hash, then by index; each run of equal hashes is one group.
+void AuditEngine::Impl::duplicateGroups(GroupMap& out) const {
+    auto sorted = hashes;
+    std::sort(sorted.begin(), sorted.end(), [](const HashEntry& a, const HashEntry& b) {
+        return a.hash != b.hash ? a.hash < b.hash : a.index < b.index;
+    });
+    for (size_t i = 0; i < sorted.size();) {
         size_t j = i + 1;
-        while (j < hashes.size() && hashes[j].hash == hashes[i].hash) ++j;
+        while (j < sorted.size() && sorted[j].hash == sorted[i].hash) ++j;
         if (j - i > 1) {
             bool conflicting = false;
-            for (size_t k = i + 1; k < j; ++k) conflicting = conflicting || hashes[k].label != hashes[i].label;
-            const std::string tally = std::to_string(hashes[i].index);
+            for (size_t k = i + 1; k < j; ++k)
+                conflicting = conflicting || sorted[k].label != sorted[i].label;
+            const std::string tally = std::to_string(sorted[i].index);
             for (size_t k = i; k < j; ++k) {
-                json detail = {{"label", hashes[k].label}, {"duplicate_of", hashes[i].index}};
+                json detail = {{"label", sorted[k].label}, {"duplicate_of", sorted[i].index}};
                 json others = json::array();
                 for (size_t m = i; m < j && others.size() < 8; ++m)
-                    if (m != k) others.push_back(hashes[m].index);
+                    if (m != k) others.push_back(sorted[m].index);
                 detail["same_as"] = others;
-                addTo(conflicting ? "conflicting_duplicate" : "exact_duplicate", "decode",
-                      size_t(hashes[k].index), d->pathOf(size_t(hashes[k].index)), detail, tally);
+                addToGroup(out, groupCap(),
+                           conflicting ? "conflicting_duplicate" : "exact_duplicate", "decode",
+                           size_t(sorted[k].index), pathOf(size_t(sorted[k].index)), detail, tally);
             }
         }
         i = j;
     }
+}
 
-    // Class imbalance.
-    if (d->classCounts.size() >= 2) {
-        auto mx = std::max_element(d->classCounts.begin(), d->classCounts.end(),
-                                   [](auto& a, auto& b) { return a.second < b.second; });
-        auto mn = std::min_element(d->classCounts.begin(), d->classCounts.end(),
-                                   [](auto& a, auto& b) { return a.second < b.second; });
-        const double ratio = double(mx->second) / double(std::max<size_t>(mn->second, 1));
-        if (ratio > d->settings.imbalanceRatio) {
-            Group& g = groups[{"class_imbalance", "dataset"}];
-            g.kind = "class_imbalance";
-            g.stage = "dataset";
-            g.count = 1;
-            json counts = json::object();
-            for (const auto& [name, n] : d->classCounts) counts[name] = n;
-            g.firstMessage = "The largest class '" + mx->first + "' has " + std::to_string(mx->second) +
-                             " samples, " + fmt(ratio) + " times the smallest class '" + mn->first + "' (" +
-                             std::to_string(mn->second) + ").";
-            g.firstDetail = {{"largest", mx->first}, {"smallest", mn->first}, {"ratio", ratio}, {"class_counts", counts}};
-        }
-    }
+void AuditEngine::Impl::classImbalanceGroup(GroupMap& out) const {
+    if (classCounts.size() < 2) return;
+    auto bySize = [](const auto& a, const auto& b) { return a.second < b.second; };
+    auto mx = std::max_element(classCounts.begin(), classCounts.end(), bySize);
+    auto mn = std::min_element(classCounts.begin(), classCounts.end(), bySize);
+    const double ratio = double(mx->second) / double(std::max<size_t>(mn->second, 1));
+    if (!(ratio > settings.imbalanceRatio)) return;
+    Group& g = out[{"class_imbalance", "dataset"}];
+    g.kind = "class_imbalance";
+    g.stage = "dataset";
+    g.count = 1;
+    json counts = json::object();
+    for (const auto& [name, n] : classCounts) counts[name] = n;
+    g.firstMessage = "The largest class '" + mx->first + "' has " + std::to_string(mx->second) +
+                     " samples, " + fmt(ratio) + " times the smallest class '" + mn->first + "' (" +
+                     std::to_string(mn->second) + ").";
+    g.firstDetail = {{"largest", mx->first},
+                     {"smallest", mn->first},
+                     {"ratio", ratio},
+                     {"class_counts", counts}};
+}
 
-    // normalization_mismatch after the last Normalize.
+// normalization_mismatch: the dataset's statistics after the last Normalize.
+void AuditEngine::Impl::normalizationMismatchGroup(GroupMap& out) const {
     int last = -1;
-    for (size_t i = 0; i < d->info.size(); ++i)
-        if (d->info[i].normalize) last = int(i + 1);
-    if (last > 0 && size_t(last) < d->accum.size() && d->accum[size_t(last)].stats.samples() > 0) {
-        const auto& out = d->accum[size_t(last)].stats.channels();
-        const auto& in = d->accum[size_t(last - 1)].stats.channels();
-        bool off = false;
-        std::vector<double> means, stds, fitMean, fitStd;
-        for (size_t c = 0; c < out.size(); ++c) {
-            const double m = out[c].mean, s = out[c].stddev();
-            means.push_back(m);
-            stds.push_back(s);
-            off = off || std::fabs(m) > d->settings.normMeanTolerance || s > d->settings.normStdFactor ||
-                  s < 1.0 / d->settings.normStdFactor;
-            if (c < in.size()) {
-                fitMean.push_back(in[c].mean);
-                fitStd.push_back(in[c].stddev());
-            }
-        }
-        bool finite = true;
-        for (const auto& c : out) finite = finite && c.nonFinite() == 0;
-        if (off && finite) {
-            const std::string stage = d->info[size_t(last - 1)].name;
-            Group& g = groups[{"normalization_mismatch", stage}];
-            g.kind = "normalization_mismatch";
-            g.stage = stage;
-            g.count = size_t(d->accum[size_t(last)].stats.samples());
-            g.firstMessage = "After " + stage + " the dataset's per-channel mean is " + fmtList(means) +
-                             " and std " + fmtList(stds) + " instead of about 0 and 1; mean=" + fmtList(fitMean) +
-                             ", std=" + fmtList(fitStd) + " would fit this dataset (" +
-                             std::to_string(g.count) + " samples).";
-            g.firstDetail = {{"mean", means}, {"std", stds}, {"suggested_mean", fitMean},
-                             {"suggested_std", fitStd}, {"samples", g.count}};
+    for (size_t i = 0; i < info.size(); ++i)
+        if (info[i].normalize) last = int(i + 1);
+    if (last <= 0 || size_t(last) >= accum.size() || accum[size_t(last)].stats.samples() == 0)
+        return;
+    const auto& after = accum[size_t(last)].stats.channels();
+    const auto& before = accum[size_t(last - 1)].stats.channels();
+    bool off = false, finite = true;
+    std::vector<double> means, stds, fitMean, fitStd;
+    for (size_t c = 0; c < after.size(); ++c) {
+        const double m = after[c].mean, s = after[c].stddev();
+        means.push_back(m);
+        stds.push_back(s);
+        off = off || std::fabs(m) > settings.normMeanTolerance || s > settings.normStdFactor ||
+              s < 1.0 / settings.normStdFactor;
+        finite = finite && after[c].nonFinite() == 0;
+        if (c < before.size()) {
+            fitMean.push_back(before[c].mean);
+            fitStd.push_back(before[c].stddev());
         }
     }
+    if (!off || !finite) return;
+    const std::string stage = info[size_t(last - 1)].name;
+    Group& g = out[{"normalization_mismatch", stage}];
+    g.kind = "normalization_mismatch";
+    g.stage = stage;
+    g.count = size_t(accum[size_t(last)].stats.samples());
+    g.firstMessage = "After " + stage + " the dataset's per-channel mean is " + fmtList(means) +
+                     " and std " + fmtList(stds) +
+                     " instead of about 0 and 1; mean=" + fmtList(fitMean) +
+                     ", std=" + fmtList(fitStd) + " would fit this dataset (" +
+                     std::to_string(g.count) + " samples).";
+    g.firstDetail = {{"mean", means},
+                     {"std", stds},
+                     {"suggested_mean", fitMean},
+                     {"suggested_std", fitStd},
+                     {"samples", g.count}};
+}
 
-    // repeated_augmentation, within an epoch: one parameter set drawn by
-    // most samples of a random stage.
-    for (size_t j = 0; j < d->draws.size(); ++j) {
-        auto v = d->draws[j];
+// repeated_augmentation within an epoch: one parameter set drawn by most
+// samples of a random stage.
+void AuditEngine::Impl::repeatedWithinEpoch(GroupMap& out) const {
+    for (size_t j = 0; j < draws.size(); ++j) {
+        auto v = draws[j];
         if (v.size() < 8) continue;
-        std::sort(v.begin(), v.end(), [](const DrawEntry& a, const DrawEntry& b) {
-            return a.hash != b.hash ? a.hash < b.hash : a.index < b.index;
-        });
-        size_t best = 0, bestStart = 0;
-        for (size_t i = 0; i < v.size();) {
-            size_t k = i;
-            while (k < v.size() && v[k].hash == v[i].hash) ++k;
-            if (k - i > best) {
-                best = k - i;
-                bestStart = i;
-            }
-            i = k;
-        }
-        if (double(best) > d->settings.repeatedShare * double(v.size())) {
-            const std::string stage = d->info[j].name;
-            for (size_t i = bestStart; i < bestStart + best; ++i)
-                addTo("repeated_augmentation", stage, size_t(v[i].index), d->pathOf(size_t(v[i].index)),
-                      json::object(), "");
-            Group& g = groups[{"repeated_augmentation", stage}];
-            g.firstMessage = stage + " drew identical random parameters for " + std::to_string(best) +
-                             " of " + std::to_string(v.size()) +
-                             " different samples: its random generator is not seeded per sample.";
-        }
+        const auto [best, bestStart] = largestEqualRun(v);
+        if (!(double(best) > settings.repeatedShare * double(v.size()))) continue;
+        const std::string stage = info[j].name;
+        for (size_t i = bestStart; i < bestStart + best; ++i)
+            addToGroup(out, groupCap(), "repeated_augmentation", stage, size_t(v[i].index),
+                       pathOf(size_t(v[i].index)), json::object(), "");
+        Group& g = out[{"repeated_augmentation", stage}];
+        g.firstMessage = stage + " drew identical random parameters for " + std::to_string(best) +
+                         " of " + std::to_string(v.size()) +
+                         " different samples: its random generator is not seeded per sample.";
     }
-    // ... and across epochs: the same draws for a sample in every epoch.
-    {
-        auto v = d->epochDraws;
-        std::sort(v.begin(), v.end(), [](const DrawEntry& a, const DrawEntry& b) {
-            return a.index != b.index ? a.index < b.index : a.epoch < b.epoch;
-        });
-        size_t samplesMulti = 0;
-        std::vector<size_t> repeated;
-        for (size_t i = 0; i < v.size();) {
-            size_t k = i;
-            bool same = true;
-            std::set<int64_t> epochs;
-            while (k < v.size() && v[k].index == v[i].index) {
-                same = same && v[k].hash == v[i].hash;
-                epochs.insert(v[k].epoch);
-                ++k;
-            }
-            if (epochs.size() > 1) {
-                ++samplesMulti;
-                if (same) repeated.push_back(size_t(v[i].index));
-            }
-            i = k;
+}
+
+// ... and across epochs: the same draws for a sample in every epoch.
+void AuditEngine::Impl::repeatedAcrossEpochs(GroupMap& out) const {
+    auto v = epochDraws;
+    std::sort(v.begin(), v.end(), [](const DrawEntry& a, const DrawEntry& b) {
+        return a.index != b.index ? a.index < b.index : a.epoch < b.epoch;
+    });
+    size_t samplesMulti = 0;
+    std::vector<size_t> repeated;
+    for (size_t i = 0; i < v.size();) {
+        size_t k = i;
+        bool same = true;
+        std::set<int64_t> epochs;
+        while (k < v.size() && v[k].index == v[i].index) {
+            same = same && v[k].hash == v[i].hash;
+            epochs.insert(v[k].epoch);
+            ++k;
         }
-        if (samplesMulti >= 4 && double(repeated.size()) > d->settings.repeatedShare * double(samplesMulti)) {
-            for (size_t idx : repeated)
-                addTo("repeated_augmentation", "loader", idx, d->pathOf(idx), json::object(), "");
-            Group& g = groups[{"repeated_augmentation", "loader"}];
-            g.firstMessage = std::to_string(repeated.size()) + " of " + std::to_string(samplesMulti) +
-                             " samples drew the same random parameters in every epoch: the epoch does not "
-                             "reach the random generator.";
+        if (epochs.size() > 1) {
+            ++samplesMulti;
+            if (same) repeated.push_back(size_t(v[i].index));
         }
+        i = k;
     }
+    if (samplesMulti < 4 ||
+        !(double(repeated.size()) > settings.repeatedShare * double(samplesMulti)))
+        return;
+    for (size_t idx : repeated)
+        addToGroup(out, groupCap(), "repeated_augmentation", "loader", idx, pathOf(idx),
+                   json::object(), "");
+    Group& g = out[{"repeated_augmentation", "loader"}];
+    g.firstMessage = std::to_string(repeated.size()) + " of " + std::to_string(samplesMulti) +
+                     " samples drew the same random parameters in every epoch: the epoch does "
+                     "not reach the random generator.";
+}
+
+namespace {
+
+Finding findingOf(const Group& g) {
+    Finding f;
+    f.kind = g.kind;
+    f.severity = severityOf(g.kind);
+    f.stage = g.stage;
+    f.count = g.count;
+    f.samples = g.samples;
+    f.message = messageFor(g);
+    const bool duplicate = g.kind == "exact_duplicate" || g.kind == "conflicting_duplicate";
+    json ev = json::object();
+    if (g.obsLo <= g.obsHi) ev["observed_range"] = rangeJson(g.obsLo, g.obsHi);
+    if (!std::isnan(g.expLo)) ev["expected_range"] = rangeJson(g.expLo, g.expHi);
+    if (!g.tally.empty() && !duplicate) {
+        json t = json::object();
+        for (const auto& [k, n] : g.tally) t[k] = n;
+        ev["counts"] = t;
+    }
+    if (duplicate) ev["groups"] = g.tally.size();
+    if (g.firstDetail.is_object())
+        for (auto it = g.firstDetail.begin(); it != g.firstDetail.end(); ++it)
+            if (it.key() != "tally" && !ev.contains(it.key())) ev[it.key()] = it.value();
+    f.evidence = ev;
+    return f;
+}
+
+}  // namespace
+
+void AuditEngine::finish() {
+    std::lock_guard<std::mutex> lock(d->mutex);
+    // Dataset-level findings are recomputed on each call from the state.
+    GroupMap groups = d->groups;
+    d->duplicateGroups(groups);
+    d->classImbalanceGroup(groups);
+    d->normalizationMismatchGroup(groups);
+    d->repeatedWithinEpoch(groups);
+    d->repeatedAcrossEpochs(groups);
 
     std::vector<Finding> out;
-    for (auto& [key, g] : groups) {
-        Finding f;
-        f.kind = g.kind;
-        f.severity = severityOf(g.kind);
-        f.stage = g.stage;
-        f.count = g.count;
-        f.samples = g.samples;
-        f.message = messageFor(g);
-        json ev = json::object();
-        if (g.obsLo <= g.obsHi) ev["observed_range"] = rangeJson(g.obsLo, g.obsHi);
-        if (!std::isnan(g.expLo)) ev["expected_range"] = rangeJson(g.expLo, g.expHi);
-        if (!g.tally.empty() && g.kind != "exact_duplicate" && g.kind != "conflicting_duplicate") {
-            json t = json::object();
-            for (const auto& [k, n] : g.tally) t[k] = n;
-            ev["counts"] = t;
-        }
-        if (g.kind == "exact_duplicate" || g.kind == "conflicting_duplicate") ev["groups"] = g.tally.size();
-        if (g.firstDetail.is_object())
-            for (auto it = g.firstDetail.begin(); it != g.firstDetail.end(); ++it)
-                if (it.key() != "tally" && !ev.contains(it.key())) ev[it.key()] = it.value();
-        f.evidence = ev;
-        out.push_back(std::move(f));
-    }
+    for (const auto& entry : groups) out.push_back(findingOf(entry.second));
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
         if (a.severity != b.severity) return a.severity > b.severity;
         if (kindOrder(a.kind) != kindOrder(b.kind)) return kindOrder(a.kind) < kindOrder(b.kind);

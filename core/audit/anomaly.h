@@ -2,7 +2,8 @@
 //
 // An AuditEngine is told about the dataset once (observeDataset), then fed
 // every sample (observeSample, with the intermediate stage values of
-// processSample(..., keepStages = true)) and every batch (observeBatch), in
+// processSample(..., keepStages = true), or at least those of stagesRead())
+// and every batch (observeBatch), in
 // any order and from any number of threads; finish() turns what it saw into
 // grouped findings. The audit driver (core/audit/audit.h) and the GUI feed it the
 // same way. Engines built for the same pipeline can be merged.
@@ -121,11 +122,15 @@ public:
     // Dataset-level facts: format, open issues, class sizes (from labels of
     // the whole dataset). Call once, before or after the samples.
     void observeDataset(const Dataset& dataset);
-    // One sample; `stages` should be present (keepStages) for the per-stage
-    // checks, `raw` for the pixel checks. Thread-safe; the statistics are
+    // One sample; `stages` should be present (keepStages, or at least the
+    // values of stagesRead()) for the per-stage checks. Thread-safe; the statistics are
     // computed outside the engine's lock. Samples of epochs > 0 only feed the
     // augmentation checks.
     void observeSample(const SampleResult& sample);
+    // The stage values observeSample reads (processSample's SampleOptions::keep):
+    // values that follow elementwise from an 8-bit image (ToTensor, Normalize
+    // after it) are derived from its byte counts and need not be kept.
+    Pipeline::StageMask stagesRead() const;
     // One batch (collate errors; per-sample errors are taken from samples).
     void observeBatch(const Batch& batch);
     // A finding decided outside the engine (loader checks of the driver).

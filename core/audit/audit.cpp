@@ -134,6 +134,11 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
         if (checkBatches.empty() || checkBatches.back() != b) checkBatches.push_back(b);
     }
 
+    // Only the stage values the checks read are kept; the others stay fused
+    // (and epochs > 1 only feed the draws).
+    SampleOptions scanFirst, scanLater;
+    scanFirst.keep = engine.stagesRead();
+
     AuditProgress pr;
     pr.total = n * size_t(options.epochs);
     for (int64_t epoch = 0; epoch < options.epochs && !cancelled(); ++epoch) {
@@ -157,7 +162,8 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             std::vector<char> done(indices.size(), 0);
             parallelFor(indices.size(), threads, [&](size_t i) {
                 if (cancelled()) return;
-                SampleResult r = processSample(*dataset, pipeline, indices[i], ctx, epoch == 0);
+                SampleResult r = processSample(*dataset, pipeline, indices[i], ctx,
+                                               epoch == 0 ? scanFirst : scanLater);
                 engine.observeSample(r);
                 // Keep only what the batch needs; stage values are large.
                 results[i].record = std::move(r.record);

@@ -1,6 +1,7 @@
 // The streaming audit driver shared by `batchscope audit` and the GUI's
 // "Audit whole dataset": every sample goes through processSample (the
-// function the Loader's workers run) with its intermediate stages kept, on
+// function the Loader's workers run) with the intermediate stages the engine
+// reads kept (AuditEngine::stagesRead), on
 // `workers` threads, is judged by the AuditEngine and dropped; batches are
 // assembled in the Loader's order so collate errors appear as in training.
 // The Loader itself is then checked on a few batches: its batch must equal

@@ -229,6 +229,36 @@ void countRgb(const uint8_t* px, size_t count, std::array<uint64_t, 256>* out) {
 
 }  // namespace
 
+ChannelStats weightedStats(const float* values, const uint64_t* counts, size_t n) {
+    ChannelStats s;
+    double sum = 0, mn = INFINITY, mx = -INFINITY;
+    for (size_t i = 0; i < n; ++i) {
+        const uint64_t k = counts[i];
+        const float v = values[i];
+        if (!k) continue;
+        if (std::isnan(v)) {
+            s.nan += int64_t(k);
+        } else if (std::isinf(v)) {
+            (v > 0 ? s.posInf : s.negInf) += int64_t(k);
+        } else {
+            s.count += int64_t(k);
+            sum += double(k) * double(v);
+            mn = std::min(mn, double(v));
+            mx = std::max(mx, double(v));
+        }
+    }
+    if (s.count == 0) return s;
+    s.min = mn;
+    s.max = mx;
+    s.mean = sum / double(s.count);
+    // Two passes over the distinct values: no cancellation.
+    for (size_t i = 0; i < n; ++i) {
+        const double d = double(values[i]) - s.mean;
+        if (counts[i] && std::isfinite(values[i])) s.m2 += double(counts[i]) * d * d;
+    }
+    return s;
+}
+
 ChannelStats interleavedStats(const uint8_t* px, size_t count, int stride) {
     std::array<uint64_t, 256> counts{};
     countStrided(px, count, size_t(std::max(stride, 1)), counts);
@@ -289,23 +319,48 @@ Histogram makeHistogram(double lo, double hi) {
     return h;
 }
 
-void Histogram::add(const float* p, size_t n) {
-    // Bin index per value without branches: 0 = below, 1..kBins = the bins,
-    // kBins + 1 = above, kBins + 2 = NaN (dropped). x = (v - lo) * scale in
-    // float, clamped to [-1, kBins]; a value equal to hi (x = kBins) belongs
-    // to the last bin (closed upper end). Four count tables so consecutive
-    // equal bins do not serialise.
-    constexpr int kSlots = kBins + 3;
-    const float flo = float(lo), fhi = float(hi);
-    const float scale = float(double(kBins) / (hi - lo));
-    auto binOf = [&](float v) -> int {
+namespace {
+
+// Bin slot of one value: 0 = below, 1..kBins = the bins, kBins + 1 = above,
+// kBins + 2 = NaN (dropped). x = (v - lo) * scale in float, clamped to
+// [-1, kBins]; a value equal to hi (x = kBins) belongs to the last bin
+// (closed upper end). Histogram::add's vector path computes the same.
+struct Binner {
+    static constexpr int kBins = Histogram::kBins;
+    float flo, fhi, scale;
+    explicit Binner(const Histogram& h)
+        : flo(float(h.lo)), fhi(float(h.hi)), scale(float(double(kBins) / (h.hi - h.lo))) {}
+    int operator()(float v) const {
         if (v != v) return kBins + 2;
         float x = (v - flo) * scale;
         x = x > -1.f ? x : -1.f;  // also sends a NaN x (0 * inf scale) below
         x = x < float(kBins) ? x : float(kBins);
         const int b = x < 0.f ? 0 : int(x) + 1;
         return b == kBins + 1 && v <= fhi ? kBins : b;
-    };
+    }
+};
+
+}  // namespace
+
+void Histogram::addWeighted(const float* values, const uint64_t* counts, size_t n) {
+    const Binner binOf(*this);
+    for (size_t i = 0; i < n; ++i) {
+        if (!counts[i]) continue;
+        const int b = binOf(values[i]);
+        if (b == 0)
+            below += counts[i];
+        else if (b == kBins + 1)
+            above += counts[i];
+        else if (b <= kBins)
+            bins[size_t(b - 1)] += counts[i];
+    }
+}
+
+void Histogram::add(const float* p, size_t n) {
+    // Four count tables so consecutive equal bins do not serialise.
+    constexpr int kSlots = kBins + 3;
+    const Binner binOf(*this);
+    const float flo = binOf.flo, fhi = binOf.fhi, scale = binOf.scale;
     uint32_t counts[4][kSlots] = {};
     auto flush = [&] {
         for (int j = 0; j < 4; ++j) {

@@ -66,6 +66,9 @@ struct ByteCounts {
 };
 // Empty (no channels) when the image has no channels or too few bytes.
 ByteCounts countBytes(const Image& im);
+// Statistics of a value set given as distinct values and how often each
+// occurs (counts[i] times values[i]): a stage derived from byte counts.
+ChannelStats weightedStats(const float* values, const uint64_t* counts, size_t n);
 
 // A fixed 256-bin histogram over [lo, hi]; values outside go to `below` /
 // `above`, non-finite values are not counted.
@@ -79,6 +82,8 @@ struct Histogram {
     void addInterleaved(const uint8_t* pixels, size_t count, int stride);
     // counts[v] values equal to v, for v in 0..255 (see countBytes).
     void addCounts(const std::array<uint64_t, 256>& counts);
+    // counts[i] values equal to values[i], binned exactly as add() bins them.
+    void addWeighted(const float* values, const uint64_t* counts, size_t n);
     void merge(const Histogram& other);  // requires the same lo/hi
     uint64_t total() const;
     nlohmann::json toJson() const;

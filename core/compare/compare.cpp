@@ -163,12 +163,6 @@ double signatureDistance(const std::vector<float>& a, const std::vector<float>& 
     return d;
 }
 
-bool isDiscreteRandomOp(const std::string& op) {
-    return op == "RandomHorizontalFlip" || op == "RandomVerticalFlip" || op == "RandomGrayscale" ||
-           op == "RandomInvert" || op == "RandomEqualize" || op == "RandomAutocontrast" ||
-           op == "RandomChoice" || op == "RandomOrder";
-}
-
 // Why a sample diverges, as found by localise().
 struct Cause {
     int stage = -1;  // transform number from 1, -1 when not localised
@@ -1127,7 +1121,7 @@ CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) 
     if (random && where.count("main") && where.count("epoch2")) {
         bool discreteOnly = true;
         for (size_t k = 0; k < pipeline_.size(); ++k)
-            if (pipeline_.stage(k).isRandom() && !isDiscreteRandomOp(pipeline_.stage(k).op()))
+            if (pipeline_.stage(k).isRandom() && !pipeline_.stage(k).traits().discreteDraws)
                 discreteOnly = false;
         Finding f;
         f.kind = "repeated_augmentation";

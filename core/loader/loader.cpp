@@ -108,6 +108,15 @@ void keepFreedMemory() {
 
 SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
                            const RandomContext& ctx, bool keepStages, size_t stopAfter) {
+    SampleOptions options;
+    if (keepStages) options.keep = pipeline.keepAll();
+    options.keepRaw = keepStages;
+    options.stopAfter = stopAfter;
+    return processSample(dataset, pipeline, index, ctx, options);
+}
+
+SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
+                           const RandomContext& ctx, const SampleOptions& options) {
     const auto start = Clock::now();
     SampleResult result;
     SampleRecord& rec = result.record;
@@ -128,7 +137,7 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
             const auto t0 = Clock::now();
             Image raw = dataset.loadRaw(index, &rec.decode);
             if (StageTimer* timer = pipeline.timer()) timer->addDecode(secondsSince(t0));
-            if (keepStages) result.raw = raw;  // copy only when a caller wants to look at it
+            if (options.keepRaw) result.raw = raw;  // copy only when a caller wants to look at it
             input = StageValue::fromImage(std::move(raw));
         } else {
             input = StageValue::fromTensor(dataset.loadTensor(index));
@@ -148,7 +157,9 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
     try {
         RandomContext sampleCtx = ctx;
         sampleCtx.index = int64_t(index);
-        Pipeline::Result r = pipeline.run(std::move(input), sampleCtx, keepStages, stopAfter);
+        Pipeline::Result r =
+            pipeline.run(std::move(input), sampleCtx, options.keep, options.stopAfter, options.row);
+        result.outputInRow = r.outputInRow;
         rec.drawn = nlohmann::json::array();
         for (auto& d : r.drawn) rec.drawn.push_back(std::move(d));
         if (r.output.isImage()) {
@@ -232,6 +243,20 @@ struct Loader::Impl {
         if (recycled.size() < 2) recycled.push_back(std::move(v));
     }
 
+    // Shape of one sample of the last batch built: the next batch takes its
+    // buffer up front and its samples write their outputs straight into
+    // their rows (the fused ToTensor+Normalize), with no buffer of their own.
+    std::mutex rowShapeMutex;
+    std::vector<int64_t> rowShape;
+    std::vector<int64_t> expectedRowShape() {
+        std::lock_guard<std::mutex> lock(rowShapeMutex);
+        return rowShape;
+    }
+    void setRowShape(std::vector<int64_t> shape) {
+        std::lock_guard<std::mutex> lock(rowShapeMutex);
+        rowShape = std::move(shape);
+    }
+
     // Sequential iteration state.
     size_t nextBatch = 0;
     std::deque<std::future<Batch>> ahead;
@@ -300,16 +325,34 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
     StageTimer* timer = impl_->pipeline.timer();
 
-    // Collation happens as samples finish: each output is copied into row i
-    // of one (N, C, H, W) tensor by the thread that computed it, while it is
-    // still in cache, and its own buffer is released. Rows of failed samples
-    // are squeezed out at the end; a shape mismatch falls back to
-    // stackTensors (which only needs the shapes) for default_collate's error.
+    // Collation happens as samples finish: each output lands in row i of
+    // one (N, C, H, W) tensor, written there by the fused ToTensor+Normalize
+    // when the shape is the expected one (that of the previous batch), else
+    // copied by the thread that computed it while it is still in cache.
+    // Rows of failed samples are squeezed out at the end; a shape mismatch
+    // falls back to stackTensors (which only needs the shapes) for
+    // default_collate's error.
+    const std::vector<int64_t> expected = impl_->expectedRowShape();
+    size_t expectedPer = expected.empty() ? 0 : 1;
+    for (int64_t d : expected) expectedPer *= size_t(std::max<int64_t>(d, 0));
+    std::vector<float> rowsUpFront;  // never resized while samples run
+    if (expectedPer) rowsUpFront = impl_->takeBuffer(expectedPer * indices.size());
     std::mutex slabMutex;
     Tensor slab;
+    bool slabIsUpFront = false;
     size_t per = 0;
     bool mismatch = false;
     std::vector<char> placed(indices.size(), 0);
+    auto compute = [&](size_t i) {
+        SampleOptions so;
+        Pipeline::OutputRow row;
+        if (expectedPer) {
+            row.data = rowsUpFront.data() + i * expectedPer;
+            row.shape = expected;
+            so.row = &row;
+        }
+        results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, so);
+    };
     auto place = [&](size_t i) {
         Tensor& out = results[i].output;
         if (!results[i].record.error.empty()) return;
@@ -321,8 +364,9 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
                 slab.shape.push_back(int64_t(indices.size()));
                 slab.shape.insert(slab.shape.end(), out.shape.begin(), out.shape.end());
                 slab.dtype = out.dtype;
-                per = out.values.size();
-                slab.values = impl_->takeBuffer(per * indices.size());
+                per = size_t(out.numel());
+                slabIsUpFront = expectedPer && out.shape == expected;
+                if (!slabIsUpFront) slab.values = impl_->takeBuffer(per * indices.size());
             } else if (!std::equal(out.shape.begin(), out.shape.end(), slab.shape.begin() + 1,
                                    slab.shape.end()) ||
                        out.shape.size() + 1 != slab.shape.size()) {
@@ -330,9 +374,12 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
                 return;
             }
         }
-        // The slab is never resized while samples are placed: rows are
-        // disjoint and the copy needs no lock.
-        if (per) std::memcpy(slab.values.data() + i * per, out.values.data(), per * sizeof(float));
+        // Rows are disjoint and no buffer is resized while samples are
+        // placed: the copy needs no lock. A sample written in its row has the
+        // expected shape, hence the slab is the up-front buffer.
+        float* base = slabIsUpFront ? rowsUpFront.data() : slab.values.data();
+        if (per && !results[i].outputInRow)
+            std::memcpy(base + i * per, out.values.data(), per * sizeof(float));
         std::vector<float>().swap(out.values);  // keep the shape for error messages
         placed[i] = 1;
         if (timer) timer->addCollate(secondsSince(t0));
@@ -341,7 +388,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     if (!impl_->pool) {
         for (size_t i = 0; i < indices.size(); ++i) {
             if (cancelled()) break;
-            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+            compute(i);
             place(i);
         }
     } else {
@@ -351,7 +398,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         for (size_t i = 0; i < indices.size(); ++i) {
             impl_->pool->submit([&, i](int worker) {
                 if (!cancelled()) {
-                    results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+                    compute(i);
                     results[i].record.worker = worker;
                     place(i);
                 }
@@ -362,6 +409,10 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         std::unique_lock<std::mutex> lock(doneMutex);
         doneCv.wait(lock, [&] { return remaining == 0; });
     }
+    if (slabIsUpFront)
+        slab.values = std::move(rowsUpFront);
+    else
+        impl_->giveBuffer(std::move(rowsUpFront));
 
     std::vector<const Tensor*> rows;
     std::vector<size_t> rowIndices;
@@ -394,6 +445,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         if (r == batch.stacked.size()) {
             slab.shape[0] = int64_t(r);
             slab.values.resize(r * per);
+            impl_->setRowShape(std::vector<int64_t>(slab.shape.begin() + 1, slab.shape.end()));
             batch.data = std::move(slab);
         } else {
             // Not reachable (a successful sample is always placed unless the

@@ -68,13 +68,27 @@ struct Batch {
 // problems: they end up in `record.error`.
 struct SampleResult {
     SampleRecord record;
-    Image raw;                       // decoded image; only kept when keepStages
+    Image raw;                       // decoded image; only kept when keepStages / keepRaw
     Tensor output;                   // final output as CHW float
-    std::vector<StageValue> stages;  // when keepStages: input then after each transform
+    // With a stage mask (Pipeline::run): input then after each transform;
+    // values not kept are empty images.
+    std::vector<StageValue> stages;
+    bool outputInRow = false;  // the output's values went to SampleOptions::row
 };
+
+struct SampleOptions {
+    Pipeline::StageMask keep;  // stage values to keep (Pipeline::run); empty: none
+    bool keepRaw = false;      // a copy of the decoded image in SampleResult::raw
+    size_t stopAfter = std::numeric_limits<size_t>::max();
+    const Pipeline::OutputRow* row = nullptr;  // where the output may be written
+};
+
+// keepStages keeps the decoded image and every stage value.
 SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
                            const RandomContext& ctx, bool keepStages = false,
                            size_t stopAfter = std::numeric_limits<size_t>::max());
+SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
+                           const RandomContext& ctx, const SampleOptions& options);
 
 class Loader {
 public:

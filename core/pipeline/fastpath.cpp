@@ -1,40 +1,29 @@
 #include "core/pipeline/fastpath.h"
 
-#include <nlohmann/json.hpp>
-
 namespace bs {
 
 namespace {
 
 // Normalize's mean/std as float32, one value per channel; false when the
 // parameters do not fit `channels` (Normalize itself then raises).
-bool channelValues(const nlohmann::json& v, int channels, float* out) {
-    if (v.is_number()) {
-        for (int c = 0; c < channels; ++c) out[c] = float(v.get<double>());
-        return true;
-    }
-    if (!v.is_array() || (v.size() != 1 && int(v.size()) != channels)) return false;
-    for (int c = 0; c < channels; ++c) {
-        const auto& e = v[v.size() == 1 ? 0 : size_t(c)];
-        if (!e.is_number()) return false;
-        out[c] = float(e.get<double>());
-    }
+bool channelValues(const std::vector<double>& v, int channels, float* out) {
+    if (v.size() != 1 && int(v.size()) != channels) return false;
+    for (int c = 0; c < channels; ++c) out[c] = float(v[v.size() == 1 ? 0 : size_t(c)]);
     return true;
 }
 
 }  // namespace
 
-bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize,
-                           const Image& in, Tensor& out) {
-    if (toTensor.op() != "ToTensor" || normalize.op() != "Normalize") return false;
+bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize, const Image& in,
+                           Tensor& out, float* row) {
+    const NormalizeParams* n = normalize.normalization();
+    if (toTensor.op() != "ToTensor" || !n) return false;
     const int C = in.channels;
     if (C < 1 || C > 4 || in.width <= 0 || in.height <= 0 ||
         in.pixels.size() != size_t(in.width) * in.height * C)
         return false;
-    const nlohmann::json p = normalize.params();
-    if (!p.is_object() || !p.contains("mean") || !p.contains("std")) return false;
     float mean[4], stdv[4];
-    if (!channelValues(p["mean"], C, mean) || !channelValues(p["std"], C, stdv)) return false;
+    if (!channelValues(n->mean, C, mean) || !channelValues(n->std, C, stdv)) return false;
     // Both divisions are correctly rounded float32 ops, as torch's div(255)
     // and Normalize's sub_/div_ are; a table of the 256 possible results per
     // channel is therefore exact.
@@ -46,9 +35,9 @@ bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize
     Tensor t;
     t.shape = {C, in.height, in.width};
     t.dtype = DType::Float32;
-    t.values.resize(plane * C);
+    if (!row) t.values.resize(plane * C);
     const uint8_t* src = in.pixels.data();
-    float* dst = t.values.data();
+    float* dst = row ? row : t.values.data();
     if (C == 3) {
         float* r = dst;
         float* g = dst + plane;

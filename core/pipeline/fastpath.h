@@ -15,7 +15,9 @@ namespace bs {
 // stages perform. Returns false (and leaves `out` alone) when the stages are
 // not that pair or Normalize would reject the input; the caller then runs
 // them normally so errors keep their usual messages.
-bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize,
-                           const Image& in, Tensor& out);
+// With `row`, the values go there (it holds channels x height x width
+// floats: the caller checked the shape) and `out` gets the shape alone.
+bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize, const Image& in,
+                           Tensor& out, float* row = nullptr);
 
 }  // namespace bs

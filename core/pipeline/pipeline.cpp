@@ -69,6 +69,10 @@ std::string Transform::repr() const {
     return op() + "()";
 }
 
+std::string stageLabel(int index) {
+    return "stage " + std::to_string(index + 1);
+}
+
 // -------------------------------------------------------------- Pipeline
 
 Pipeline::Pipeline() = default;
@@ -82,7 +86,9 @@ size_t Pipeline::size() const {
     return stages_.size();
 }
 const Transform& Pipeline::stage(size_t i) const {
-    if (i >= stages_.size()) throw PipelineError(-1, "pipeline has no stage " + std::to_string(i));
+    if (i >= stages_.size())
+        throw PipelineError(-1, "pipeline has no stage " + std::to_string(i + 1) + " (it has " +
+                                    std::to_string(stages_.size()) + ")");
     return *stages_[i];
 }
 bool Pipeline::isRandom() const {
@@ -114,7 +120,7 @@ static std::string opsText() {
 
 std::shared_ptr<const Transform> Pipeline::makeTransform(const json& stage, int index,
                                                          const std::string& baseDir) {
-    const std::string where = "stage " + std::to_string(index);
+    const std::string where = stageLabel(index);
     if (!stage.is_object())
         throw PipelineError(index, where +
                                        ": expected an object like {\"op\": \"Resize\", ...}, got " +
@@ -151,8 +157,8 @@ Pipeline Pipeline::fromJson(const json& stagesIn, const std::string& baseDir) {
         bool enabled = true;
         if (s.contains("enabled")) {
             if (!s["enabled"].is_boolean())
-                throw PipelineError(i, "stage " + std::to_string(i) + " (" + t->op() +
-                                           "): \"enabled\" must be true or false");
+                throw PipelineError(
+                    i, stageLabel(i) + " (" + t->op() + "): \"enabled\" must be true or false");
             enabled = s["enabled"].get<bool>();
         }
         p.append(std::move(t));
@@ -266,12 +272,11 @@ private:
                 return;
             }
             if (name == "Lambda")
-                fail("stage " + std::to_string(index_) +
+                fail(stageLabel(index_) +
                          " (Lambda): the Lambda's code is not in the printed text; replace it "
                          "by {\"op\": \"Lambda\", \"expr\": \"...\"} in a JSON pipeline",
                      at);
-            fail("stage " + std::to_string(index_) + ": unknown transform '" + name +
-                     "'; supported: " + opsText(),
+            fail(stageLabel(index_) + ": unknown transform '" + name + "'; supported: " + opsText(),
                  at);
         }
         expect('(');
@@ -460,39 +465,63 @@ std::string Pipeline::repr() const {
 
 Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool keepStages,
                                size_t stopAfter) const {
+    return run(std::move(input), ctx, keepStages ? keepAll() : StageMask(), stopAfter);
+}
+
+bool Pipeline::fusesWithNext(size_t i) const {
+    if (i + 1 >= stages_.size()) return false;
+    const std::string a = stages_[i]->op(), b = stages_[i + 1]->op();
+    return (a == "Resize" && b == "CenterCrop") || (a == "ToTensor" && b == "Normalize");
+}
+
+// Transforms i and i + 1 as one fused pass, when they are a pair that has
+// one (Resize+CenterCrop, ToTensor+Normalize on an image). False when they
+// are not, or the fused path declines the input.
+bool Pipeline::runFused(size_t i, const Image& in, StageValue& out, const OutputRow* row,
+                        bool& inRow) const {
+    const Transform& t = *stages_[i];
+    const Transform& next = *stages_[i + 1];
+    Image fused;
+    if (fuseResizeCenterCrop(t, next, in, fused)) {
+        out = StageValue::fromImage(std::move(fused));
+        return true;
+    }
+    const std::vector<int64_t> shape = {in.channels, in.height, in.width};
+    float* dst = row && row->data && row->shape == shape ? row->data : nullptr;
+    Tensor fusedTensor;
+    if (!fuseToTensorNormalize(t, next, in, fusedTensor, dst)) return false;
+    inRow = dst != nullptr;
+    out = StageValue::fromTensor(std::move(fusedTensor));
+    return true;
+}
+
+Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, const StageMask& keep,
+                               size_t stopAfter, const OutputRow* row) const {
     Result res;
     const size_t n = std::min(stopAfter, stages_.size());
+    auto kept = [&](size_t k) { return k < keep.size() && keep[k]; };
+    if (!keep.empty()) res.stages.resize(n + 1);
     StageValue cur = std::move(input);
-    if (keepStages) {
-        res.stages.reserve(n + 1);
-        res.stages.push_back(cur);
-    }
     res.drawn.reserve(n);
     for (size_t i = 0; i < n; ++i) {
         const Transform& t = *stages_[i];
         if (!enabled_[i]) {
             res.drawn.push_back(json::object());
-            if (keepStages) res.stages.push_back(cur);
+            if (kept(i)) res.stages[i] = cur;  // copy: it also goes on
             continue;
         }
         const auto t0 =
             timer_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
         try {
-            // Resize then CenterCrop on an image only computes the kept
-            // region, and ToTensor then Normalize is one table-driven pass
-            // (both bit-identical); intermediate stages are not wanted here.
-            if (!keepStages && cur.isImage() && i + 1 < n && enabled_[i + 1]) {
-                Image fused;
-                Tensor fusedTensor;
-                bool done = false;
-                if (fuseResizeCenterCrop(t, *stages_[i + 1], cur.image, fused)) {
-                    cur = StageValue::fromImage(std::move(fused));
-                    done = true;
-                } else if (fuseToTensorNormalize(t, *stages_[i + 1], cur.image, fusedTensor)) {
-                    cur = StageValue::fromTensor(std::move(fusedTensor));
-                    done = true;
-                }
-                if (done) {
+            // A fused pair skips the value between its stages: only where
+            // nobody wants that value. The row is only for the final output.
+            bool inRow = false;
+            if (!kept(i + 1) && cur.isImage() && i + 1 < n && enabled_[i + 1]) {
+                StageValue fused;
+                if (runFused(i, cur.image, fused, i + 2 == n ? row : nullptr, inRow)) {
+                    if (kept(i)) res.stages[i] = std::move(cur);
+                    cur = std::move(fused);
+                    res.outputInRow = inRow;
                     res.drawn.push_back(json::object());
                     res.drawn.push_back(json::object());
                     // The pair's time is booked on its first stage.
@@ -505,20 +534,21 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, bool 
             json drawn = json::object();
             Rng rng(ctx, i);
             StageValue next = t.apply(cur, rng, drawn);
+            // The value before the stage is no longer needed here: moved, not copied.
+            if (kept(i)) res.stages[i] = std::move(cur);
             cur = std::move(next);
             res.drawn.push_back(std::move(drawn));
             if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
         } catch (const PipelineError& e) {
             if (e.stage() >= 0) throw;
-            throw PipelineError(int(i),
-                                "stage " + std::to_string(i) + " (" + t.op() + "): " + e.what());
+            throw PipelineError(int(i), stageLabel(int(i)) + " (" + t.op() + "): " + e.what());
         } catch (const std::exception& e) {
             std::string msg = e.what();
             if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-            throw PipelineError(int(i), "stage " + std::to_string(i) + " (" + t.op() + "): " + msg);
+            throw PipelineError(int(i), stageLabel(int(i)) + " (" + t.op() + "): " + msg);
         }
-        if (keepStages) res.stages.push_back(cur);
     }
+    if (kept(n)) res.stages[n] = cur;
     res.output = std::move(cur);
     return res;
 }

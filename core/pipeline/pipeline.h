@@ -51,6 +51,35 @@ struct ValueRange {
     static ValueRange unknown() { return {}; }
 };
 
+// Facts about a transform that the judgement (core/audit) and the compare
+// engine read, declared by each transform instead of name lists elsewhere.
+// Whether it is random is Transform::isRandom(); its output range is
+// Transform::expectedRange().
+struct TransformTraits {
+    // Only moves, selects or blends pixels (resize, crop, flip, pad,
+    // grayscale): values keep their range, and a crop of a flat area is flat.
+    bool geometric = false;
+    // Random, and its draws are choices only (a coin flip), no numbers: equal
+    // draws across samples or epochs are expected of it.
+    bool discreteDraws = false;
+    // The output range cannot be predicted from the input's (Lambda,
+    // TorchScript).
+    bool unknownRange = false;
+    // Takes an 8-bit image and gives a tensor (ToTensor, PILToTensor).
+    bool imageToTensor = false;
+    // Resampling that may overshoot its input range on float data (bicubic,
+    // lanczos).
+    bool mayOvershoot = false;
+    // Expects float data in [0, 1] (ConvertImageDtype to uint8). Normalize
+    // decides from its statistics: see Transform::normalization().
+    bool expectsUnitInput = false;
+};
+
+// Normalize's parameters as given (one value or one per channel).
+struct NormalizeParams {
+    std::vector<double> mean, std;
+};
+
 class Transform {
 public:
     virtual ~Transform() = default;
@@ -58,6 +87,15 @@ public:
     virtual nlohmann::json params() const = 0;         // constructor parameters
     virtual std::string repr() const;                  // like torchvision's __repr__
     virtual bool isRandom() const { return false; }
+    virtual TransformTraits traits() const { return {}; }
+    // Mean and std when the stage is a Normalize, null otherwise.
+    virtual const NormalizeParams* normalization() const { return nullptr; }
+    // Elementwise stages (ToTensor, Normalize): sets `y` to the output for
+    // input value `x` on channel `c` (an 8-bit image read as its byte
+    // values), with the float operations the stage itself performs, and
+    // returns true. Lets the audit derive such a stage's values from its
+    // input's byte counts without computing it. False for other stages.
+    virtual bool mapValue(float x, int c, float& y) const { return false; }
     // Thread-safe. `drawn` receives the random parameters drawn (crop box,
     // flip...) as an object; left empty by deterministic stages.
     // Throws PipelineError when the input kind does not fit the stage.
@@ -73,10 +111,16 @@ public:
     }
 };
 
+// "stage K" for the transform at 0-based `index`: stages are numbered from 1
+// in every message, as in findings ("4:Normalize") and `dump --stage K`.
+std::string stageLabel(int index);
+
 class PipelineError : public Error {
 public:
     PipelineError(int stage, const std::string& message) : Error(message), stage_(stage) {}
-    int stage() const { return stage_; }  // -1 when not about one stage
+    // 0-based index of the failing transform (its message says "stage
+    // index+1"), -1 when not about one stage.
+    int stage() const { return stage_; }
 
 private:
     int stage_;
@@ -122,17 +166,45 @@ public:
     bool isEnabled(size_t i) const;
     void setEnabled(size_t i, bool enabled);
 
+    // Which stage values a run keeps: keep[k] for the value after the first
+    // k transforms (0 = the input). Empty: none.
+    using StageMask = std::vector<bool>;
+    StageMask keepAll() const { return StageMask(size() + 1, true); }
+    // Whether transforms i and i + 1 have a fused pass (Resize+CenterCrop on
+    // an image, ToTensor+Normalize), taken when the value between them is
+    // not kept.
+    bool fusesWithNext(size_t i) const;
+
+    // A caller-owned destination for the final output (a batch row): when
+    // the output is exactly `shape` and comes from the fused
+    // ToTensor+Normalize, it is written there, not allocated.
+    struct OutputRow {
+        float* data = nullptr;
+        std::vector<int64_t> shape;
+    };
+
     struct Result {
         StageValue output;
-        // When keepStages: stages[0] is the input, stages[k] the value after
-        // the first k transforms.
+        // With a non-empty mask: one entry per stage value (input, then after
+        // each transform), stages[k] the value after the first k transforms;
+        // values not kept are empty images.
         std::vector<StageValue> stages;
         std::vector<nlohmann::json> drawn;  // one per transform applied
+        // The output's values are in OutputRow::data; `output` holds only
+        // its shape.
+        bool outputInRow = false;
     };
     // Applies the first `stopAfter` transforms (all by default). Throws
-    // PipelineError naming the failing stage.
+    // PipelineError naming the failing stage. keepStages keeps every stage
+    // value (and so never fuses).
     Result run(StageValue input, const RandomContext& ctx, bool keepStages = false,
                size_t stopAfter = std::numeric_limits<size_t>::max()) const;
+    // Keeps the stage values of `keep`. Resize+CenterCrop and
+    // ToTensor+Normalize are fused (bit-identical, faster) where the value
+    // between them is not kept.
+    Result run(StageValue input, const RandomContext& ctx, const StageMask& keep,
+               size_t stopAfter = std::numeric_limits<size_t>::max(),
+               const OutputRow* row = nullptr) const;
 
     // Optional accounting of the time spent in each stage (batchscope
     // bench); null (the default) disables it.
@@ -140,6 +212,9 @@ public:
     StageTimer* timer() const { return timer_.get(); }
 
 private:
+    bool runFused(size_t i, const Image& in, StageValue& out, const OutputRow* row,
+                  bool& inRow) const;
+
     std::vector<std::shared_ptr<const Transform>> stages_;
     std::vector<bool> enabled_;
     std::shared_ptr<StageTimer> timer_;

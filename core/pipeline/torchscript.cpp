@@ -65,6 +65,11 @@ public:
     ValueRange expectedRange(const ValueRange&, int) const override {
         return ValueRange::unknown();
     }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.unknownRange = true;
+        return t;
+    }
 
 private:
     std::string path_, resolved_;

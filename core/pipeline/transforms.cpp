@@ -493,6 +493,12 @@ public:
         antialias_ = p.boolean("antialias", false);
     }
     std::string op() const override { return "Resize"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        t.mayOvershoot = filter_ == ResampleFilter::Bicubic || filter_ == ResampleFilter::Lanczos;
+        return t;
+    }
     json params() const override {
         json j = {{"size", sizeWasInt_ ? json(size_[0]) : json(size_)},
                   {"interpolation", resampleFilterName(filter_)}};
@@ -537,6 +543,11 @@ class CenterCrop : public Transform {
 public:
     explicit CenterCrop(const Params& p) : size_(setupSize(p, "size")) {}
     std::string op() const override { return "CenterCrop"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        return t;
+    }
     json params() const override { return {{"size", size_}}; }
     std::string repr() const override { return "CenterCrop(size=" + tupleText(size_) + ")"; }
     // F.center_crop: zero-pad when the crop is larger, then crop at
@@ -587,6 +598,11 @@ public:
         mode_ = parsePadMode(p);
     }
     std::string op() const override { return "RandomCrop"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        return t;
+    }
     bool isRandom() const override { return true; }
     json params() const override {
         json j = {{"size", size_}};
@@ -686,6 +702,12 @@ public:
         antialias_ = p.boolean("antialias", false);
     }
     std::string op() const override { return "RandomResizedCrop"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        t.mayOvershoot = filter_ == ResampleFilter::Bicubic || filter_ == ResampleFilter::Lanczos;
+        return t;
+    }
     bool isRandom() const override { return true; }
     json params() const override {
         json j = {{"size", size_},
@@ -765,6 +787,12 @@ public:
     std::string op() const override {
         return horizontal_ ? "RandomHorizontalFlip" : "RandomVerticalFlip";
     }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        t.discreteDraws = true;  // flipped or not
+        return t;
+    }
     bool isRandom() const override { return true; }
     json params() const override { return {{"p", p_}}; }
     std::string repr() const override { return op() + "(p=" + pyFloat(p_) + ")"; }
@@ -803,6 +831,11 @@ public:
         mode_ = parsePadMode(p);
     }
     std::string op() const override { return "Pad"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        return t;
+    }
     json params() const override {
         json j = {{"padding", paddingWasInt_ ? json(padding_[0]) : json(padding_)},
                   {"padding_mode", padModeName(mode_)}};
@@ -849,6 +882,11 @@ public:
         if (n_ != 1 && n_ != 3) p.bad("num_output_channels", "1 or 3");
     }
     std::string op() const override { return "Grayscale"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.geometric = true;
+        return t;
+    }
     json params() const override { return {{"num_output_channels", n_}}; }
     std::string repr() const override {
         return "Grayscale(num_output_channels=" + std::to_string(n_) + ")";
@@ -901,6 +939,15 @@ class ToTensorOp : public Transform {
 public:
     explicit ToTensorOp(const Params&) {}
     std::string op() const override { return "ToTensor"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.imageToTensor = true;
+        return t;
+    }
+    bool mapValue(float x, int, float& y) const override {
+        y = x / 255.0f;  // as apply()
+        return true;
+    }
     json params() const override { return json::object(); }
     std::string repr() const override { return "ToTensor()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
@@ -924,6 +971,15 @@ class PILToTensorOp : public Transform {
 public:
     explicit PILToTensorOp(const Params&) {}
     std::string op() const override { return "PILToTensor"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.imageToTensor = true;
+        return t;
+    }
+    bool mapValue(float x, int, float& y) const override {
+        y = x;
+        return true;
+    }
     json params() const override { return json::object(); }
     std::string repr() const override { return "PILToTensor()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
@@ -948,6 +1004,11 @@ public:
             p.bad("dtype", "\"float32\" (also \"float\", \"torch.float32\") or \"uint8\"");
     }
     std::string op() const override { return "ConvertImageDtype"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.expectsUnitInput = !toFloat_;
+        return t;
+    }
     json params() const override { return {{"dtype", toFloat_ ? "float32" : "uint8"}}; }
     std::string repr() const override { return "ConvertImageDtype()"; }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
@@ -989,24 +1050,33 @@ public:
     explicit Normalize(const Params& p) {
         p.require("mean");
         p.require("std");
-        mean_ = p.numbers("mean", "a number or a list of numbers");
-        std_ = p.numbers("std", "a number or a list of numbers");
+        params_.mean = p.numbers("mean", "a number or a list of numbers");
+        params_.std = p.numbers("std", "a number or a list of numbers");
         inplace_ = p.boolean("inplace", false);
-        for (double s : std_)
+        for (double s : params_.std)
             if (float(s) == 0.f)
                 throw Error(
                     "std evaluated to zero after conversion to float32, leading to "
                     "division by zero");
     }
     std::string op() const override { return "Normalize"; }
+    const NormalizeParams* normalization() const override { return &params_; }
+    bool mapValue(float x, int c, float& y) const override {
+        const auto& m = params_.mean;
+        const auto& sd = params_.std;
+        const size_t k = size_t(c);
+        if ((m.size() != 1 && k >= m.size()) || (sd.size() != 1 && k >= sd.size())) return false;
+        y = (x - float(m.size() == 1 ? m[0] : m[k])) / float(sd.size() == 1 ? sd[0] : sd[k]);
+        return true;
+    }
     json params() const override {
-        json j = {{"mean", mean_}, {"std", std_}};
+        json j = {{"mean", params_.mean}, {"std", params_.std}};
         if (inplace_) j["inplace"] = true;
         return j;
     }
     std::string repr() const override {
-        return "Normalize(mean=" + floatsText(mean_, "[", "]") +
-               ", std=" + floatsText(std_, "[", "]") + ")";
+        return "Normalize(mean=" + floatsText(params_.mean, "[", "]") +
+               ", std=" + floatsText(params_.std, "[", "]") + ")";
     }
     StageValue apply(const StageValue& in, Rng&, json&) const override {
         if (in.isImage()) needTensor("Normalize");
@@ -1019,9 +1089,9 @@ public:
             throw Error("Normalize needs a tensor of shape (..., C, H, W), got " +
                         shapeToString(t.shape));
         const int64_t C = t.shape[t.shape.size() - 3];
-        for (const auto* v : {&mean_, &std_})
+        for (const auto* v : {&params_.mean, &params_.std})
             if (v->size() != 1 && int64_t(v->size()) != C)
-                throw Error(std::string(v == &mean_ ? "mean" : "std") + " has " +
+                throw Error(std::string(v == &params_.mean ? "mean" : "std") + " has " +
                             std::to_string(v->size()) + " values but the tensor has " +
                             std::to_string(C) + " channel(s) (shape " + shapeToString(t.shape) +
                             "); give 1 or " + std::to_string(C) + " values");
@@ -1029,8 +1099,8 @@ public:
         const int64_t planes = plane ? int64_t(t.values.size()) / plane : 0;
         for (int64_t p = 0; p < planes; ++p) {
             const size_t c = size_t(p % C);
-            const float m = float(mean_.size() == 1 ? mean_[0] : mean_[c]);
-            const float s = float(std_.size() == 1 ? std_[0] : std_[c]);
+            const float m = float(params_.mean.size() == 1 ? params_.mean[0] : params_.mean[c]);
+            const float s = float(params_.std.size() == 1 ? params_.std[0] : params_.std[c]);
             float* d = t.values.data() + p * plane;
             for (int64_t k = 0; k < plane; ++k) d[k] = (d[k] - m) / s;  // sub_ then div_
         }
@@ -1039,14 +1109,18 @@ public:
     ValueRange expectedRange(const ValueRange& in, int c) const override {
         if (!in.known) return in;
         const size_t k = size_t(std::max(c, 0));
-        const double m = float(mean_.size() == 1 ? mean_[0] : mean_[std::min(k, mean_.size() - 1)]);
-        const double s = float(std_.size() == 1 ? std_[0] : std_[std::min(k, std_.size() - 1)]);
+        const double m =
+            float(params_.mean.size() == 1 ? params_.mean[0]
+                                           : params_.mean[std::min(k, params_.mean.size() - 1)]);
+        const double s =
+            float(params_.std.size() == 1 ? params_.std[0]
+                                          : params_.std[std::min(k, params_.std.size() - 1)]);
         const double a = (in.lo - m) / s, b = (in.hi - m) / s;
         return ValueRange::of(std::min(a, b), std::max(a, b));
     }
 
 private:
-    std::vector<double> mean_, std_;
+    NormalizeParams params_;
     bool inplace_ = false;
 };
 
@@ -1057,6 +1131,11 @@ public:
         expr_ = Expression::parse(p.string("expr", ""));
     }
     std::string op() const override { return "Lambda"; }
+    TransformTraits traits() const override {
+        TransformTraits t;
+        t.unknownRange = true;
+        return t;
+    }
     json params() const override { return {{"expr", expr_.text()}}; }
     std::string repr() const override { return "Lambda()"; }  // torchvision prints no code
     StageValue apply(const StageValue& in, Rng&, json&) const override {
