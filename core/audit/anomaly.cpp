@@ -1212,6 +1212,8 @@ void AuditEngine::finish() {
         f.kind = g.kind;
         f.severity = severityOf(g.kind);
         f.stage = g.stage;
+        for (size_t k = 0; k < d->info.size(); ++k)
+            if (d->info[k].name == g.stage) f.stageNumber = int(k) + 1;
         f.count = g.count;
         f.samples = g.samples;
         f.message = messageFor(g);

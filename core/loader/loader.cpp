@@ -287,7 +287,8 @@ std::vector<size_t> Loader::batchIndices(size_t b) const {
     return std::vector<size_t>(impl_->order.begin() + begin, impl_->order.begin() + end);
 }
 
-Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
+Batch Loader::batch(size_t b, const std::atomic<bool>* cancel,
+                    std::vector<SampleResult>* kept) const {
     const auto start = Clock::now();
     Batch batch;
     batch.number = b;
@@ -333,7 +334,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         // The slab is never resized while samples are placed: rows are
         // disjoint and the copy needs no lock.
         if (per) std::memcpy(slab.values.data() + i * per, out.values.data(), per * sizeof(float));
-        std::vector<float>().swap(out.values);  // keep the shape for error messages
+        if (!kept) std::vector<float>().swap(out.values);  // keep the shape for error messages
         placed[i] = 1;
         if (timer) timer->addCollate(secondsSince(t0));
     };
@@ -341,7 +342,8 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     if (!impl_->pool) {
         for (size_t i = 0; i < indices.size(); ++i) {
             if (cancelled()) break;
-            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+            results[i] =
+                processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, kept != nullptr);
             place(i);
         }
     } else {
@@ -351,7 +353,8 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         for (size_t i = 0; i < indices.size(); ++i) {
             impl_->pool->submit([&, i](int worker) {
                 if (!cancelled()) {
-                    results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx);
+                    results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i],
+                                               ctx, kept != nullptr);
                     results[i].record.worker = worker;
                     place(i);
                 }
@@ -411,8 +414,14 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     }
     if (timer) timer->addCollate(secondsSince(collateStart));
     batch.samples.reserve(results.size());
-    for (auto& r : results) batch.samples.push_back(std::move(r.record));
+    for (auto& r : results) {
+        if (kept)
+            batch.samples.push_back(r.record);
+        else
+            batch.samples.push_back(std::move(r.record));
+    }
     batch.seconds = secondsSince(start);
+    if (kept) *kept = std::move(results);
     return batch;
 }
 
