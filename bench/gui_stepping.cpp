@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "core/dataset/dataset.h"
+#include "gui_bench_support.h"
 #include "ui/inspector/mainwindow.h"
 #include "ui/model/model.h"
 #include "ui/widgets/pipelinepanel.h"
@@ -125,28 +126,8 @@ private:
     bool inside_ = false;
 };
 
-QSpinBox* loaderSpin(MainWindow& w, const QString& label) {
-    for (auto* form : w.findChildren<QFormLayout*>()) {
-        for (int r = 0; r < form->rowCount(); ++r) {
-            auto* l = form->itemAt(r, QFormLayout::LabelRole);
-            auto* f = form->itemAt(r, QFormLayout::FieldRole);
-            auto* text = l ? qobject_cast<QLabel*>(l->widget()) : nullptr;
-            if (text && text->text() == label && f) return qobject_cast<QSpinBox*>(f->widget());
-        }
-    }
-    return nullptr;
-}
-
-bool waitFor(const std::function<bool()>& done, int timeoutMs) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < timeoutMs) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-        if (done()) return true;
-        QTest::qWait(1);
-    }
-    return done();
-}
+using benchsupport::loaderSpin;
+using benchsupport::waitFor;
 
 }  // namespace
 

@@ -58,6 +58,7 @@ private Q_SLOTS:
     void badPathShowsError();
     void screenshotExport();
     void auditAndJumpToFinding();
+    void sampleComputedOnce();
 };
 
 void TestGuiInspector::stepThroughBatches() {
@@ -202,8 +203,8 @@ void TestGuiInspector::overlayOnPlantedSample() {
     for (const QPoint& p : white) QCOMPARE(w.tensorView()->image().pixelColor(p), colors.above);
     QVERIFY(w.rangeText().contains("manual"));
     // Thumbnails carry the overlay too.
-    QVERIFY(countColour(w.session()->batchView()->thumbsOverlay[0], colors.above) > 0);
-    QCOMPARE(countColour(w.session()->batchView()->thumbsOverlay[1], colors.above), 0);
+    QVERIFY(countColour(w.session()->batchView()->thumbs[0], colors.above) > 0);
+    QCOMPARE(countColour(w.session()->batchView()->thumbs[1], colors.above), 0);
     // The clean sample has nothing tinted.
     w.goToSampleIndex(1);
     QVERIFY(waitIdle(w));
@@ -219,7 +220,7 @@ void TestGuiInspector::overlayOnPlantedSample() {
     QCOMPARE(countColour(w.tensorView()->image(), colors.nan), int(400 - white.size()));
     bool nanFinding = false;
     for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i)
-        nanFinding |= w.anomalies()->topLevelItem(i)->text(1) == "nan";
+        nanFinding |= w.anomalies()->topLevelItem(i)->text(1) == "nan_or_inf";
     QVERIFY(nanFinding);
 }
 
@@ -344,6 +345,33 @@ void TestGuiInspector::auditAndJumpToFinding() {
     QCOMPARE(gridIndices(w), (QList<qulonglong>{4, 5, 6, 7}));
     QCOMPARE(w.session()->sampleView()->index, size_t(7));
     QVERIFY(!w.session()->sampleView()->error.isEmpty());
+}
+
+// Issue 12: a sample of the batch in view is computed once, by the batch,
+// with its stages; the sample view shows that very result and the judge's
+// findings name the batch's samples.
+void TestGuiInspector::sampleComputedOnce() {
+    QTemporaryDir dir;
+    makeFolder(dir.path() + "/data");
+    MainWindow w(dir.path() + "/settings.ini");
+    QVERIFY(bstest::openWithPipeline(w, dir.path() + "/data",
+                                     R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 0 / 0"}])"));
+    w.grid()->setCurrentRow(2);
+    QVERIFY(waitIdle(w));
+    const auto batch = w.session()->batchView();
+    const auto sample = w.session()->sampleView();
+    QVERIFY(batch && batch->results && sample && sample->result);
+    QCOMPARE(batch->results->size(), batch->batch->samples.size());
+    QCOMPARE(sample->result.get(), &(*batch->results)[2]);
+    QCOMPARE(sample->result->stages.size(), size_t(3));  // input, ToTensor, Lambda
+    QVERIFY(batch->judged);
+    // Every value turns NaN: core's kind, on samples of this batch only.
+    bool nan = false;
+    for (const auto& f : batch->findings) {
+        QVERIFY(f.index >= 0 && f.index < qint64(batch->batch->samples.size()));
+        nan |= f.kind == "nan_or_inf";
+    }
+    QVERIFY(nan);
 }
 
 QTEST_MAIN(TestGuiInspector)

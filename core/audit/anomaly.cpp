@@ -1517,7 +1517,12 @@ void AuditEngine::finish() {
     d->repeatedAcrossEpochs(groups);
 
     std::vector<Finding> out;
-    for (const auto& entry : groups) out.push_back(findingOf(entry.second));
+    for (const auto& entry : groups) {
+        Finding f = findingOf(entry.second);
+        for (size_t k = 0; k < d->info.size(); ++k)
+            if (d->info[k].name == f.stage) f.stageNumber = int(k) + 1;
+        out.push_back(std::move(f));
+    }
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
         if (a.severity != b.severity) return a.severity > b.severity;
         if (kindOrder(a.kind) != kindOrder(b.kind)) return kindOrder(a.kind) < kindOrder(b.kind);

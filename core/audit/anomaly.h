@@ -103,6 +103,10 @@ struct Finding {
     std::string kind;
     Severity severity = Severity::Warning;
     std::string stage;
+    // The transform blamed, numbered from 1 as in `stage` ("4:Normalize" is
+    // 4); 0 when the stage is not a transform (decode, collate, dataset...).
+    // Not in toJson(): the report names the stage by `stage` alone.
+    int stageNumber = 0;
     std::string message;  // one plain sentence with the numbers
     size_t count = 0;     // samples (or items) concerned
     std::vector<FindingSample> samples;  // capped, smallest indices first

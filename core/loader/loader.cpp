@@ -312,7 +312,8 @@ std::vector<size_t> Loader::batchIndices(size_t b) const {
     return std::vector<size_t>(impl_->order.begin() + begin, impl_->order.begin() + end);
 }
 
-Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
+Batch Loader::batch(size_t b, const std::atomic<bool>* cancel,
+                    std::vector<SampleResult>* kept) const {
     const auto start = Clock::now();
     Batch batch;
     batch.number = b;
@@ -344,6 +345,10 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     bool mismatch = false;
     std::vector<char> placed(indices.size(), 0);
     auto compute = [&](size_t i) {
+        if (kept) {  // the caller reads every stage: no fused row
+            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, true);
+            return;
+        }
         SampleOptions so;
         Pipeline::OutputRow row;
         if (expectedPer) {
@@ -380,7 +385,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
         float* base = slabIsUpFront ? rowsUpFront.data() : slab.values.data();
         if (per && !results[i].outputInRow)
             std::memcpy(base + i * per, out.values.data(), per * sizeof(float));
-        std::vector<float>().swap(out.values);  // keep the shape for error messages
+        if (!kept) std::vector<float>().swap(out.values);  // keep the shape for error messages
         placed[i] = 1;
         if (timer) timer->addCollate(secondsSince(t0));
     };
@@ -463,8 +468,14 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel) const {
     }
     if (timer) timer->addCollate(secondsSince(collateStart));
     batch.samples.reserve(results.size());
-    for (auto& r : results) batch.samples.push_back(std::move(r.record));
+    for (auto& r : results) {
+        if (kept)
+            batch.samples.push_back(r.record);
+        else
+            batch.samples.push_back(std::move(r.record));
+    }
     batch.seconds = secondsSince(start);
+    if (kept) *kept = std::move(results);
     return batch;
 }
 

@@ -103,8 +103,12 @@ public:
     std::vector<size_t> batchIndices(size_t b) const;
     const std::vector<size_t>& order() const;
     // Builds batch b, using the worker threads. Thread-safe. `cancel` may be
-    // polled between samples.
-    Batch batch(size_t b, const std::atomic<bool>* cancel = nullptr) const;
+    // polled between samples. With `kept`, every sample is computed with its
+    // stages kept (processSample's keepStages) and its whole result, output
+    // included, is handed back there in batch order, so that a viewer can
+    // judge and show the batch without computing its samples again.
+    Batch batch(size_t b, const std::atomic<bool>* cancel = nullptr,
+                std::vector<SampleResult>* kept = nullptr) const;
     // Sequential iteration with prefetch of the next `prefetch` batches.
     // Returns false at the end of the epoch.
     bool next(Batch& out);

@@ -19,7 +19,6 @@
 #include <QProgressBar>
 #include <QSplitter>
 #include <QStatusBar>
-#include <QThreadPool>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -29,88 +28,19 @@
 #include <map>
 
 #include "core/compare/compare.h"
-#include "ui/model/asyncslot.h"
-#include "ui/widgets/imageview.h"
+#include "ui/compare/dumpsession.h"
 #include "ui/model/model.h"
 #include "ui/render/render.h"
+#include "ui/widgets/imageview.h"
+#include "ui/widgets/windowparts.h"
 
 namespace bs::ui {
-
-// What the three views show for one dumped sample; built on a worker, read
-// only afterwards.
-struct CompareShown {
-    size_t batch = 0;
-    int row = 0;
-    int64_t index = -1;
-    int64_t epoch = 0;
-    bs::Tensor user, repro, absDiff;
-    bs::TensorDiff diff;
-    bool compared = false;  // both tensors exist with the same shape
-    DisplayRange range;
-    double heatHi = 0;  // heatmap white point
-    QImage userImage, reproImage, heatImage;
-    QString userError, reproError, note;
-};
 
 namespace {
 
 constexpr int kRoleBatch = Qt::UserRole;
 constexpr int kRoleRow = Qt::UserRole + 1;
 constexpr int kThumb = 56;
-
-QString fmt(double v) {
-    return QString::number(v, 'g', 5);
-}
-
-// Black -> red -> orange -> pale yellow: monotonic in brightness, so a
-// larger difference always reads brighter (also in grayscale prints).
-QRgb heatColor(double t) {
-    if (!(t > 0)) return qRgb(0, 0, 0);
-    t = std::min(t, 1.0);
-    struct Stop {
-        double t;
-        int r, g, b;
-    };
-    static const Stop stops[] = {
-        {0.0, 0, 0, 0}, {0.35, 180, 20, 20}, {0.7, 255, 150, 0}, {1.0, 255, 255, 210}};
-    for (int i = 1; i < 4; ++i)
-        if (t <= stops[i].t) {
-            const Stop &a = stops[i - 1], &b = stops[i];
-            const double f = (t - a.t) / (b.t - a.t);
-            return qRgb(int(a.r + f * (b.r - a.r) + 0.5), int(a.g + f * (b.g - a.g) + 0.5),
-                        int(a.b + f * (b.b - a.b) + 0.5));
-        }
-    return qRgb(255, 255, 210);
-}
-
-// |user - reference| as a heatmap: the largest channel difference per pixel
-// (or one channel), 0 -> black, `hi` -> white-yellow; NaN in magenta.
-QImage renderHeat(const bs::Tensor& absDiff, int solo, double hi) {
-    const Planes p = planesOf(absDiff);
-    if (p.c <= 0 || p.h <= 0 || p.w <= 0 ||
-        absDiff.values.size() < size_t(p.c) * size_t(p.h) * size_t(p.w))
-        return {};
-    QImage out(p.w, p.h, QImage::Format_RGB32);
-    const size_t plane = size_t(p.h) * size_t(p.w);
-    for (int y = 0; y < p.h; ++y) {
-        auto* line = reinterpret_cast<QRgb*>(out.scanLine(y));
-        for (int x = 0; x < p.w; ++x) {
-            const size_t px = size_t(y) * size_t(p.w) + size_t(x);
-            float v = 0;
-            bool nan = false;
-            for (int c = 0; c < p.c; ++c) {
-                if (solo >= 0 && c != solo) continue;
-                const float d = absDiff.values[size_t(c) * plane + px];
-                if (std::isnan(d))
-                    nan = true;
-                else
-                    v = std::max(v, d);
-            }
-            line[x] = nan ? qRgb(255, 0, 255) : heatColor(hi > 0 ? v / hi : 0.0);
-        }
-    }
-    return out;
-}
 
 QPixmap gradientPixmap(int w, int h) {
     QImage img(w, h, QImage::Format_RGB32);
@@ -121,58 +51,32 @@ QPixmap gradientPixmap(int w, int h) {
     return QPixmap::fromImage(img);
 }
 
-// Joint per-channel min/max of both tensors: one mapping for both, so equal
-// values look equal.
-DisplayRange jointRange(const bs::Tensor& a, const bs::Tensor& b) {
-    std::vector<double> mn, mx, mn2, mx2;
-    channelMinMax(a, mn, mx);
-    if (!b.empty()) {
-        channelMinMax(b, mn2, mx2);
-        for (size_t c = 0; c < std::min(mn.size(), mn2.size()); ++c) {
-            if (std::isnan(mn[c]) || mn2[c] < mn[c]) mn[c] = mn2[c];
-            if (std::isnan(mx[c]) || mx2[c] > mx[c]) mx[c] = mx2[c];
-        }
-    }
-    DisplayRange r = DisplayRange::uniform(0, 1, DisplayRange::Mode::Sample);
-    for (int c = 0; c < 3 && !mn.empty(); ++c) {
-        const size_t k = std::min(size_t(c), mn.size() - 1);
-        double lo = mn[k], hi = mx[k];
-        if (std::isnan(lo) || std::isnan(hi)) lo = 0, hi = 1;
-        if (!(hi > lo)) hi = lo + 1;
-        r.lo[size_t(c)] = lo;
-        r.hi[size_t(c)] = hi;
-    }
-    r.origin = QStringLiteral("min/max of both tensors, same mapping for both");
-    return r;
-}
-
 QString vecText(const bs::Tensor& t, size_t pixel, size_t plane, int channels) {
     QStringList parts;
     for (int c = 0; c < channels; ++c) {
         const size_t i = size_t(c) * plane + pixel;
-        if (i < t.values.size()) parts << fmt(t.values[i]);
+        if (i < t.values.size()) parts << formatNumber(t.values[i]);
     }
     return parts.size() == 1 ? parts.front() : QStringLiteral("(") + parts.join(", ") + ")";
 }
 
 }  // namespace
 
-CompareView::CompareView(QWidget* parent) : QMainWindow(parent) {
-    pool_ = new QThreadPool(this);
-    pool_->setMaxThreadCount(2);
-    openSlot_ = new AsyncSlot(pool_, this);
-    sampleSlot_ = new AsyncSlot(pool_, this);
-    thumbSlot_ = new AsyncSlot(pool_, this);
-    reportSlot_ = new AsyncSlot(pool_, this);
+CompareView::CompareView(QWidget* parent) : QMainWindow(parent), model_(new DumpSession(this)) {
     setWindowTitle(QStringLiteral("batchscope — compare"));
     buildUi();
+    connect(model_, &DumpSession::opened, this, &CompareView::onOpened);
+    connect(model_, &DumpSession::openFailed, this, &CompareView::onOpenFailed);
+    connect(model_, &DumpSession::sampleReady, this, &CompareView::onSampleReady);
+    connect(model_, &DumpSession::thumbsReady, this, &CompareView::onThumbsReady);
+    connect(model_, &DumpSession::reportProgress, this, [this](qulonglong done, qulonglong total) {
+        progress_->setRange(0, int(total));
+        progress_->setValue(int(done));
+    });
+    connect(model_, &DumpSession::reportReady, this, &CompareView::onReportReady);
 }
 
-CompareView::~CompareView() {
-    // Stop the comparison before the pool waits for its threads.
-    for (AsyncSlot* s : {openSlot_, sampleSlot_, thumbSlot_, reportSlot_}) s->cancel();
-    pool_->waitForDone();
-}
+CompareView::~CompareView() = default;
 
 bool CompareView::isDumpFolder(const QString& path) {
     const QFileInfo dir(path);
@@ -203,14 +107,10 @@ void CompareView::buildUi() {
     auto* central = new QWidget;
     auto* outer = new QVBoxLayout(central);
     outer->setContentsMargins(6, 6, 6, 6);
-    header_ = new QLabel(QStringLiteral("No dump open."));
+    header_ = selectableLabel(QStringLiteral("No dump open."));
     header_->setWordWrap(true);
-    header_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     outer->addWidget(header_);
-    error_ = new QLabel;
-    error_->setWordWrap(true);
-    error_->setStyleSheet(QStringLiteral("color: #ff8a80; font-weight: bold;"));
-    error_->hide();
+    error_ = new ErrorBanner;
     outer->addWidget(error_);
 
     // Left: batches of the dump, samples of the batch.
@@ -259,16 +159,13 @@ void CompareView::buildUi() {
     controls->addWidget(legend_);
     controls->addStretch(1);
     cl->addLayout(controls);
-    diffLabel_ = new QLabel(QStringLiteral("—"));
-    diffLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    diffLabel_ = selectableLabel(QStringLiteral("—"));
     diffLabel_->setWordWrap(true);
     QFont bold = diffLabel_->font();
     bold.setBold(true);
     diffLabel_->setFont(bold);
-    rangeLabel_ = new QLabel;
-    rangeLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    probe_ = new QLabel(QStringLiteral("Hover a pixel for its values."));
-    probe_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    rangeLabel_ = selectableLabel();
+    probe_ = selectableLabel(QStringLiteral("Hover a pixel for its values."));
     cl->addWidget(diffLabel_);
     cl->addWidget(rangeLabel_);
     cl->addWidget(probe_);
@@ -363,7 +260,6 @@ void CompareView::buildUi() {
     view->addAction(QStringLiteral("Actual Pixels (1:1)"), QKeySequence(Qt::Key_1),
                     [this] { userView_->oneToOne(); });
     statusBar()->showMessage(QStringLiteral("Open a folder written by batchscope_dump.py."));
-    thumbsBatch_ = size_t(-1);
 }
 
 void CompareView::syncViews(ImageView* from) {
@@ -374,17 +270,24 @@ void CompareView::syncViews(ImageView* from) {
     syncing_ = false;
 }
 
+bool CompareView::hasSession() const {
+    return bool(model_->core());
+}
+
+bool CompareView::reportReady() const {
+    return bool(model_->report());
+}
+
 bool CompareView::idle() const {
-    return !openSlot_->busy() && !sampleSlot_->busy() && !thumbSlot_->busy() &&
-           !reportSlot_->busy();
+    return model_->idle();
 }
 
 size_t CompareView::numBatches() const {
-    return session_ ? session_->manifest().batches.size() : 0;
+    return model_->numBatches();
 }
 
 int64_t CompareView::shownIndex() const {
-    return shown_ ? shown_->index : -1;
+    return model_->shown() ? model_->shown()->index : -1;
 }
 
 std::vector<int64_t> CompareView::listedIndices() const {
@@ -395,32 +298,20 @@ std::vector<int64_t> CompareView::listedIndices() const {
 }
 
 double CompareView::shownMaxAbs() const {
-    return shown_ && shown_->compared ? shown_->diff.maxAbs
-                                      : std::numeric_limits<double>::quiet_NaN();
+    return model_->shown() && model_->shown()->compared ? model_->shown()->diff.maxAbs
+                                                        : std::numeric_limits<double>::quiet_NaN();
 }
 double CompareView::shownMeanAbs() const {
-    return shown_ && shown_->compared ? shown_->diff.meanAbs
-                                      : std::numeric_limits<double>::quiet_NaN();
+    return model_->shown() && model_->shown()->compared ? model_->shown()->diff.meanAbs
+                                                        : std::numeric_limits<double>::quiet_NaN();
 }
 std::vector<int64_t> CompareView::shownArgmax() const {
-    return shown_ && shown_->compared ? shown_->diff.argmax : std::vector<int64_t>{};
-}
-QString CompareView::errorText() const {
-    return error_->isVisible() || !error_->text().isEmpty() ? error_->text() : QString();
-}
-QString CompareView::diffText() const {
-    return diffLabel_->text();
-}
-QString CompareView::rangeText() const {
-    return rangeLabel_->text();
-}
-QString CompareView::probeText() const {
-    return probe_->text();
+    return model_->shown() && model_->shown()->compared ? model_->shown()->diff.argmax
+                                                        : std::vector<int64_t>{};
 }
 
 void CompareView::showError(const QString& message) {
-    error_->setText(message);
-    error_->setVisible(!message.isEmpty());
+    error_->showMessage(message);
 }
 
 void CompareView::open(const QString& dir, const QString& pipelineFile,
@@ -431,13 +322,7 @@ void CompareView::open(const QString& dir, const QString& pipelineFile,
     showError(QString());
     setWindowTitle(QStringLiteral("batchscope — compare %1").arg(dir_));
     header_->setText(QStringLiteral("Opening %1…").arg(dir_));
-    // Drop everything about the previous dump at once.
-    for (AsyncSlot* s : {sampleSlot_, thumbSlot_, reportSlot_}) s->cancel();
-    session_.reset();
-    report_.reset();
     thumbs_.clear();
-    thumbsBatch_ = size_t(-1);
-    shown_.reset();
     batches_->clear();
     samples_->clear();
     findings_->clear();
@@ -448,61 +333,40 @@ void CompareView::open(const QString& dir, const QString& pipelineFile,
         v->setMarker(std::nullopt);
     }
     diffLabel_->setText(QStringLiteral("—"));
-    opening_ = true;
-    bs::CompareOptions options;
-    options.pipelineFile = pipelineFile.toStdString();
-    options.datasetRoot = datasetRoot.toStdString();
-    const std::string path = dir_.toStdString();
-    QPointer<CompareView> self(this);
-    openSlot_->submit([self, path, options](const std::atomic<bool>&) -> AsyncSlot::Continuation {
-        std::shared_ptr<const bs::CompareSession> s;
-        QString err;
-        try {
-            s = std::make_shared<const bs::CompareSession>(path, options);
-        } catch (const std::exception& e) {
-            err = QString::fromStdString(e.what());
-        }
-        return [self, s, err] {
-            if (!self) return;
-            self->opening_ = false;
-            if (!s) {
-                self->header_->setText(QStringLiteral("Cannot open the dump."));
-                self->showError(err +
-                                QStringLiteral("\nFile ▸ Use Dataset Root… or Use Pipeline File… "
-                                               "can point to the data or the transform."));
-                for (ImageView* v : {self->userView_, self->reproView_, self->diffView_})
-                    v->setPlaceholder(QStringLiteral("—"));
-                return;
-            }
-            self->onOpened(s);
-        };
-    });
+    model_->open(dir_, pipelineFile, datasetRoot);
 }
 
-void CompareView::onOpened(std::shared_ptr<const bs::CompareSession> s) {
-    session_ = std::move(s);
-    const auto& m = session_->manifest();
-    QString text = QStringLiteral(
-                       "<b>%1</b> · dataset %2 at %3 (%4 samples) · pipeline from %5 · %6 "
-                       "batches of %7 · %8 workers · seed %9 · tolerance %10")
-                       .arg(QString::fromStdString(m.dir).toHtmlEscaped(),
-                            QString::fromStdString(m.datasetClass).toHtmlEscaped(),
-                            QString::fromStdString(
-                                datasetRoot_.isEmpty() ? m.datasetRoot : datasetRoot_.toStdString())
-                                .toHtmlEscaped(),
-                            QString::number(session_->dataset().size()),
-                            QString::fromStdString(session_->pipelineSource()).toHtmlEscaped(),
-                            QString::number(m.batches.size()), QString::number(m.batchSize),
-                            QString::number(m.numWorkers), QString::number(m.seed))
-                       .arg(fmt(session_->options().tolerance));
-    for (const auto& u : session_->unknownStages())
+void CompareView::onOpenFailed(const QString& message) {
+    header_->setText(QStringLiteral("Cannot open the dump."));
+    showError(message + QStringLiteral("\nFile ▸ Use Dataset Root… or Use Pipeline File… "
+                                       "can point to the data or the transform."));
+    for (ImageView* v : {userView_, reproView_, diffView_}) v->setPlaceholder(QStringLiteral("—"));
+}
+
+void CompareView::onOpened() {
+    const auto& m = model_->core()->manifest();
+    QString text =
+        QStringLiteral(
+            "<b>%1</b> · dataset %2 at %3 (%4 samples) · pipeline from %5 · %6 "
+            "batches of %7 · %8 workers · seed %9 · tolerance %10")
+            .arg(QString::fromStdString(m.dir).toHtmlEscaped(),
+                 QString::fromStdString(m.datasetClass).toHtmlEscaped(),
+                 QString::fromStdString(datasetRoot_.isEmpty() ? m.datasetRoot
+                                                               : datasetRoot_.toStdString())
+                     .toHtmlEscaped(),
+                 QString::number(model_->core()->dataset().size()),
+                 QString::fromStdString(model_->core()->pipelineSource()).toHtmlEscaped(),
+                 QString::number(m.batches.size()), QString::number(m.batchSize),
+                 QString::number(m.numWorkers), QString::number(m.seed))
+            .arg(formatNumber(model_->core()->options().tolerance));
+    for (const auto& u : model_->core()->unknownStages())
         text += QStringLiteral(
                     "<br><span style='color:#ffd54f'>stage %1 %2 cannot be "
                     "reproduced: replace it with an expression or a TorchScript "
                     "file (File ▸ Use Pipeline File…)</span>")
                     .arg(u.position)
                     .arg(QString::fromStdString(u.name).toHtmlEscaped());
-    if (session_->unknownStages().empty() && !session_->reproducible())
+    if (model_->core()->unknownStages().empty() && !model_->core()->reproducible())
         text += QStringLiteral(
             "<br><span style='color:#ffd54f'>random pipeline: pixels differ by design; "
             "the comparison checks shapes, ranges and repeated augmentation</span>");
@@ -520,12 +384,12 @@ void CompareView::onOpened(std::shared_ptr<const bs::CompareSession> s) {
 void CompareView::fillBatches() {
     QSignalBlocker block(batches_);
     batches_->clear();
-    if (!session_) return;
-    const auto& m = session_->manifest();
+    if (!model_->core()) return;
+    const auto& m = model_->core()->manifest();
     std::map<size_t, int> bad;  // divergent samples per manifest batch
-    if (report_) {
-        const double tol = session_->options().tolerance;
-        for (const auto& sc : report_->samples)
+    if (model_->report()) {
+        const double tol = model_->core()->options().tolerance;
+        for (const auto& sc : model_->report()->samples)
             if (!sc.error.empty() || (sc.pixelCompared && !sc.diff.within(tol)) ||
                 sc.matchedIndex >= 0)
                 ++bad[sc.batch];
@@ -541,7 +405,7 @@ void CompareView::fillBatches() {
         if (bad.count(b)) {
             item->setText(t + QStringLiteral(" — %1 differ").arg(bad[b]));
             item->setForeground(QColor(255, 110, 100));
-        } else if (report_) {
+        } else if (model_->report()) {
             item->setForeground(QColor(140, 210, 140));
         }
         batches_->addItem(item);
@@ -552,11 +416,11 @@ void CompareView::fillBatches() {
 void CompareView::fillSamples() {
     QSignalBlocker block(samples_);
     samples_->clear();
-    if (!session_ || batch_ >= numBatches()) return;
-    const auto& info = session_->manifest().batches[batch_];
+    if (!model_->core() || batch_ >= numBatches()) return;
+    const auto& info = model_->core()->manifest().batches[batch_];
     std::map<size_t, const bs::SampleComparison*> byRow;
-    if (report_)
-        for (const auto& sc : report_->samples)
+    if (model_->report())
+        for (const auto& sc : model_->report()->samples)
             if (sc.batch == batch_) byRow[sc.row] = &sc;
     for (size_t r = 0; r < info.indices.size(); ++r) {
         QString t = QStringLiteral("row %1 · index %2").arg(r).arg(info.indices[r]);
@@ -573,15 +437,15 @@ void CompareView::fillSamples() {
                 item->setText(t + QStringLiteral("\nerror: ") + QString::fromStdString(sc.error));
                 item->setForeground(QColor(255, 110, 100));
             } else if (sc.pixelCompared) {
-                const bool ok = sc.diff.within(session_->options().tolerance);
-                item->setText(t + QStringLiteral("\nmax |Δ| %1").arg(fmt(sc.diff.maxAbs)) +
+                const bool ok = sc.diff.within(model_->core()->options().tolerance);
+                item->setText(t + QStringLiteral("\nmax |Δ| %1").arg(formatNumber(sc.diff.maxAbs)) +
                               (sc.matchedIndex >= 0
                                    ? QStringLiteral(" · matches index %1").arg(sc.matchedIndex)
                                    : QString()));
                 item->setForeground(ok ? QColor(140, 210, 140) : QColor(255, 110, 100));
             }
         }
-        if (thumbsBatch_ == batch_ && r < thumbs_.size()) item->setIcon(thumbs_[r]);
+        if (model_->thumbsBatch() == batch_ && r < thumbs_.size()) item->setIcon(thumbs_[r]);
         samples_->addItem(item);
     }
     if (row_ >= samples_->count()) row_ = std::max(0, samples_->count() - 1);
@@ -589,7 +453,7 @@ void CompareView::fillSamples() {
 }
 
 void CompareView::goToBatch(int b) {
-    if (!session_ || b < 0 || size_t(b) >= numBatches()) return;
+    if (!model_->core() || b < 0 || size_t(b) >= numBatches()) return;
     batch_ = size_t(b);
     {
         QSignalBlocker block(batches_);
@@ -609,7 +473,7 @@ void CompareView::previousBatch() {
 }
 
 void CompareView::selectRow(int row) {
-    if (!session_ || row < 0 || row >= samples_->count()) return;
+    if (!model_->core() || row < 0 || row >= samples_->count()) return;
     row_ = row;
     {
         QSignalBlocker block(samples_);
@@ -619,233 +483,122 @@ void CompareView::selectRow(int row) {
 }
 
 void CompareView::requestSample() {
-    if (!session_ || batch_ >= numBatches()) return;
-    auto s = session_;
-    const size_t b = batch_;
-    const int r = row_;
+    model_->requestSample(batch_, row_, channel_->currentIndex() - 1,
+                          rangeMode_->currentIndex() == 1);
+}
+
+void CompareView::onSampleReady() {
+    auto out = model_->shown();
+    if (!out) return;
     const int solo = channel_->currentIndex() - 1;
-    const bool expected = rangeMode_->currentIndex() == 1;
-    QPointer<CompareView> self(this);
-    sampleSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
-        auto out = std::make_shared<CompareShown>();
-        out->batch = b;
-        out->row = r;
-        const auto& info = s->manifest().batches[b];
-        out->epoch = info.epoch;
-        out->index = size_t(r) < info.indices.size() ? info.indices[size_t(r)] : -1;
-        try {
-            out->user = s->userSample(b, size_t(r));
-        } catch (const std::exception& e) {
-            out->userError = QString::fromStdString(e.what());
+    auto put = [](ImageView* view, const QImage& img, const QString& why) {
+        if (img.isNull()) {
+            view->setImage(QImage());
+            view->setPlaceholder(why);
+        } else {
+            view->setImage(img);
         }
-        if (cancel) return nullptr;
-        try {
-            out->repro = s->reproduce(out->index, info.epoch);
-        } catch (const std::exception& e) {
-            out->reproError = QString::fromStdString(e.what());
+    };
+    put(userView_, out->userImage, out->userError);
+    put(reproView_, out->reproImage, out->reproError);
+    put(diffView_, out->heatImage, out->note.isEmpty() ? QStringLiteral("—") : out->note);
+    userView_->setCaption(QStringLiteral("index %1 · %2")
+                              .arg(out->index)
+                              .arg(QString::fromStdString(bs::shapeToString(out->user.shape))));
+    reproView_->setCaption(QStringLiteral("index %1 · epoch %2").arg(out->index).arg(out->epoch));
+    std::optional<QPointF> marker;
+    QString text;
+    if (out->compared) {
+        const auto& d = out->diff;
+        const auto& am = d.argmax;
+        QString where;
+        if (am.size() >= 3) {
+            where = QStringLiteral("channel %1, y %2, x %3")
+                        .arg(am[am.size() - 3])
+                        .arg(am[am.size() - 2])
+                        .arg(am[am.size() - 1]);
+            marker = QPointF(double(am[am.size() - 1]) + 0.5, double(am[am.size() - 2]) + 0.5);
+        } else {
+            QStringList c;
+            for (auto a : am) c << QString::number(a);
+            where = QStringLiteral("[") + c.join(", ") + "]";
         }
-        if (cancel) return nullptr;
-        const double tol = s->options().tolerance;
-        if (!out->user.empty() && !out->repro.empty()) {
-            out->diff = bs::diffTensors(out->user, out->repro, tol);
-            out->compared = out->diff.shapeMatch;
-            if (out->compared)
-                out->absDiff = bs::absDifference(out->user, out->repro);
-            else
-                out->note = QStringLiteral("shapes differ: user %1, batchscope %2")
-                                .arg(QString::fromStdString(bs::shapeToString(out->user.shape)),
-                                     QString::fromStdString(bs::shapeToString(out->repro.shape)));
-        }
-        if (!s->reproducible() && out->note.isEmpty())
-            out->note = s->unknownStages().empty()
-                            ? QStringLiteral(
-                                  "random pipeline: a different draw than the user's "
-                                  "is expected")
-                            : QStringLiteral(
-                                  "the pipeline has stages batchscope cannot "
-                                  "reproduce");
-        // One mapping for both tensors.
-        DisplayRange range = jointRange(out->user, out->repro);
-        if (expected) {
-            DisplayRange e;
-            const auto ranges = expectedRanges(s->pipeline(), true);
-            if (!ranges.empty() && expectedDisplay(ranges.back(), e)) {
-                e.origin = QStringLiteral("expected range of batchscope's pipeline");
-                range = e;
-            } else {
-                range.origin = QStringLiteral("expected range unknown: ") + range.origin;
-            }
-        }
-        out->range = range;
-        RenderOptions ro;
-        ro.range = range;
-        ro.solo = solo;
-        if (!out->user.empty()) out->userImage = renderTensor(out->user, ro);
-        if (!out->repro.empty()) out->reproImage = renderTensor(out->repro, ro);
-        if (out->compared) {
-            out->heatHi = std::max(out->diff.maxAbs, tol);
-            out->heatImage = renderHeat(out->absDiff, solo, out->heatHi);
-        }
-        return [self, out, solo] {
-            if (!self) return;
-            CompareView& v = *self;
-            v.shown_ = out;
-            auto put = [](ImageView* view, const QImage& img, const QString& why) {
-                if (img.isNull()) {
-                    view->setImage(QImage());
-                    view->setPlaceholder(why);
-                } else {
-                    view->setImage(img);
-                }
-            };
-            put(v.userView_, out->userImage, out->userError);
-            put(v.reproView_, out->reproImage, out->reproError);
-            put(v.diffView_, out->heatImage, out->note.isEmpty() ? QStringLiteral("—") : out->note);
-            v.userView_->setCaption(
-                QStringLiteral("index %1 · %2")
-                    .arg(out->index)
-                    .arg(QString::fromStdString(bs::shapeToString(out->user.shape))));
-            v.reproView_->setCaption(
-                QStringLiteral("index %1 · epoch %2").arg(out->index).arg(out->epoch));
-            std::optional<QPointF> marker;
-            QString text;
-            if (out->compared) {
-                const auto& d = out->diff;
-                const auto& am = d.argmax;
-                QString where;
-                if (am.size() >= 3) {
-                    where = QStringLiteral("channel %1, y %2, x %3")
-                                .arg(am[am.size() - 3])
-                                .arg(am[am.size() - 2])
-                                .arg(am[am.size() - 1]);
-                    marker =
-                        QPointF(double(am[am.size() - 1]) + 0.5, double(am[am.size() - 2]) + 0.5);
-                } else {
-                    QStringList c;
-                    for (auto a : am) c << QString::number(a);
-                    where = QStringLiteral("[") + c.join(", ") + "]";
-                }
-                const double tol = v.session_->options().tolerance;
-                text =
-                    QStringLiteral(
-                        "index %1 (batch %2, row %3): max |Δ| %4 at %5 · mean |Δ| "
-                        "%6 · %7 of %8 values over %9 — %10")
-                        .arg(out->index)
-                        .arg(out->batch)
-                        .arg(out->row)
-                        .arg(fmt(d.maxAbs), where, fmt(d.meanAbs))
-                        .arg(d.over)
-                        .arg(d.numel)
-                        .arg(fmt(tol))
-                        .arg(d.within(tol) ? QStringLiteral("matches") : QStringLiteral("DIFFERS"));
-                v.diffLabel_->setStyleSheet(d.within(tol) ? QStringLiteral("color: #8bd48b;")
-                                                          : QStringLiteral("color: #ff8a80;"));
-                v.diffView_->setCaption(QStringLiteral("max over %1 · white = %2")
-                                            .arg(solo >= 0 ? QStringLiteral("channel %1").arg(solo)
-                                                           : QStringLiteral("channels"),
-                                                 fmt(out->heatHi)));
-                v.legend_->setText(QStringLiteral("|Δ| 0 → %1").arg(fmt(out->heatHi)));
-            } else {
-                text = QStringLiteral("index %1: not compared%2")
-                           .arg(out->index)
-                           .arg(out->note.isEmpty() ? QString()
-                                                    : QStringLiteral(" (") + out->note + ")");
-                v.diffLabel_->setStyleSheet(QString());
-                v.legend_->clear();
-            }
-            if (!out->userError.isEmpty()) text += QStringLiteral(" · dump: ") + out->userError;
-            if (!out->reproError.isEmpty())
-                text += QStringLiteral(" · reproduction: ") + out->reproError;
-            v.diffLabel_->setText(text);
-            v.rangeLabel_->setText(out->range.describe());
-            for (ImageView* view : {v.userView_, v.reproView_, v.diffView_})
-                view->setMarker(marker);
-            v.syncViews(v.userView_);
-            Q_EMIT v.sampleShown();
-        };
-    });
+        const double tol = model_->core()->options().tolerance;
+        text = QStringLiteral(
+                   "index %1 (batch %2, row %3): max |Δ| %4 at %5 · mean |Δ| "
+                   "%6 · %7 of %8 values over %9 — %10")
+                   .arg(out->index)
+                   .arg(out->batch)
+                   .arg(out->row)
+                   .arg(formatNumber(d.maxAbs), where, formatNumber(d.meanAbs))
+                   .arg(d.over)
+                   .arg(d.numel)
+                   .arg(formatNumber(tol))
+                   .arg(d.within(tol) ? QStringLiteral("matches") : QStringLiteral("DIFFERS"));
+        diffLabel_->setStyleSheet(d.within(tol) ? QStringLiteral("color: #8bd48b;")
+                                                : QStringLiteral("color: #ff8a80;"));
+        diffView_->setCaption(QStringLiteral("max over %1 · white = %2")
+                                  .arg(solo >= 0 ? QStringLiteral("channel %1").arg(solo)
+                                                 : QStringLiteral("channels"),
+                                       formatNumber(out->heatHi)));
+        legend_->setText(QStringLiteral("|Δ| 0 → %1").arg(formatNumber(out->heatHi)));
+    } else {
+        text = QStringLiteral("index %1: not compared%2")
+                   .arg(out->index)
+                   .arg(out->note.isEmpty() ? QString() : QStringLiteral(" (") + out->note + ")");
+        diffLabel_->setStyleSheet(QString());
+        legend_->clear();
+    }
+    if (!out->userError.isEmpty()) text += QStringLiteral(" · dump: ") + out->userError;
+    if (!out->reproError.isEmpty()) text += QStringLiteral(" · reproduction: ") + out->reproError;
+    diffLabel_->setText(text);
+    rangeLabel_->setText(out->range.describe());
+    for (ImageView* view : {userView_, reproView_, diffView_}) view->setMarker(marker);
+    syncViews(userView_);
+    Q_EMIT sampleShown();
 }
 
 void CompareView::requestThumbs() {
-    if (!session_ || batch_ >= numBatches()) return;
-    auto s = session_;
-    const size_t b = batch_;
-    QPointer<CompareView> self(this);
-    thumbSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
-        std::vector<QImage> thumbs;
-        try {
-            const auto& data = s->batchData(b);
-            const size_t n = data.images.shape.empty() ? 0 : size_t(data.images.shape[0]);
-            for (size_t r = 0; r < n && !cancel; ++r) {
-                const bs::Tensor t = bs::tensorRow(data.images, r);
-                RenderOptions ro;
-                ro.range = jointRange(t, bs::Tensor());
-                thumbs.push_back(renderTensor(t, ro).scaled(
-                    kThumb, kThumb, Qt::KeepAspectRatio,
-                    t.shape.size() >= 2 && t.shape.back() < kThumb ? Qt::FastTransformation
-                                                                   : Qt::SmoothTransformation));
-            }
-        } catch (const std::exception&) {
-            // The sample view reports the error.
-        }
-        return [self, b, thumbs] {
-            if (!self || self->batch_ != b) return;
-            // Kept: the list is rebuilt when the report arrives.
-            self->thumbs_.clear();
-            for (const QImage& t : thumbs) self->thumbs_.push_back(QPixmap::fromImage(t));
-            self->thumbsBatch_ = b;
-            for (int i = 0; i < self->samples_->count() && size_t(i) < thumbs.size(); ++i)
-                self->samples_->item(i)->setIcon(self->thumbs_[size_t(i)]);
-        };
-    });
+    model_->requestThumbs(batch_);
+}
+
+void CompareView::onThumbsReady() {
+    if (model_->thumbsBatch() != batch_) return;
+    // Kept: the list is rebuilt when the report arrives.
+    thumbs_.clear();
+    for (const QImage& t : model_->thumbs()) thumbs_.push_back(QPixmap::fromImage(t));
+    for (int i = 0; i < samples_->count() && size_t(i) < thumbs_.size(); ++i)
+        samples_->item(i)->setIcon(thumbs_[size_t(i)]);
 }
 
 void CompareView::startReport() {
-    auto s = session_;
-    QPointer<CompareView> self(this);
     progress_->setRange(0, 0);
     progress_->show();
-    auto last = std::make_shared<std::atomic<qint64>>(-1);
-    reportSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
-        auto report = std::make_shared<bs::CompareReport>(s->run([&](size_t done, size_t total) {
-            // Throttle: one GUI update per percent.
-            const qint64 pct = total ? qint64(done * 100 / total) : 0;
-            if (pct != last->exchange(pct)) {
-                QPointer<QObject> guard(self.data());
-                postToGui(guard, [self, done, total] {
-                    if (!self) return;
-                    self->progress_->setRange(0, int(total));
-                    self->progress_->setValue(int(done));
-                });
-            }
-            return !cancel.load();
-        }));
-        if (cancel) return nullptr;
-        return [self, report, s] {
-            if (!self || self->session_ != s) return;
-            self->report_ = report;
-            self->progress_->hide();
-            self->fillFindings();
-            self->fillBatches();
-            self->fillSamples();
-            const nlohmann::json sum =
-                report->summary.is_object() ? report->summary : nlohmann::json::object();
-            self->statusBar()->showMessage(
-                QStringLiteral("Compared %1 samples (%2 pixel by pixel): %3 match; findings: %4.")
-                    .arg(sum.value("samples", 0))
-                    .arg(sum.value("pixel_compared", 0))
-                    .arg(sum.value("matching", 0))
-                    .arg(qulonglong(report->findings.size())));
-            Q_EMIT self->reportFinished();
-        };
-    });
+    model_->startReport();
+}
+
+void CompareView::onReportReady() {
+    auto report = model_->report();
+    progress_->hide();
+    fillFindings();
+    fillBatches();
+    fillSamples();
+    const nlohmann::json sum =
+        report->summary.is_object() ? report->summary : nlohmann::json::object();
+    statusBar()->showMessage(
+        QStringLiteral("Compared %1 samples (%2 pixel by pixel): %3 match; findings: %4.")
+            .arg(sum.value("samples", 0))
+            .arg(sum.value("pixel_compared", 0))
+            .arg(sum.value("matching", 0))
+            .arg(qulonglong(report->findings.size())));
+    Q_EMIT reportFinished();
 }
 
 void CompareView::fillFindings() {
     QSignalBlocker block(findings_);
     findings_->clear();
-    if (!report_ || !session_) return;
-    const auto& m = session_->manifest();
+    if (!model_->report() || !model_->core()) return;
+    const auto& m = model_->core()->manifest();
     // Where a finding's sample is in the dump: same variant and batch number
     // when the finding says so, else the first batch holding the index.
     auto locate = [&m](const bs::FindingSample& fs, size_t& b, int& row) {
@@ -876,7 +629,7 @@ void CompareView::fillFindings() {
     // Indexed by bs::Severity: info, warning, error.
     static const QColor sevColor[] = {QColor(140, 180, 255), QColor(255, 200, 90),
                                       QColor(255, 110, 100)};
-    for (const auto& f : report_->findings) {
+    for (const auto& f : model_->report()->findings) {
         auto* top =
             new QTreeWidgetItem({QString::fromStdString(bs::severityName(f.severity)),
                                  QString::fromStdString(f.kind), QString::fromStdString(f.stage),
@@ -906,7 +659,7 @@ void CompareView::fillFindings() {
         }
         findings_->addTopLevelItem(top);
     }
-    if (report_->findings.empty()) {
+    if (model_->report()->findings.empty()) {
         auto* ok = new QTreeWidgetItem(
             {QStringLiteral("ok"), QStringLiteral("no findings"), QString(), QString(),
              QStringLiteral("every dumped sample matches batchscope's reproduction")});
@@ -936,18 +689,18 @@ void CompareView::onHover(QPointF p, bool inside) {
 }
 
 void CompareView::probe(int x, int y) {
-    if (!shown_ || shown_->user.empty()) return;
-    const Planes pl = planesOf(shown_->user);
+    if (!model_->shown() || model_->shown()->user.empty()) return;
+    const Planes pl = planesOf(model_->shown()->user);
     if (x < 0 || y < 0 || x >= pl.w || y >= pl.h) return;
     const size_t plane = size_t(pl.h) * size_t(pl.w), px = size_t(y) * size_t(pl.w) + size_t(x);
     QString t = QStringLiteral("x %1, y %2: user %3")
                     .arg(x)
                     .arg(y)
-                    .arg(vecText(shown_->user, px, plane, pl.c));
-    if (shown_->compared)
+                    .arg(vecText(model_->shown()->user, px, plane, pl.c));
+    if (model_->shown()->compared)
         t += QStringLiteral(" · batchscope %1 · |Δ| %2")
-                 .arg(vecText(shown_->repro, px, plane, pl.c),
-                      vecText(shown_->absDiff, px, plane, pl.c));
+                 .arg(vecText(model_->shown()->repro, px, plane, pl.c),
+                      vecText(model_->shown()->absDiff, px, plane, pl.c));
     probe_->setText(t);
 }
 

@@ -3,8 +3,8 @@
 // the reproduction and a difference heatmap side by side (synchronised
 // zoom/pan, one display range for both tensors), the max/mean difference and
 // where it is, the compare findings, and stepping through batches/samples.
-// Everything heavy (opening, reproducing, the full comparison) runs on the
-// window's own thread pool through AsyncSlot.
+// Everything heavy (opening, reproducing, the full comparison) is the
+// window's DumpSession's (dumpsession.h); the window only shows it.
 #pragma once
 
 #include <QMainWindow>
@@ -14,11 +14,11 @@
 #include <memory>
 #include <vector>
 
+#include "ui/widgets/windowparts.h"
+
 class QComboBox;
-class QLabel;
 class QListWidget;
 class QProgressBar;
-class QThreadPool;
 class QTreeWidget;
 class QTreeWidgetItem;
 
@@ -29,9 +29,8 @@ struct CompareReport;
 
 namespace bs::ui {
 
-class AsyncSlot;
+class DumpSession;
 class ImageView;
-struct CompareShown;
 
 class CompareView : public QMainWindow {
     Q_OBJECT
@@ -52,8 +51,8 @@ public:
 
     // State for tests and the status line.
     bool idle() const;  // nothing being opened, reproduced or compared
-    bool hasSession() const { return bool(session_); }
-    bool reportReady() const { return bool(report_); }
+    bool hasSession() const;
+    bool reportReady() const;
     size_t numBatches() const;
     size_t currentBatch() const { return batch_; }  // position in the manifest
     int currentRow() const { return row_; }
@@ -63,10 +62,10 @@ public:
     double shownMaxAbs() const;
     double shownMeanAbs() const;
     std::vector<int64_t> shownArgmax() const;
-    QString errorText() const;
-    QString diffText() const;
-    QString rangeText() const;
-    QString probeText() const;
+    QString errorText() const { return error_->message(); }
+    QString diffText() const { return diffLabel_->text(); }
+    QString rangeText() const { return rangeLabel_->text(); }
+    QString probeText() const { return probe_->text(); }
     ImageView* userView() const { return userView_; }
     ImageView* reproView() const { return reproView_; }
     ImageView* diffView() const { return diffView_; }
@@ -89,7 +88,11 @@ Q_SIGNALS:
 
 private:
     void buildUi();
-    void onOpened(std::shared_ptr<const bs::CompareSession> s);
+    void onOpened();
+    void onOpenFailed(const QString& message);
+    void onSampleReady();
+    void onThumbsReady();
+    void onReportReady();
     void fillBatches();
     void fillSamples();
     void requestSample();
@@ -101,21 +104,11 @@ private:
     void onHover(QPointF p, bool inside);
     void syncViews(ImageView* from);
 
-    QThreadPool* pool_;
-    AsyncSlot* openSlot_;
-    AsyncSlot* sampleSlot_;
-    AsyncSlot* thumbSlot_;
-    AsyncSlot* reportSlot_;
-
-    std::shared_ptr<const bs::CompareSession> session_;
-    std::shared_ptr<const bs::CompareReport> report_;
-    std::shared_ptr<const CompareShown> shown_;
-    std::vector<QPixmap> thumbs_;  // of batch thumbsBatch_, rows in order
-    size_t thumbsBatch_ = 0;
+    DumpSession* model_;           // the dump, its jobs and results
+    std::vector<QPixmap> thumbs_;  // of model_->thumbsBatch(), rows in order
     QString dir_, pipelineFile_, datasetRoot_;
     size_t batch_ = 0;
     int row_ = 0;
-    bool opening_ = false;
     bool syncing_ = false;
 
     ImageView* userView_;
@@ -125,7 +118,7 @@ private:
     QListWidget* samples_;
     QTreeWidget* findings_;
     QLabel* header_;
-    QLabel* error_;
+    ErrorBanner* error_;
     QLabel* diffLabel_;
     QLabel* rangeLabel_;
     QLabel* legend_;

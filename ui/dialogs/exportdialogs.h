@@ -1,7 +1,9 @@
 // The inspector's "Export all anomalies…" and "Export report…" (issue 5):
-// audit the open dataset with the current pipeline, then write the export of
-// ui/render/exporter.h, on a worker thread behind a modal progress dialog with
-// Cancel. Existing files are only replaced after asking.
+// the export of ui/render/exporter.h from the audit the user just ran (else
+// a new audit of the open dataset with the current pipeline), as background
+// jobs (ui/model/asyncslot.h) behind a window-modal progress dialog with
+// Cancel. Both return at once; the export reports when it is done. Existing
+// files are only replaced after asking.
 #pragma once
 
 class QWidget;

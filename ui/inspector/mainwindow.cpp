@@ -43,11 +43,12 @@
 #include "core/dataset/dataset.h"
 #include "ui/compare/compareview.h"
 #include "ui/dialogs/exportdialogs.h"
+#include "ui/model/session.h"
+#include "ui/render/screenshot.h"
 #include "ui/widgets/histogramwidget.h"
 #include "ui/widgets/imageview.h"
 #include "ui/widgets/pipelinepanel.h"
-#include "ui/render/screenshot.h"
-#include "ui/model/session.h"
+#include "ui/widgets/windowparts.h"
 
 #ifndef BATCHSCOPE_UI_SOURCE_DIR
 #define BATCHSCOPE_UI_SOURCE_DIR ""
@@ -60,16 +61,6 @@ namespace {
 constexpr int kRoleIndex = Qt::UserRole;
 constexpr int kRoleFinding = Qt::UserRole + 1;
 constexpr int kMaxRecent = 10;
-
-QString fmt(double v) {
-    return QString::number(v, 'g', 5);
-}
-
-QLabel* chip(const QString& text = QString()) {
-    auto* l = new QLabel(text);
-    l->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    return l;
-}
 
 QPixmap errorTile(const QString& kind) {
     QPixmap pm(112, 112);
@@ -188,20 +179,57 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
 MainWindow::~MainWindow() = default;
 
 void MainWindow::buildUi() {
-    // --- Sample view (centre) ---
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(buildSampleView());
+    split->addWidget(buildBatchGrid());
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 1);
+    split->setSizes({600, 250});
+    setCentralWidget(split);
+    buildNavigationBar();
+
+    setDockNestingEnabled(true);
+    pipeline_ = new PipelinePanel;
+    connect(pipeline_, &PipelinePanel::pipelineChanged, this, &MainWindow::applyPipeline);
+    auto* pipeDock = addPanelDock(QStringLiteral("Pipeline"), QStringLiteral("pipelineDock"),
+                                  pipeline_, Qt::LeftDockWidgetArea);
+    auto* loaderDock = addPanelDock(QStringLiteral("Loader"), QStringLiteral("loaderDock"),
+                                    buildLoaderPanel(), Qt::LeftDockWidgetArea);
+    splitDockWidget(pipeDock, loaderDock, Qt::Vertical);
+    auto* histDock = addPanelDock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"),
+                                  buildHistogramPanel(), Qt::RightDockWidgetArea);
+    auto* anomDock = addPanelDock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"),
+                                  buildAnomalyPanel(), Qt::BottomDockWidgetArea);
+    anomDock->setMinimumHeight(120);
+    // Default proportions once the window has its size (a saved layout
+    // restored in the constructor overrides them).
+    QTimer::singleShot(0, this, [this, pipeDock, histDock, anomDock, loaderDock] {
+        if (settings_->contains("window/state")) return;
+        resizeDocks({pipeDock, histDock}, {330, 340}, Qt::Horizontal);
+        resizeDocks({anomDock}, {170}, Qt::Vertical);
+        resizeDocks({pipeDock, loaderDock}, {520, 190}, Qt::Vertical);
+    });
+    buildStatusBar();
+    connectDisplayControls();
+}
+
+// The sample view (centre): error banner, view tools, raw and transformed
+// images, range/probe/info lines and the stage strip.
+QWidget* MainWindow::buildSampleView() {
     auto* centre = new QWidget;
     auto* cv = new QVBoxLayout(centre);
     cv->setContentsMargins(4, 4, 4, 4);
     cv->setSpacing(4);
-    error_ = new QLabel;
-    error_->setObjectName(QStringLiteral("errorBanner"));
-    error_->setWordWrap(true);
-    error_->setStyleSheet(
-        QStringLiteral("QLabel { background: #5a1d1d; color: #ffd7d5; border: 1px solid #a33; "
-                       "border-radius: 4px; padding: 6px; }"));
-    error_->hide();
+    error_ = new ErrorBanner;
     cv->addWidget(error_);
+    cv->addLayout(buildViewTools());
+    cv->addWidget(buildImageViews(), 1);
+    cv->addLayout(buildInfoRows());
+    cv->addWidget(buildStageStrip());
+    return centre;
+}
 
+QLayout* MainWindow::buildViewTools() {
     auto* tools = new QHBoxLayout;
     auto tb = [&](const QString& text, const QString& tip) {
         auto* b = new QToolButton;
@@ -210,8 +238,6 @@ void MainWindow::buildUi() {
         tools->addWidget(b);
         return b;
     };
-    rawView_ = new ImageView(QStringLiteral("Raw"));
-    tensorView_ = new ImageView(QStringLiteral("Transformed"));
     connect(tb(QStringLiteral("Fit"), QStringLiteral("Fit (F)")), &QToolButton::clicked, this,
             [this] { tensorView_->fitToView(); });
     connect(tb(QStringLiteral("1:1"), QStringLiteral("Actual pixels (1)")), &QToolButton::clicked,
@@ -253,13 +279,16 @@ void MainWindow::buildUi() {
     showStrip_->setToolTip(QStringLiteral("Show every intermediate stage"));
     tools->addWidget(showStrip_);
     tools->addStretch();
-    cv->addLayout(tools);
+    return tools;
+}
 
+QWidget* MainWindow::buildImageViews() {
+    rawView_ = new ImageView(QStringLiteral("Raw"));
+    tensorView_ = new ImageView(QStringLiteral("Transformed"));
     auto* views = new QSplitter(Qt::Horizontal);
     views->addWidget(rawView_);
     views->addWidget(tensorView_);
     views->setChildrenCollapsible(false);
-    cv->addWidget(views, 1);
     // Synchronised zoom/pan: whichever view moves, the other follows.
     connect(rawView_, &ImageView::viewChanged, this, [this] { tensorView_->syncFrom(rawView_); });
     connect(tensorView_, &ImageView::viewChanged, this,
@@ -267,24 +296,32 @@ void MainWindow::buildUi() {
     connect(tensorView_, &ImageView::hovered, this, &MainWindow::onHoverTensor);
     connect(rawView_, &ImageView::hovered, this, &MainWindow::onHoverRaw);
 
-    rangeLabel_ = chip();
+    return views;
+}
+
+QLayout* MainWindow::buildInfoRows() {
+    rangeLabel_ = selectableLabel();
     rangeLabel_->setObjectName(QStringLiteral("rangeLabel"));
     rangeLabel_->setStyleSheet(QStringLiteral("color: #e3b341;"));
     // Long texts wrap instead of widening the window.
     rangeLabel_->setWordWrap(true);
-    legend_ = chip();
-    probe_ = chip(QStringLiteral("Move the mouse over an image to probe pixels"));
+    legend_ = selectableLabel();
+    probe_ = selectableLabel(QStringLiteral("Move the mouse over an image to probe pixels"));
     probe_->setStyleSheet(QStringLiteral("font-family: monospace;"));
     probe_->setWordWrap(true);
-    sampleInfo_ = chip();
+    sampleInfo_ = selectableLabel();
     sampleInfo_->setWordWrap(true);
+    auto* rows = new QVBoxLayout;
     auto* infoRow = new QHBoxLayout;
     infoRow->addWidget(rangeLabel_, 1);
     infoRow->addWidget(legend_);
-    cv->addLayout(infoRow);
-    cv->addWidget(probe_);
-    cv->addWidget(sampleInfo_);
+    rows->addLayout(infoRow);
+    rows->addWidget(probe_);
+    rows->addWidget(sampleInfo_);
+    return rows;
+}
 
+QWidget* MainWindow::buildStageStrip() {
     stripArea_ = new QScrollArea;
     strip_ = new QWidget;
     stripLayout_ = new QHBoxLayout(strip_);
@@ -293,10 +330,12 @@ void MainWindow::buildUi() {
     stripArea_->setWidgetResizable(true);
     stripArea_->setFixedHeight(130);
     stripArea_->hide();
-    cv->addWidget(stripArea_);
     connect(showStrip_, &QCheckBox::toggled, stripArea_, &QWidget::setVisible);
+    return stripArea_;
+}
 
-    // --- Batch grid (below the sample view) ---
+// The batch grid (below the sample view).
+QWidget* MainWindow::buildBatchGrid() {
     grid_ = new QListWidget;
     grid_->setObjectName(QStringLiteral("batchGrid"));
     grid_->setViewMode(QListView::IconMode);
@@ -314,15 +353,10 @@ void MainWindow::buildUi() {
         session_->requestSample(size_t(idx));
     });
 
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(centre);
-    split->addWidget(grid_);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 1);
-    split->setSizes({600, 250});
-    setCentralWidget(split);
+    return grid_;
+}
 
-    // --- Navigation toolbar ---
+void MainWindow::buildNavigationBar() {
     auto* nav = addToolBar(QStringLiteral("Navigation"));
     nav->setObjectName(QStringLiteral("navigation"));
     nav->setMovable(false);
@@ -364,27 +398,18 @@ void MainWindow::buildUi() {
     connect(indexSpin_, &QSpinBox::valueChanged, this, [this](int v) {
         if (!updatingControls_) goToSampleIndex(qulonglong(v));
     });
-    openProgress_ = new QProgressBar;
-    openProgress_->setRange(0, 0);
-    openProgress_->setMaximumWidth(220);
-    openProgress_->setTextVisible(true);
-    openProgress_->hide();
+}
 
-    // --- Docks ---
-    setDockNestingEnabled(true);
-    auto dock = [&](const QString& title, const QString& name, QWidget* w,
-                    Qt::DockWidgetArea area) {
-        auto* d = new QDockWidget(title, this);
-        d->setObjectName(name);
-        d->setWidget(w);
-        addDockWidget(area, d);
-        return d;
-    };
-    pipeline_ = new PipelinePanel;
-    auto* pipeDock = dock(QStringLiteral("Pipeline"), QStringLiteral("pipelineDock"), pipeline_,
-                          Qt::LeftDockWidgetArea);
-    connect(pipeline_, &PipelinePanel::pipelineChanged, this, &MainWindow::applyPipeline);
+QDockWidget* MainWindow::addPanelDock(const QString& title, const QString& name, QWidget* panel,
+                                      Qt::DockWidgetArea area) {
+    auto* d = new QDockWidget(title, this);
+    d->setObjectName(name);
+    d->setWidget(panel);
+    addDockWidget(area, d);
+    return d;
+}
 
+QWidget* MainWindow::buildLoaderPanel() {
     auto* loaderBox = new QWidget;
     auto* lf = new QFormLayout(loaderBox);
     batchSize_ = new QSpinBox;
@@ -407,10 +432,10 @@ void MainWindow::buildUi() {
     lf->addRow(QStringLiteral("Seed"), seed_);
     lf->addRow(QStringLiteral("Epoch"), epoch_);
     lf->addRow(QStringLiteral("Workers"), workers_);
-    auto* loaderDock = dock(QStringLiteral("Loader"), QStringLiteral("loaderDock"), loaderBox,
-                            Qt::LeftDockWidgetArea);
-    splitDockWidget(pipeDock, loaderDock, Qt::Vertical);
+    return loaderBox;
+}
 
+QWidget* MainWindow::buildHistogramPanel() {
     auto* hists = new QWidget;
     auto* hv = new QVBoxLayout(hists);
     hv->setContentsMargins(4, 4, 4, 4);
@@ -423,12 +448,32 @@ void MainWindow::buildUi() {
         hv->addWidget(h, 1);
         connect(logHist_, &QCheckBox::toggled, h, &HistogramWidget::setLogScale);
     }
-    auto* histDock = dock(QStringLiteral("Histograms"), QStringLiteral("histogramDock"), hists,
-                          Qt::RightDockWidgetArea);
+    return hists;
+}
 
+QWidget* MainWindow::buildAnomalyPanel() {
     auto* anomBox = new QWidget;
     auto* av = new QVBoxLayout(anomBox);
     av->setContentsMargins(4, 4, 4, 4);
+    av->addLayout(buildAnomalyControls());
+    anomalies_ = new QTreeWidget;
+    anomalies_->setObjectName(QStringLiteral("anomalies"));
+    anomalies_->setRootIsDecorated(false);
+    anomalies_->setAlternatingRowColors(true);
+    anomalies_->setHeaderLabels({QStringLiteral("Severity"), QStringLiteral("Kind"),
+                                 QStringLiteral("Batch"), QStringLiteral("Index"),
+                                 QStringLiteral("Stage"), QStringLiteral("Message")});
+    anomalies_->header()->setStretchLastSection(true);
+    av->addWidget(anomalies_);
+    connect(severityFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
+    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
+    connect(anomalies_, &QTreeWidget::itemActivated, this, [this] { onFindingActivated(); });
+    connect(anomalies_, &QTreeWidget::itemClicked, this, [this] { onFindingActivated(); });
+    return anomBox;
+}
+
+// Filters, the audit button, its progress and Cancel.
+QLayout* MainWindow::buildAnomalyControls() {
     auto* ah = new QHBoxLayout;
     severityFilter_ = new QComboBox;
     severityFilter_->addItems({QStringLiteral("All severities"), QStringLiteral("Errors"),
@@ -447,20 +492,6 @@ void MainWindow::buildUi() {
     ah->addWidget(auditButton_);
     ah->addWidget(auditProgress_, 1);
     ah->addWidget(auditCancel_);
-    av->addLayout(ah);
-    anomalies_ = new QTreeWidget;
-    anomalies_->setObjectName(QStringLiteral("anomalies"));
-    anomalies_->setRootIsDecorated(false);
-    anomalies_->setAlternatingRowColors(true);
-    anomalies_->setHeaderLabels({QStringLiteral("Severity"), QStringLiteral("Kind"),
-                                 QStringLiteral("Batch"), QStringLiteral("Index"),
-                                 QStringLiteral("Stage"), QStringLiteral("Message")});
-    anomalies_->header()->setStretchLastSection(true);
-    av->addWidget(anomalies_);
-    connect(severityFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
-    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { refreshAnomalies(); });
-    connect(anomalies_, &QTreeWidget::itemActivated, this, [this] { onFindingActivated(); });
-    connect(anomalies_, &QTreeWidget::itemClicked, this, [this] { onFindingActivated(); });
     connect(auditButton_, &QPushButton::clicked, this, [this] {
         if (!session_->hasDataset()) return;
         auditButton_->setEnabled(false);
@@ -471,19 +502,16 @@ void MainWindow::buildUi() {
         session_->startAudit();
     });
     connect(auditCancel_, &QPushButton::clicked, session_, &Session::cancelAudit);
-    auto* anomDock = dock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"), anomBox,
-                          Qt::BottomDockWidgetArea);
-    anomDock->setMinimumHeight(120);
-    // Default proportions once the window has its size (a saved layout
-    // restored in the constructor overrides them).
-    QTimer::singleShot(0, this, [this, pipeDock, histDock, anomDock, loaderDock] {
-        if (settings_->contains("window/state")) return;
-        resizeDocks({pipeDock, histDock}, {330, 340}, Qt::Horizontal);
-        resizeDocks({anomDock}, {170}, Qt::Vertical);
-        resizeDocks({pipeDock, loaderDock}, {520, 190}, Qt::Vertical);
-    });
+    return ah;
+}
 
-    // --- Status bar ---
+void MainWindow::buildStatusBar() {
+    openProgress_ = new QProgressBar;
+    openProgress_->setRange(0, 0);
+    openProgress_->setMaximumWidth(220);
+    openProgress_->setTextVisible(true);
+    openProgress_->hide();
+
     statusFormat_ = new QLabel;
     statusSample_ = new QLabel;
     statusBatch_ = new QLabel;
@@ -491,8 +519,10 @@ void MainWindow::buildUi() {
     statusBar()->addWidget(statusSample_, 1);
     statusBar()->addPermanentWidget(openProgress_);
     statusBar()->addPermanentWidget(statusBatch_);
+}
 
-    // Display controls feed the session.
+// Display controls feed the session.
+void MainWindow::connectDisplayControls() {
     connect(solo_, &QComboBox::currentIndexChanged, this, [this] { pushDisplay(); });
     connect(rangeMode_, &QComboBox::currentIndexChanged, this, [this](int i) {
         black_->setEnabled(i == 3);
@@ -502,8 +532,8 @@ void MainWindow::buildUi() {
     connect(black_, &QDoubleSpinBox::valueChanged, this, [this] { pushDisplay(); });
     connect(white_, &QDoubleSpinBox::valueChanged, this, [this] { pushDisplay(); });
     connect(overlay_, &QCheckBox::toggled, this, [this] {
+        // The grid follows once the thumbnails are rendered in the new mode.
         pushDisplay();
-        refreshGrid();
     });
 }
 
@@ -799,7 +829,6 @@ void MainWindow::onBatchReady() {
 void MainWindow::refreshGrid() {
     auto v = session_->batchView();
     if (!v || !v->batch) return;
-    const bool overlay = overlay_->isChecked();
     const auto* ds = session_->dataset();
     const auto classes = ds ? ds->classes() : std::vector<std::string>{};
     const bool wasUpdating = updatingControls_;
@@ -815,7 +844,7 @@ void MainWindow::refreshGrid() {
                         ? QString::fromStdString(classes[size_t(rec.label)])
                         : QString::number(rec.label);
         auto* item = new QListWidgetItem(QStringLiteral("#%1\n%2").arg(rec.index).arg(label));
-        const QImage& img = overlay ? v->thumbsOverlay[i] : v->thumbs[i];
+        const QImage img = i < v->thumbs.size() ? v->thumbs[i] : QImage();
         const int nf = i < v->findingCount.size() ? v->findingCount[i] : 0;
         if (!rec.error.empty() || img.isNull())
             item->setIcon(QIcon(errorTile(
@@ -925,6 +954,19 @@ void MainWindow::refreshStatus() {
                                   .arg(v->batch->seconds * 1000, 0, 'f', 0));
 }
 
+namespace {
+
+// "4 Normalize" for a transform, else core's stage name ("decode", "collate").
+QString stageColumn(const Finding& f, const bs::Pipeline& pipeline) {
+    if (f.stageNumber > 0 && size_t(f.stageNumber) <= pipeline.size())
+        return QStringLiteral("%1 %2")
+            .arg(f.stageNumber)
+            .arg(QString::fromStdString(pipeline.stage(size_t(f.stageNumber - 1)).op()));
+    return f.stageName.isEmpty() ? QStringLiteral("load") : f.stageName;
+}
+
+}  // namespace
+
 void MainWindow::refreshAnomalies() {
     std::vector<Finding> all;
     if (auto v = session_->batchView()) all = v->findings;
@@ -947,25 +989,24 @@ void MainWindow::refreshAnomalies() {
     }
     const int sev = severityFilter_->currentIndex();
     anomalies_->clear();
-    static const QColor sevColor[3] = {QColor(255, 110, 100), QColor(240, 190, 80),
-                                       QColor(140, 180, 255)};
+    // Indexed by bs::Severity: info, warning, error.
+    static const QColor sevColor[3] = {QColor(140, 180, 255), QColor(240, 190, 80),
+                                       QColor(255, 110, 100)};
     int shown = 0;
     for (size_t i = 0; i < all.size(); ++i) {
         const Finding& f = all[i];
-        if (sev == 1 && f.severity != Finding::Severity::Error) continue;
-        if (sev == 2 && f.severity == Finding::Severity::Info) continue;
+        if (sev == 1 && f.severity != bs::Severity::Error) continue;
+        if (sev == 2 && f.severity == bs::Severity::Info) continue;
         if (!kindSel.isEmpty() && f.kind != kindSel) continue;
-        auto* it = new QTreeWidgetItem(
-            {Finding::severityName(f.severity), f.kind,
-             f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
-             f.index >= 0 ? QString::number(f.index) : QString(),
-             f.stage >= 0 ? QStringLiteral("%1 %2").arg(f.stage + 1).arg(f.stageName)
-                          : (f.stageName.isEmpty() ? QStringLiteral("load") : f.stageName),
-             f.message});
+        auto* it =
+            new QTreeWidgetItem({QString::fromStdString(bs::severityName(f.severity)), f.kind,
+                                 f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
+                                 f.index >= 0 ? QString::number(f.index) : QString(),
+                                 stageColumn(f, session_->pipeline()), f.message});
         it->setForeground(0, sevColor[int(f.severity)]);
         it->setToolTip(5, f.message + (f.path.isEmpty() ? QString() : "\n" + f.path));
         it->setData(0, kRoleIndex, f.index);
-        it->setData(0, kRoleFinding, f.stage);
+        it->setData(0, kRoleFinding, f.stageNumber - 1);  // transform index, -1 = none
         anomalies_->addTopLevelItem(it);
         if (++shown >= 5000) break;  // a list longer than this is unreadable anyway
     }
@@ -997,7 +1038,8 @@ void MainWindow::probeTensor(int px, int py) {
     const Planes pl = planesOf(t);
     if (px < 0 || py < 0 || px >= pl.w || py >= pl.h) return;
     QStringList vals;
-    for (int c = 0; c < pl.c; ++c) vals << fmt(t.values[(size_t(c) * pl.h + py) * pl.w + px]);
+    for (int c = 0; c < pl.c; ++c)
+        vals << formatNumber(t.values[(size_t(c) * pl.h + py) * pl.w + px]);
     QString text = QStringLiteral("tensor (%1,%2) = [%3]").arg(px).arg(py).arg(vals.join(", "));
     double x = px, y = py;
     const auto& raw = v->result->raw;
@@ -1029,25 +1071,13 @@ void MainWindow::onHoverRaw(QPointF p, bool inside) {
     probe_->setText(QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")));
 }
 
-QString MainWindow::errorText() const {
-    return error_->isVisible() || !error_->isHidden() ? error_->text() : QString();
-}
-QString MainWindow::rangeText() const {
-    return rangeLabel_->text();
-}
-QString MainWindow::probeText() const {
-    return probe_->text();
-}
-
 void MainWindow::showError(const QString& message) {
-    error_->setText(message);
-    error_->show();
+    error_->showMessage(message);
     statusBar()->showMessage(message, 8000);
 }
 
 void MainWindow::clearError() {
-    error_->clear();
-    error_->hide();
+    error_->clearMessage();
 }
 
 QImage MainWindow::composeCurrentScreenshot() const {

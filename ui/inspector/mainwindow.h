@@ -10,11 +10,13 @@
 #include <optional>
 
 #include "ui/model/model.h"
+#include "ui/widgets/windowparts.h"
 
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
-class QLabel;
+class QDockWidget;
+class QLayout;
 class QListWidget;
 class QProgressBar;
 class QPushButton;
@@ -53,9 +55,9 @@ public:
     HistogramWidget* tensorHistogram() const { return histTensor_; }
     HistogramWidget* batchHistogram() const { return histBatch_; }
     QTreeWidget* anomalies() const { return anomalies_; }
-    QString errorText() const;
-    QString rangeText() const;
-    QString probeText() const;
+    QString errorText() const { return error_->message(); }
+    QString rangeText() const { return rangeLabel_->text(); }
+    QString probeText() const { return probe_->text(); }
     void setOverlay(bool on);
     void setRangeMode(DisplayRange::Mode mode, double lo = 0, double hi = 1);
     void setChannelSolo(int channel);
@@ -80,7 +82,23 @@ protected:
     void dropEvent(QDropEvent*) override;
 
 private:
+    // buildUi assembles the window from one builder per panel.
     void buildUi();
+    QWidget* buildSampleView();
+    QLayout* buildViewTools();
+    QWidget* buildImageViews();
+    QLayout* buildInfoRows();
+    QWidget* buildStageStrip();
+    QWidget* buildBatchGrid();
+    void buildNavigationBar();
+    QDockWidget* addPanelDock(const QString& title, const QString& name, QWidget* panel,
+                              Qt::DockWidgetArea area);
+    QWidget* buildLoaderPanel();
+    QWidget* buildHistogramPanel();
+    QWidget* buildAnomalyPanel();
+    QLayout* buildAnomalyControls();
+    void buildStatusBar();
+    void connectDisplayControls();
     void buildMenus();
     void showError(const QString& message);
     void clearError();
@@ -110,7 +128,7 @@ private:
     HistogramWidget* histTensor_;
     HistogramWidget* histBatch_;
     QTreeWidget* anomalies_;
-    QLabel* error_;
+    ErrorBanner* error_;
     QLabel* rangeLabel_;
     QLabel* legend_;
     QLabel* probe_;

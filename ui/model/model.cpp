@@ -1,21 +1,11 @@
 #include "ui/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/audit/anomaly.h"
 
 namespace bs::ui {
-
-QString Finding::severityName(Severity s) {
-    switch (s) {
-        case Severity::Error:
-            return QStringLiteral("error");
-        case Severity::Warning:
-            return QStringLiteral("warning");
-        default:
-            return QStringLiteral("info");
-    }
-}
 
 std::vector<ChannelRanges> expectedRanges(const bs::Pipeline& pipeline, bool rawInput) {
     std::vector<ChannelRanges> out;
@@ -130,110 +120,16 @@ bool mapTensorToRaw(const bs::Pipeline& pipeline, const bs::SampleResult& s, dou
     return true;
 }
 
-std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& pipeline,
-                                   const ChannelRanges& expected,
-                                   std::vector<OverlayCounts>* perSample) {
-    std::vector<Finding> out;
-    if (perSample) perSample->assign(batch.samples.size(), {});
-    DisplayRange exp;
-    const bool known = expectedDisplay(expected, exp);
-    const int last = int(pipeline.size()) - 1;
-    const QString lastName =
-        last >= 0 ? QString::fromStdString(pipeline.stage(size_t(last)).op()) : QString();
-    for (const auto& rec : batch.samples) {
-        if (rec.error.empty()) continue;
-        Finding f;
-        f.severity = Finding::Severity::Error;
-        f.kind = QString::fromStdString(rec.errorKind.empty() ? "error" : rec.errorKind);
-        f.batch = qint64(batch.number);
-        f.index = qint64(rec.index);
-        f.stage = rec.errorStage;
-        if (rec.errorStage >= 0 && size_t(rec.errorStage) < pipeline.size())
-            f.stageName = QString::fromStdString(pipeline.stage(size_t(rec.errorStage)).op());
-        f.message = QString::fromStdString(rec.error);
-        f.path = QString::fromStdString(rec.path);
-        out.push_back(f);
-    }
-    if (batch.collateError) {
-        Finding f;
-        f.severity = Finding::Severity::Error;
-        f.kind = QStringLiteral("collate");
-        f.batch = qint64(batch.number);
-        f.message = QString::fromStdString(batch.collateError->message);
-        out.push_back(f);
-    }
-    const Planes p = planesOf(batch.data);
-    const size_t plane = size_t(p.h) * p.w;
-    if (batch.data.values.size() < size_t(p.n) * p.c * plane) return out;
-    RenderOptions ro;
-    ro.range = exp;
-    for (size_t row = 0; row < batch.stacked.size() && int64_t(row) < p.n; ++row) {
-        const auto& rec = batch.samples[batch.stacked[row]];
-        OverlayCounts cnt;
-        const float* data = batch.data.values.data() + row * size_t(p.c) * plane;
-        if (known) {
-            // Classify only; the picture is not needed here. Counting with
-            // the renderer keeps findings and overlay consistent.
-            renderPlanes(data, p.c, p.h, p.w, ro, &cnt);
-        } else {
-            for (size_t i = 0; i < plane * size_t(p.c); ++i) {
-                if (std::isnan(data[i]))
-                    ++cnt.nan;
-                else if (std::isinf(data[i]))
-                    ++cnt.inf;
-            }
-        }
-        if (perSample) (*perSample)[batch.stacked[row]] = cnt;
-        auto add = [&](Finding::Severity sev, const QString& kind, const QString& msg) {
-            Finding f;
-            f.severity = sev;
-            f.kind = kind;
-            f.batch = qint64(batch.number);
-            f.index = qint64(rec.index);
-            f.stage = last;
-            f.stageName = lastName;
-            f.message = msg;
-            f.path = QString::fromStdString(rec.path);
-            out.push_back(f);
-        };
-        if (cnt.nan)
-            add(Finding::Severity::Error, "nan",
-                QStringLiteral("%1 pixels are NaN after %2").arg(cnt.nan).arg(lastName));
-        if (cnt.inf)
-            add(Finding::Severity::Error, "inf",
-                QStringLiteral("%1 pixels are infinite after %2").arg(cnt.inf).arg(lastName));
-        if (cnt.below || cnt.above)
-            add(Finding::Severity::Warning, "out_of_range",
-                QStringLiteral("%1 pixels below and %2 above the expected range %3 after %4")
-                    .arg(cnt.below)
-                    .arg(cnt.above)
-                    .arg(exp.spanText())
-                    .arg(lastName));
-    }
-    return out;
-}
-
 std::vector<Finding> fromEngineFindings(
-    const void* engineFindings, const std::function<std::optional<size_t>(size_t)>& batchOf) {
-    // Typed as void* in the header so that model.h (read by moc through
-    // session.h) stays free of the engine's header.
-    const auto& in = *static_cast<const std::vector<bs::Finding>*>(engineFindings);
+    const std::vector<bs::Finding>& in,
+    const std::function<std::optional<size_t>(size_t)>& batchOf) {
     std::vector<Finding> out;
     for (const bs::Finding& f : in) {
         Finding base;
-        base.severity = f.severity == bs::Severity::Error     ? Finding::Severity::Error
-                        : f.severity == bs::Severity::Warning ? Finding::Severity::Warning
-                                                              : Finding::Severity::Info;
+        base.severity = f.severity;
         base.kind = QString::fromStdString(f.kind);
-        const QString stage = QString::fromStdString(f.stage);
-        bool ok = false;
-        const int k = stage.section(':', 0, 0).toInt(&ok);
-        if (ok && k >= 1) {
-            base.stage = k - 1;
-            base.stageName = stage.section(':', 1);
-        } else {
-            base.stageName = stage;
-        }
+        base.stageNumber = f.stageNumber;
+        base.stageName = QString::fromStdString(f.stage);
         base.message = QString::fromStdString(f.message);
         if (f.count > f.samples.size() && !f.samples.empty())
             base.message +=

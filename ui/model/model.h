@@ -11,23 +11,29 @@
 #include <optional>
 #include <vector>
 
+#include "core/audit/findings.h"
 #include "core/loader/loader.h"
 #include "core/pipeline/pipeline.h"
 #include "ui/render/render.h"
 
+namespace bs {
+struct Finding;  // core/audit/anomaly.h
+}  // namespace bs
+
 namespace bs::ui {
 
+// One row of the anomalies list: a core finding (core/audit/findings.h
+// declares every kind and its severity) translated for the widgets, one row
+// per sample it names.
 struct Finding {
-    enum class Severity { Error = 0, Warning = 1, Info = 2 };
-    Severity severity = Severity::Warning;
-    QString kind;       // "out_of_range", "nan", "truncated_image", "collate", ...
-    qint64 batch = -1;  // batch number in the epoch, -1 when not about one batch
-    qint64 index = -1;  // dataset index, -1 when about the whole batch/dataset
-    int stage = -1;     // pipeline stage blamed (transform index), -1 = loading/none
-    QString stageName;  // op name of that stage
+    bs::Severity severity = bs::Severity::Warning;
+    QString kind;         // a kind declared in core/audit/findings.h
+    qint64 batch = -1;    // batch number in the epoch, -1 when not about one batch
+    qint64 index = -1;    // dataset index, -1 when about the whole batch/dataset
+    int stageNumber = 0;  // transform blamed, numbered from 1; 0 = not a transform
+    QString stageName;    // core's stage name ("4:Normalize", "decode", "collate")
     QString message;
     QString path;
-    static QString severityName(Severity s);
 };
 
 struct LoaderSettings {
@@ -74,16 +80,22 @@ struct BatchView {
     size_t number = 0;
     size_t numBatches = 0;
     std::shared_ptr<const bs::Batch> batch;
-    // Per entry of batch->samples (failed samples get an error tile).
+    // Every sample of the batch with its stages (Loader::batch's `kept`), in
+    // the order of batch->samples: the one computation the judge, the sample
+    // view and the histograms read. Null once the batch is far from the one
+    // in view (memory); the sample view then computes its sample again.
+    std::shared_ptr<const std::vector<bs::SampleResult>> results;
+    // Per entry of batch->samples (failed samples get an error tile), each
+    // rendered once with the display settings, overlay included when on.
     std::vector<QImage> thumbs;
-    std::vector<QImage> thumbsOverlay;
-    std::vector<OverlayCounts> counts;  // against the expected range
+    bool thumbsOverlaid = false;
     std::vector<int> findingCount;
     std::vector<double> batchMin, batchMax;
+    std::vector<std::vector<double>> rowMin, rowMax;  // per row of batch->data
     Histogram histogram;
     DisplayRange range;
-    std::vector<Finding> findings;
-    bool judged = false;  // findings include the anomaly engine's
+    std::vector<Finding> findings;  // core's verdict on the batch, once judged
+    bool judged = false;
 };
 
 struct SampleView {
@@ -107,17 +119,12 @@ struct SampleView {
 bool mapTensorToRaw(const bs::Pipeline& pipeline, const bs::SampleResult& sample, double& x,
                     double& y);
 
-// Findings computed from one built batch (sample errors, NaN/Inf, values
-// outside the final stage's expected range, collate errors).
-std::vector<Finding> batchFindings(const bs::Batch& batch, const bs::Pipeline& pipeline,
-                                   const ChannelRanges& expected,
-                                   std::vector<OverlayCounts>* perSample = nullptr);
-
-// Converts the anomaly engine's grouped findings (core/audit/anomaly.h) into rows:
-// one per listed sample (the engine caps the list), or one for the group when
-// it names no sample. Engine stage names "<k>:<Op>" become transform k-1.
-// `batchOf` gives the batch of a dataset index (nullopt when unknown).
+// Converts the anomaly engine's grouped findings (core/audit/anomaly.h) into
+// rows: one per listed sample (the engine caps the list), or one for the
+// group when it names no sample. `batchOf` gives the batch of a dataset index
+// (nullopt when unknown).
 std::vector<Finding> fromEngineFindings(
-    const void* engineFindings, const std::function<std::optional<size_t>(size_t)>& batchOf);
+    const std::vector<bs::Finding>& engineFindings,
+    const std::function<std::optional<size_t>(size_t)>& batchOf);
 
 }  // namespace bs::ui

@@ -3,11 +3,16 @@
 #include <QElapsedTimer>
 #include <QThreadPool>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <set>
 
 #include "core/audit/anomaly.h"
 #include "core/audit/audit.h"
+#include "core/audit/report.h"
 #include "core/dataset/dataset.h"
 #include "core/loader/loader.h"
 
@@ -27,29 +32,101 @@ QImage thumbnail(const QImage& full) {
     return full.scaled(kThumbSize, kThumbSize, Qt::KeepAspectRatio, mode);
 }
 
+// Finite min/max of each channel of one CHW row, read in place (NaN for a
+// channel without a finite value, as channelMinMax).
+void rowMinMax(const float* data, int channels, size_t plane, std::vector<double>& mn,
+               std::vector<double>& mx) {
+    mn.assign(size_t(channels), std::nan(""));
+    mx.assign(size_t(channels), std::nan(""));
+    for (int c = 0; c < channels; ++c) {
+        const float* p = data + size_t(c) * plane;
+        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+        for (size_t i = 0; i < plane; ++i) {
+            if (!std::isfinite(p[i])) continue;
+            lo = std::min(lo, p[i]);
+            hi = std::max(hi, p[i]);
+        }
+        if (lo <= hi) mn[size_t(c)] = lo, mx[size_t(c)] = hi;
+    }
+}
+
+// Every row's min/max, and the batch's from them: the batch is read once.
+void measureRows(BatchView& v) {
+    const bs::Batch& b = *v.batch;
+    const Planes p = planesOf(b.data);
+    const size_t plane = size_t(p.h) * p.w;
+    v.rowMin.clear();
+    v.rowMax.clear();
+    v.batchMin.assign(size_t(p.c), std::nan(""));
+    v.batchMax = v.batchMin;
+    if (b.data.empty() || b.data.values.size() < size_t(p.n) * p.c * plane) return;
+    v.rowMin.resize(size_t(p.n));
+    v.rowMax.resize(size_t(p.n));
+    for (size_t row = 0; row < size_t(p.n); ++row) {
+        rowMinMax(b.data.values.data() + row * size_t(p.c) * plane, p.c, plane, v.rowMin[row],
+                  v.rowMax[row]);
+        for (size_t c = 0; c < size_t(p.c); ++c) {
+            // fmin/fmax skip NaN: a channel without finite values stays NaN.
+            v.batchMin[c] = std::fmin(v.batchMin[c], v.rowMin[row][c]);
+            v.batchMax[c] = std::fmax(v.batchMax[c], v.rowMax[row][c]);
+        }
+    }
+}
+
+// One thumbnail per stacked sample, in the display's overlay mode.
 void renderThumbs(BatchView& v, const ChannelRanges& expected, const DisplaySettings& display,
                   const QString& label) {
     const bs::Batch& b = *v.batch;
     v.thumbs.assign(b.samples.size(), QImage());
-    v.thumbsOverlay.assign(b.samples.size(), QImage());
+    v.thumbsOverlaid = display.overlay;
     const Planes p = planesOf(b.data);
     const size_t plane = size_t(p.h) * p.w;
-    if (b.data.values.size() < size_t(p.n) * p.c * plane) return;
+    if (v.rowMin.size() < size_t(p.n)) return;  // no (complete) batch tensor
     for (size_t row = 0; row < b.stacked.size() && int64_t(row) < p.n; ++row) {
         const float* data = b.data.values.data() + row * size_t(p.c) * plane;
-        bs::Tensor one;  // min/max of this row only, for the "sample" mode
-        std::vector<double> mn, mx;
-        one.shape = {p.c, p.h, p.w};
-        one.values.assign(data, data + size_t(p.c) * plane);
-        channelMinMax(one, mn, mx);
         RenderOptions ro;
-        ro.range = resolveRange(display, expected, label, mn, mx, &v.batchMin, &v.batchMax);
+        ro.range = resolveRange(display, expected, label, v.rowMin[row], v.rowMax[row], &v.batchMin,
+                                &v.batchMax);
         ro.solo = display.solo;
+        ro.overlay = display.overlay;
         if (row == 0) v.range = ro.range;
         v.thumbs[b.stacked[row]] = thumbnail(renderPlanes(data, p.c, p.h, p.w, ro));
-        ro.overlay = true;
-        v.thumbsOverlay[b.stacked[row]] = thumbnail(renderPlanes(data, p.c, p.h, p.w, ro));
     }
+}
+
+// The anomaly engine's verdict on the samples of one batch. `results` are
+// the batch's own samples with their stages; without them (a batch that was
+// dropped from memory) the samples are computed again.
+std::vector<bs::Finding> judgeSamples(const bs::Dataset& ds, const bs::Pipeline& pipeline,
+                                      const BatchView& v, const bs::RandomContext& ctx,
+                                      const std::atomic<bool>& cancel, bool& cancelled) {
+    bs::AuditEngine engine(pipeline);
+    // Paths for grouped findings, and which source modes are native (gray
+    // IDX/NumPy is not a mode conversion).
+    engine.observeDataset(ds);
+    cancelled = false;
+    if (v.results) {
+        for (const auto& r : *v.results) engine.observeSample(r);
+    } else {
+        for (const auto& rec : v.batch->samples) {
+            if (cancel.load()) {
+                cancelled = true;
+                return {};
+            }
+            engine.observeSample(bs::processSample(ds, pipeline, rec.index, ctx, true));
+        }
+    }
+    engine.observeBatch(*v.batch);
+    engine.finish();
+    return engine.findings();
+}
+
+std::vector<int> findingsPerSample(const BatchView& v) {
+    std::vector<int> n(v.batch->samples.size(), 0);
+    for (const auto& f : v.findings)
+        for (size_t i = 0; i < v.batch->samples.size(); ++i)
+            if (f.index >= 0 && v.batch->samples[i].index == size_t(f.index)) ++n[i];
+    return n;
 }
 
 QImage stripImage(const QImage& full) {
@@ -69,6 +146,41 @@ void renderSampleTensor(SampleView& v, const DisplaySettings& display, const QSt
     ro.overlay = display.overlay;
     v.range = ro.range;
     v.tensor = renderTensor(r.output, ro, &v.counts);
+}
+
+// Stage k of the strip: images as they are, tensors over their expected
+// range (else their own min/max), 80 px high.
+QImage stripCell(const bs::StageValue& sv, const bs::Pipeline& pipeline,
+                 const std::vector<ChannelRanges>& ranges, size_t k) {
+    if (sv.isImage()) return stripImage(toQImage(sv.image));
+    std::vector<double> mn, mx;
+    channelMinMax(sv.tensor, mn, mx);
+    RenderOptions ro;
+    ro.range = resolveRange(DisplaySettings{}, k < ranges.size() ? ranges[k] : ChannelRanges{},
+                            stageLabel(pipeline, k), mn, mx);
+    return stripImage(renderTensor(sv.tensor, ro));
+}
+
+// Everything the sample view shows, from the sample's one result.
+void fillSampleView(SampleView& v, const bs::Pipeline& pipeline, const DisplaySettings& display) {
+    const bs::SampleResult& r = *v.result;
+    if (!r.record.error.empty()) v.error = QString::fromStdString(r.record.error);
+    v.raw = toQImage(r.raw);
+    if (!r.raw.empty()) v.rawHistogram = byteHistogram(r.raw);
+    if (!r.output.empty()) {
+        renderSampleTensor(v, display, stageLabel(pipeline, pipeline.size()));
+        DisplayRange exp;
+        const bool known = !v.ranges.empty() && expectedDisplay(v.ranges.back(), exp);
+        v.tensorHistogram = computeHistogramAuto(r.output, 128, known ? &exp : nullptr);
+    }
+    for (size_t k = 0; k < r.stages.size(); ++k) {
+        const bs::StageValue& sv = r.stages[k];
+        v.strip.push_back(stripCell(sv, pipeline, v.ranges, k));
+        QString lbl =
+            k == 0 ? QStringLiteral("input") : QString::fromStdString(pipeline.stage(k - 1).op());
+        lbl += QStringLiteral("\n%1×%2×%3").arg(sv.channels()).arg(sv.height()).arg(sv.width());
+        v.stripLabels.push_back(lbl);
+    }
 }
 
 }  // namespace
@@ -235,6 +347,7 @@ void Session::requestBatch(size_t b) {
     if (n == 0) return;
     b = std::min(b, n - 1);
     wantedBatch_ = b;
+    forgetFarResults();
     auto it = cache_.find(b);
     if (it != cache_.end()) {
         deliverBatch(it->second);
@@ -249,7 +362,6 @@ void Session::requestBatch(size_t b) {
 void Session::startBatchJob(size_t b, bool prefetch) {
     runningBatch_ = b;
     auto loader = loader_;
-    const bs::Pipeline pipeline = pipeline_;
     const ChannelRanges expected = ranges_.empty() ? ChannelRanges{} : ranges_.back();
     const QString label = stageLabel(pipeline_, pipeline_.size());
     const DisplaySettings display = display_;
@@ -262,18 +374,14 @@ void Session::startBatchJob(size_t b, bool prefetch) {
         v->numBatches = nb;
         QString error;
         try {
-            auto batch = std::make_shared<bs::Batch>(loader->batch(b, &cancel));
+            // The samples are computed here once, stages kept, for everyone.
+            auto results = std::make_shared<std::vector<bs::SampleResult>>();
+            auto batch = std::make_shared<bs::Batch>(loader->batch(b, &cancel, results.get()));
             if (cancel.load()) return nullptr;
             v->batch = batch;
-            std::vector<OverlayCounts> counts;
-            v->findings = batchFindings(*batch, pipeline, expected, &counts);
-            v->counts = counts;
+            v->results = results;
             v->findingCount.assign(batch->samples.size(), 0);
-            for (const auto& f : v->findings)
-                for (size_t i = 0; i < batch->samples.size(); ++i)
-                    if (f.index >= 0 && batch->samples[i].index == size_t(f.index))
-                        ++v->findingCount[i];
-            channelMinMax(batch->data, v->batchMin, v->batchMax);
+            measureRows(*v);
             renderThumbs(*v, expected, display, label);
             DisplayRange exp;
             const bool known = expectedDisplay(expected, exp);
@@ -288,22 +396,49 @@ void Session::startBatchJob(size_t b, bool prefetch) {
                 return;
             }
             if (v->config != config_) return;
-            cache_[v->number] = v;
-            // Bounded cache: keep the batches nearest to the one in view.
-            while (cache_.size() > kCacheBatches) {
-                auto first = cache_.begin();
-                auto last = std::prev(cache_.end());
-                const size_t dFirst = wantedBatch_ > first->first ? wantedBatch_ - first->first
-                                                                  : first->first - wantedBatch_;
-                const size_t dLast = wantedBatch_ > last->first ? wantedBatch_ - last->first
-                                                                : last->first - wantedBatch_;
-                cache_.erase(dFirst >= dLast ? first : last);
-            }
+            storeBatch(v);
             if (v->number == wantedBatch_) deliverBatch(v);
             prefetchNext();
         };
     });
     (void)prefetch;
+}
+
+void Session::storeBatch(std::shared_ptr<const BatchView> v) {
+    cache_[v->number] = std::move(v);
+    // Bounded cache: keep the batches nearest to the one in view.
+    while (cache_.size() > kCacheBatches) {
+        auto first = cache_.begin();
+        auto last = std::prev(cache_.end());
+        const size_t dFirst =
+            wantedBatch_ > first->first ? wantedBatch_ - first->first : first->first - wantedBatch_;
+        const size_t dLast =
+            wantedBatch_ > last->first ? wantedBatch_ - last->first : last->first - wantedBatch_;
+        cache_.erase(dFirst >= dLast ? first : last);
+    }
+    forgetFarResults();
+}
+
+void Session::forgetFarResults() {
+    // Samples with all their stages weigh a few MiB each: only the batch in
+    // view and the next one (prefetched, judged when shown) keep them.
+    for (auto& [number, view] : cache_) {
+        if (!view->results || number == wantedBatch_ || number == wantedBatch_ + 1) continue;
+        if (batchView_ && batchView_->number == number && view == batchView_) continue;
+        auto light = std::make_shared<BatchView>(*view);
+        light->results.reset();
+        view = light;
+    }
+}
+
+std::shared_ptr<const bs::SampleResult> Session::keptResult(size_t index) const {
+    auto v = batchView_;
+    if (!v || !v->results || v->config != config_) return nullptr;
+    for (size_t i = 0; i < v->results->size(); ++i)
+        if ((*v->results)[i].record.index == index)
+            // Aliasing: shares ownership of the batch's results.
+            return std::shared_ptr<const bs::SampleResult>(v->results, &(*v->results)[i]);
+    return nullptr;
 }
 
 void Session::deliverBatch(std::shared_ptr<const BatchView> v) {
@@ -313,68 +448,39 @@ void Session::deliverBatch(std::shared_ptr<const BatchView> v) {
 }
 
 void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
-    // The anomaly engine needs every intermediate stage, which the loader's
-    // batch does not keep: the batch's samples are recomputed with
-    // keepStages here, after the batch is already on screen.
+    // Judges the batch that was loaded for the grid: its samples were
+    // computed with their stages by the batch job.
     auto ds = dataset_;
     const bs::Pipeline pipeline = pipeline_;
     bs::RandomContext ctx;
     ctx.seed = loaderSettings_.seed;
     ctx.epoch = loaderSettings_.epoch;
-    const size_t bsz = size_t(std::max(1, loaderSettings_.batchSize));
     judgeSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
         std::vector<bs::Finding> found;
         try {
-            bs::AuditEngine engine(pipeline);
-            // Paths for grouped findings, and which source modes are native
-            // (gray IDX/NumPy is not a mode conversion).
-            engine.observeDataset(*ds);
-            for (const auto& rec : cur->batch->samples) {
-                if (cancel.load()) return nullptr;
-                engine.observeSample(bs::processSample(*ds, pipeline, rec.index, ctx, true));
-            }
-            engine.observeBatch(*cur->batch);
-            engine.finish();
-            found = engine.findings();
+            bool cancelled = false;
+            found = judgeSamples(*ds, pipeline, *cur, ctx, cancel, cancelled);
+            if (cancelled) return nullptr;
         } catch (const std::exception&) {
-            return nullptr;  // the batch's own findings stay
+            return nullptr;  // the batch stays unjudged
         }
-        // Engine rows for the samples of this batch; dataset-wide kinds judged
-        // on one batch alone would mislead, so only sample-level rows stay.
+        // Rows for the samples of this batch; dataset-wide kinds judged on
+        // one batch alone would mislead, so only sample-level rows stay.
         std::set<size_t> inBatch;
         for (const auto& rec : cur->batch->samples) inBatch.insert(rec.index);
         const size_t number = cur->number;
-        auto rows = fromEngineFindings(&found, [&](size_t i) -> std::optional<size_t> {
-            if (inBatch.count(i)) return number;
-            return std::nullopt;
-        });
         auto v = std::make_shared<BatchView>(*cur);
-        std::set<std::pair<QString, qint64>> seen;
-        for (const auto& f : v->findings) seen.insert({f.kind, f.index});
-        for (auto& r : rows) {
-            if (r.index < 0 || !inBatch.count(size_t(r.index))) continue;
-            if (seen.count({r.kind, r.index})) continue;
-            // Load errors are already listed by the batch itself.
-            bool dup = false;
-            for (const auto& f : v->findings)
-                if (f.index == r.index && f.stage < 0 && r.stage < 0 &&
-                    f.severity == Finding::Severity::Error)
-                    dup = true;
-            if (dup) continue;
-            seen.insert({r.kind, r.index});
-            v->findings.push_back(r);
-        }
+        v->findings.clear();
+        for (auto& r : fromEngineFindings(found, [&](size_t i) -> std::optional<size_t> {
+                 if (inBatch.count(i)) return number;
+                 return std::nullopt;
+             }))
+            if (r.index >= 0 && inBatch.count(size_t(r.index))) v->findings.push_back(r);
         v->judged = true;
-        v->findingCount.assign(v->batch->samples.size(), 0);
-        for (const auto& f : v->findings)
-            for (size_t i = 0; i < v->batch->samples.size(); ++i)
-                if (f.index >= 0 && v->batch->samples[i].index == size_t(f.index))
-                    ++v->findingCount[i];
-        (void)bsz;
+        v->findingCount = findingsPerSample(*v);
         return [this, v] {
             if (v->config != config_) return;
             auto it = cache_.find(v->number);
-            if (it != cache_.end()) it->second = v;
             if (batchView_ && batchView_->number == v->number) {
                 // Keep thumbnails rendered meanwhile (display changes).
                 auto merged = std::make_shared<BatchView>(*batchView_);
@@ -384,6 +490,8 @@ void Session::judgeBatch(std::shared_ptr<const BatchView> cur) {
                 batchView_ = merged;
                 if (it != cache_.end()) it->second = merged;
                 Q_EMIT findingsUpdated();
+            } else if (it != cache_.end()) {
+                it->second = v;
             }
         };
     });
@@ -407,7 +515,7 @@ void Session::renderBatch() {
     const DisplaySettings display = display_;
     thumbSlot_->submit([=](const std::atomic<bool>&) -> AsyncSlot::Continuation {
         auto v = std::make_shared<BatchView>(*cur);
-        renderThumbs(*v, expected, display, label);
+        renderThumbs(*v, expected, display, label);  // min/max were measured with the batch
         return [this, v] {
             if (v->config != config_) return;
             cache_[v->number] = v;
@@ -428,49 +536,18 @@ void Session::requestSample(size_t index) {
     ctx.seed = loaderSettings_.seed;
     ctx.epoch = loaderSettings_.epoch;
     ctx.index = int64_t(index);
+    // A sample of the batch in view was computed with it: reuse its result.
+    std::shared_ptr<const bs::SampleResult> kept = keptResult(index);
     sampleSlot_->submit([=](const std::atomic<bool>&) -> AsyncSlot::Continuation {
         auto v = std::make_shared<SampleView>();
         v->config = cfg;
         v->index = index;
         v->ranges = ranges;
         try {
-            auto r = std::make_shared<bs::SampleResult>(
-                bs::processSample(*ds, pipeline, index, ctx, true));
-            v->result = r;
-            if (!r->record.error.empty()) v->error = QString::fromStdString(r->record.error);
-            v->raw = toQImage(r->raw);
-            if (!r->raw.empty())
-                v->rawHistogram =
-                    computeHistogram(bs::asTensor(bs::StageValue::fromImage(r->raw)), 256, 0, 256);
-            if (!r->output.empty()) {
-                renderSampleTensor(*v, display, stageLabel(pipeline, pipeline.size()));
-                DisplayRange exp;
-                const bool known = !ranges.empty() && expectedDisplay(ranges.back(), exp);
-                v->tensorHistogram = computeHistogramAuto(r->output, 128, known ? &exp : nullptr);
-            }
-            for (size_t k = 0; k < r->stages.size(); ++k) {
-                const bs::StageValue& sv = r->stages[k];
-                QImage img;
-                if (sv.isImage()) {
-                    img = toQImage(sv.image);
-                } else {
-                    std::vector<double> mn, mx;
-                    channelMinMax(sv.tensor, mn, mx);
-                    RenderOptions ro;
-                    DisplaySettings d;
-                    ro.range = resolveRange(d, k < ranges.size() ? ranges[k] : ChannelRanges{},
-                                            stageLabel(pipeline, k), mn, mx);
-                    img = renderTensor(sv.tensor, ro);
-                }
-                v->strip.push_back(stripImage(img));
-                QString lbl = k == 0 ? QStringLiteral("input")
-                                     : QString::fromStdString(pipeline.stage(k - 1).op());
-                lbl += QStringLiteral("\n%1×%2×%3")
-                           .arg(sv.channels())
-                           .arg(sv.height())
-                           .arg(sv.width());
-                v->stripLabels.push_back(lbl);
-            }
+            v->result = kept ? kept
+                             : std::make_shared<const bs::SampleResult>(
+                                   bs::processSample(*ds, pipeline, index, ctx, true));
+            fillSampleView(*v, pipeline, display);
         } catch (const std::exception& e) {
             v->error = QString::fromUtf8(e.what());
         }
@@ -517,6 +594,7 @@ void Session::startAudit() {
         std::vector<bs::Finding> found;
         QString summary;
         bs::AuditRun run;
+        std::shared_ptr<const nlohmann::json> report;
         try {
             bs::AuditEngine engine(pipeline);
             QElapsedTimer last;
@@ -534,6 +612,13 @@ void Session::startAudit() {
                 },
                 &cancel);
             found = engine.findings();
+            // Kept for the exports, which then need not audit again.
+            bs::ReportContext rc;
+            rc.dataset = ds.get();
+            rc.pipeline = &pipeline;
+            rc.options = opts;
+            rc.run = run;
+            report = std::make_shared<const nlohmann::json>(bs::buildReport(engine, rc));
             summary = QStringLiteral("%1 of %2 samples in %3 s")
                           .arg(run.scanned)
                           .arg(run.total)
@@ -551,18 +636,25 @@ void Session::startAudit() {
                     batchOfIndex[order[p]] = p / size_t(opts.batchSize);
         }
         auto rows = std::make_shared<std::vector<Finding>>(
-            fromEngineFindings(&found, [&](size_t i) -> std::optional<size_t> {
+            fromEngineFindings(found, [&](size_t i) -> std::optional<size_t> {
                 if (i < batchOfIndex.size()) return batchOfIndex[i];
                 return std::nullopt;
             }));
         const bool cancelled = run.cancelled;
-        return [this, rows, cancelled, cfg, summary] {
+        return [this, rows, cancelled, cfg, summary, report] {
             auditing_ = false;
             auditSummary_ = summary;
+            auditReport_ = cancelled ? nullptr : report;
+            auditConfig_ = cfg;
             if (cfg == config_) auditFindings_ = std::move(*rows);
             Q_EMIT auditFinished(cancelled);
         };
     });
+}
+
+std::shared_ptr<const nlohmann::json> Session::finishedAuditReport() const {
+    if (auditing_ || auditConfig_ != config_) return nullptr;
+    return auditReport_;
 }
 
 void Session::cancelAudit() {

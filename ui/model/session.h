@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "ui/model/asyncslot.h"
 #include "ui/model/model.h"
 
@@ -32,6 +34,8 @@ public:
     void open(const QString& path);
     bool hasDataset() const { return bool(dataset_); }
     const bs::Dataset* dataset() const { return dataset_.get(); }
+    // Shared ownership for work that may outlive the dataset in view.
+    std::shared_ptr<const bs::Dataset> sharedDataset() const { return dataset_; }
     QString datasetPath() const { return path_; }
     QString datasetSummary() const;
 
@@ -61,6 +65,10 @@ public:
     bool auditRunning() const { return auditing_; }
     const std::vector<Finding>& auditFindings() const { return auditFindings_; }
     QString auditSummary() const { return auditSummary_; }
+    // The report (core/audit/report.h) of the last audit when it ran to the
+    // end on the dataset, pipeline and loader settings in view; else null.
+    // Exports read it instead of auditing again.
+    std::shared_ptr<const nlohmann::json> finishedAuditReport() const;
 
     // True while nothing is being computed (tests wait for this).
     bool idle() const;
@@ -89,6 +97,9 @@ private:
     void renderBatch();
     void renderSample();
     void judgeBatch(std::shared_ptr<const BatchView> v);
+    void storeBatch(std::shared_ptr<const BatchView> v);
+    void forgetFarResults();
+    std::shared_ptr<const bs::SampleResult> keptResult(size_t index) const;
 
     QThreadPool* pool_;
     AsyncSlot* openSlot_;
@@ -118,6 +129,8 @@ private:
     bool auditing_ = false;
     std::vector<Finding> auditFindings_;
     QString auditSummary_;
+    std::shared_ptr<const nlohmann::json> auditReport_;
+    quint64 auditConfig_ = 0;
 };
 
 }  // namespace bs::ui

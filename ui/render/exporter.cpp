@@ -437,7 +437,7 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     QImage raw;
     if (!r.raw.empty()) {
         raw = toQImage(r.raw);
-        rawHist = computeHistogram(asTensor(StageValue::fromImage(r.raw)), 256, 0, 256);
+        rawHist = byteHistogram(r.raw);
     }
     return composeScreenshot(raw, tensorImg, rawHist, tensorHist,
                              known ? std::optional<DisplayRange>(range) : std::nullopt, info, panel);

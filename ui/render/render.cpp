@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/audit/stats.h"
+
 namespace bs::ui {
 
 DisplayRange DisplayRange::uniform(double l, double h, Mode m) {
@@ -285,6 +287,33 @@ Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange
     if (!(lo <= hi)) lo = 0, hi = 1;
     if (hi - lo < 1e-12) hi = lo + 1;
     return computeHistogram(t, bins, lo, hi);
+}
+
+Histogram byteHistogram(const bs::Image& image) {
+    Histogram h;
+    const bs::ByteCounts bytes = bs::countBytes(image);
+    const int channels = int(bytes.channels.size());
+    h.lo = 0;
+    h.hi = 256;
+    h.bins = 256;
+    h.counts.assign(size_t(channels), std::vector<int64_t>(256, 0));
+    h.min.assign(size_t(channels), 0);
+    h.max.assign(size_t(channels), 0);
+    h.below.assign(size_t(channels), 0);
+    h.above = h.nan = h.inf = h.below;
+    for (int c = 0; c < channels; ++c) {
+        const auto& counts = bytes.channels[size_t(c)];
+        int first = -1, last = -1;
+        for (int v = 0; v < 256; ++v) {
+            h.counts[size_t(c)][size_t(v)] = int64_t(counts[size_t(v)]);
+            if (!counts[size_t(v)]) continue;
+            if (first < 0) first = v;
+            last = v;
+        }
+        h.min[size_t(c)] = std::max(first, 0);
+        h.max[size_t(c)] = std::max(last, 0);
+    }
+    return h;
 }
 
 }  // namespace bs::ui

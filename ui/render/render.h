@@ -83,6 +83,9 @@ void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<d
 // `expected` (so values outside the expected range stay visible).
 Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi);
 Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected);
+// Histogram of an 8-bit image over [0, 256), one bin per byte value,
+// counted from the bytes directly (core/audit/stats.h countBytes).
+Histogram byteHistogram(const bs::Image& image);
 
 // Channel/height/width of a CHW, HW or NCHW tensor (of one sample).
 struct Planes {
