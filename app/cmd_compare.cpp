@@ -16,11 +16,23 @@ namespace {
 const char* kCompareHelp = R"(Usage: batchscope compare DUMP [options]
 
 DUMP is a folder written by python/batchscope_dump.py (manifest.json and one
-.pt per batch). Every dumped sample is reproduced from the dataset with the
-pipeline printed in the manifest and compared tensor by tensor; the findings
-(pipeline_divergence, index_mismatch, duplicate_in_epoch, missing_in_epoch,
-repeated_augmentation, nondeterministic_loader, unknown_stage, ...) are
-printed one per line and, with --report, written as JSON in the audit's format.
+.pt per batch). compare judges what the user's loader yields:
+  - every dumped tensor goes through the anomaly engine (nan_or_inf,
+    extreme_values, collapsed_range, unscaled_input, double_normalization,
+    normalization_mismatch, constant_image), named at the stage of the
+    reproduced pipeline, or at "output" when the pipeline is user code;
+  - where batchscope can reproduce the pipeline (the manifest's dataset root
+    and printed transform), every sample is compared tensor by tensor:
+    index_mismatch, label_mismatch, channel_swap, pipeline_divergence;
+    otherwise one unreproducible_pipeline finding says what could not be read;
+  - samples the dump took out: getitem_error, invalid_sample (stage dataset),
+    collate_error (stage collate), with index and path;
+  - epochs and workers: duplicate_in_epoch, missing_in_epoch,
+    nondeterministic_loader, repeated_augmentation, and the helper's worker
+    RNG probe: worker_rng_shared, epoch_rng_repeated.
+Findings are printed one per line and, with --report, written as JSON in the
+audit's format. torchvision's MNIST, FashionMNIST, KMNIST, EMNIST, QMNIST and
+CIFAR10/100 are opened from their root with the split the manifest records.
 
 Options:
   --dataset ROOT   dataset root (default: the root recorded in the manifest)

@@ -28,6 +28,8 @@ import os
 import platform
 import random
 import sys
+import time
+import traceback
 
 import torch
 import torch.utils.data as tud
@@ -36,31 +38,169 @@ __all__ = ["dump_batches"]
 FORMAT_VERSION = 1
 
 
+class _Failed:
+    """Stands in for a sample whose __getitem__ raised (picklable, so it
+    crosses from a worker process to the collate step)."""
+
+    def __init__(self, exc_type, message, where):
+        self.exc_type = exc_type
+        self.message = message
+        self.where = where
+
+
+_OWN_FILE = os.path.abspath(__file__)
+
+
+def _user_frame(tb):
+    """file:line of the innermost traceback frame in the user's own code:
+    not this file, not the standard library, not an installed package."""
+    library = tuple(
+        os.path.abspath(p) + os.sep
+        for p in {sys.prefix, sys.exec_prefix, getattr(sys, "base_prefix", sys.prefix)}
+    )
+    frames = traceback.extract_tb(tb)
+    for frame in reversed(frames):
+        path = os.path.abspath(frame.filename)
+        if path == _OWN_FILE or "-packages" + os.sep in path or path.startswith(library):
+            continue
+        return "%s:%d" % (path, frame.lineno)
+    return "%s:%d" % (frames[-1].filename, frames[-1].lineno) if frames else None
+
+
 class _IndexedDataset(tud.Dataset):
-    """Returns (index, worker id, sample); worker id -1 in the main process."""
+    """Returns (index, worker id, sample); worker id -1 in the main process.
+    An exception of the user's __getitem__ becomes a _Failed sample."""
 
     def __init__(self, dataset):
-        self.dataset = dataset
+        object.__setattr__(self, "dataset", dataset)
+
+    # A worker_init_fn sees this wrapper as get_worker_info().dataset: its
+    # attribute reads and writes (reseeding self.rng...) reach the user's dataset.
+    def __getattr__(self, name):
+        if name == "dataset":  # not yet set while unpickling in a spawned worker
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __setattr__(self, name, value):
+        setattr(self.dataset, name, value)
+
+    def __getstate__(self):
+        return {"dataset": self.dataset}
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "dataset", state["dataset"])
 
     def __len__(self):
         return len(self.dataset)
 
     def __getitem__(self, index):
         info = tud.get_worker_info()
-        return int(index), (info.id if info is not None else -1), self.dataset[index]
+        worker = info.id if info is not None else -1
+        try:
+            sample = self.dataset[index]
+        except Exception as e:  # the user's code: any exception is a finding
+            sample = _Failed(type(e).__name__, str(e).split("\n")[0][:500], _user_frame(e.__traceback__))
+        return int(index), worker, sample
+
+
+def _image_of(sample):
+    """The element of one sample that becomes the batch's image tensor."""
+    if isinstance(sample, dict):
+        for key in _IMAGE_KEYS:
+            if key in sample:
+                return sample[key]
+        return next(iter(sample.values()), None)
+    if isinstance(sample, (list, tuple)):
+        return sample[0] if sample else None
+    return sample
+
+
+def _invalid_reason(sample):
+    """Why a sample cannot go into a batch of tensors, or None."""
+    parts = list(sample.values()) if isinstance(sample, dict) else (
+        list(sample) if isinstance(sample, (list, tuple)) else [sample])
+    image = _image_of(sample)
+    if image is None or any(p is None for p in parts):
+        return "None"
+    np = sys.modules.get("numpy")
+    if not torch.is_tensor(image) and not (np is not None and isinstance(image, np.ndarray)):
+        return type(image).__name__
+    return None
+
+
+def _shape_of(sample):
+    image = _image_of(sample)
+    return list(image.shape) if hasattr(image, "shape") else None
 
 
 class _IndexedCollate:
     """Applies the user's collate_fn to the samples only (a class, not a
-    closure, so that spawn-based worker start methods can pickle it)."""
+    closure, so that spawn-based worker start methods can pickle it). Bad
+    samples are taken out of the batch and reported instead of killing the
+    dump: failed __getitem__ calls, None or non-tensor samples, and samples
+    whose shape cannot be stacked with the others."""
 
     def __init__(self, collate_fn):
         self.collate_fn = collate_fn
 
     def __call__(self, items):
+        problems = []
+        good = []
+        for index, worker, sample in items:
+            if isinstance(sample, _Failed):
+                problems.append({"kind": "getitem_error", "index": index, "worker": worker,
+                                 "type": sample.exc_type, "message": sample.message,
+                                 "where": sample.where})
+            else:
+                good.append((index, worker, sample))
+        batch = self._collate(good, problems)
+        return batch, problems
+
+    def _collate(self, good, problems):
+        if not good:
+            return None
+        try:
+            return self._stack(good)
+        except Exception as first:
+            error = "%s: %s" % (type(first).__name__, str(first).split("\n")[0][:300])
+        # The user's collate refused the batch: find the samples responsible.
+        kept = []
+        for it in good:
+            why = _invalid_reason(it[2])
+            if why is None:
+                kept.append(it)
+            else:
+                problems.append({"kind": "invalid_sample", "index": it[0], "worker": it[1],
+                                 "type": why, "message": error})
+        shapes = {}
+        for it in kept:
+            shapes.setdefault(str(_shape_of(it[2])), []).append(it)
+        if len(shapes) > 1:
+            # Keep the most common shape; the others cannot be stacked with it.
+            major = max(shapes.values(), key=len)
+            odd = [it for it in kept if it not in major]
+            problems.append({"kind": "collate_error", "indices": [it[0] for it in kept],
+                             "shapes": [_shape_of(it[2]) for it in kept],
+                             "dropped": [it[0] for it in odd], "message": error})
+            kept = major
+        if not kept:
+            return None
+        try:
+            return self._stack(kept)
+        except Exception as e:
+            problems.append({"kind": "collate_error", "indices": [it[0] for it in kept],
+                             "shapes": [_shape_of(it[2]) for it in kept],
+                             "dropped": [it[0] for it in kept],
+                             "message": "%s: %s" % (type(e).__name__, str(e).split("\n")[0][:300])})
+            return None
+
+    def _stack(self, items):
         indices = torch.tensor([it[0] for it in items], dtype=torch.int64)
         workers = torch.tensor([it[1] for it in items], dtype=torch.int64)
         return indices, workers, self.collate_fn([it[2] for it in items])
+
+
+_IMAGE_KEYS = ("image", "images", "img", "input", "inputs", "x")
 
 
 def _split_batch(batch):
@@ -69,7 +209,7 @@ def _split_batch(batch):
         return batch, None
     if isinstance(batch, dict):
         images = labels = None
-        for key in ("image", "images", "img", "input", "inputs", "x"):
+        for key in _IMAGE_KEYS:
             if torch.is_tensor(batch.get(key)):
                 images = batch[key]
                 break
@@ -97,16 +237,58 @@ def _base_dataset(dataset):
     return dataset, index_map
 
 
+def _torchvision_base(cls):
+    """Name of the nearest torchvision.datasets class in `cls`'s MRO."""
+    for c in cls.__mro__:
+        if c.__module__.startswith("torchvision.datasets") and c.__name__ not in (
+                "VisionDataset", "DatasetFolder"):
+            return c.__name__
+    return None
+
+
+def _getitem_origin(cls):
+    """Where the dataset's __getitem__ is written: the class defining it and
+    its file:line; user_code True when that is not torch/torchvision."""
+    for c in cls.__mro__:
+        if "__getitem__" in c.__dict__:
+            fn = c.__dict__["__getitem__"]
+            code = getattr(fn, "__code__", None)
+            module = c.__module__
+            return {
+                "class": c.__name__,
+                "module": module,
+                "where": "%s:%d" % (code.co_filename, code.co_firstlineno) if code else None,
+                "user_code": not (module.startswith("torchvision.") or module.startswith("torch.")),
+            }
+    return None
+
+
+def _split_of(base):
+    """torchvision's split attributes: train (bool), split (EMNIST), what (QMNIST)."""
+    split = {}
+    train = getattr(base, "train", None)
+    if isinstance(train, bool):
+        split["train"] = train
+    for key in ("split", "what"):
+        value = getattr(base, key, None)
+        if isinstance(value, str):
+            split[key] = value
+    return split
+
+
 def _describe_dataset(dataset):
     base, index_map = _base_dataset(dataset)
     desc = {
         "class": type(base).__name__,
         "module": type(base).__module__,
+        "torchvision_class": _torchvision_base(type(base)),
+        "getitem": _getitem_origin(type(base)),
         "length": len(dataset),
         "root": None,
         "transform": None,
         "target_transform": None,
     }
+    desc.update(_split_of(base))
     root = getattr(base, "root", None)
     if isinstance(root, (str, os.PathLike)):
         desc["root"] = os.path.abspath(os.fspath(root))
@@ -186,16 +368,38 @@ def _set_epoch(sampler, epoch):
         sampler.set_epoch(epoch)
 
 
-def _dump_variant(loader, num_workers, variant, epochs, num_batches, out_dir, index_map):
+def _record_problems(problems, index_map, where):
+    """Problems of one batch as manifest entries, indices mapped to the base dataset."""
+    def base(i):
+        return i if index_map is None else index_map[i]
+
+    out = []
+    for p in problems:
+        entry = dict(p, **where)
+        if "index" in entry:
+            entry["index"] = base(entry["index"])
+        for key in ("indices", "dropped"):
+            if key in entry:
+                entry[key] = [base(i) for i in entry[key]]
+        out.append(entry)
+    return out
+
+
+def _dump_variant(loader, num_workers, variant, epochs, num_batches, out_dir, index_map, problems):
     dump_loader = _make_loader(loader, num_workers)
     sampler = getattr(loader.batch_sampler, "sampler", None)
     records = []
     for epoch_no, (epoch, epoch_variant) in enumerate(epochs):
         if sampler is not None:
             _set_epoch(sampler, epoch)
-        for k, (indices, workers, batch) in enumerate(dump_loader):
+        for k, (collated, batch_problems) in enumerate(dump_loader):
             if k >= num_batches:
                 break
+            where = {"variant": epoch_variant, "epoch": epoch, "batch": k}
+            problems += _record_problems(batch_problems, index_map, where)
+            if collated is None:
+                continue  # every sample of the batch failed; named in problems
+            indices, workers, batch = collated
             images, labels = _split_batch(batch)
             if images is None:
                 raise TypeError(
@@ -229,12 +433,92 @@ def _dump_variant(loader, num_workers, variant, epochs, num_batches, out_dir, in
     return records
 
 
+# ---------------------------------------------------------------- RNG probe
+
+
+class _RepeatSampler(tud.Sampler):
+    """Serves one index `times` times, one per batch of size 1: batch j goes
+    to worker j % num_workers, so every worker sees the index at the same
+    positions of its stream."""
+
+    def __init__(self, index, times):
+        self.index = index
+        self.times = times
+
+    def __iter__(self):
+        return iter([[self.index]] * self.times)
+
+    def __len__(self):
+        return self.times
+
+
+class _ProbeCollate:
+    def __call__(self, items):
+        index, worker, sample = items[0]
+        image = None if isinstance(sample, _Failed) else _image_of(sample)
+        return worker, image.detach().cpu().clone() if torch.is_tensor(image) else None
+
+
+def _probe_epoch(dump_loader):
+    streams = {}
+    for worker, image in dump_loader:
+        streams.setdefault(worker, []).append(image)
+    return streams
+
+
+def _same(a, b):
+    return a is not None and b is not None and a.shape == b.shape and torch.equal(a, b)
+
+
+def probe_worker_rng(loader, index=0, positions=2):
+    """Serves dataset[index] at the same `positions` of every worker's stream,
+    in two epochs of worker processes started like the user's loader, and
+    says whether the samples are random, shared across workers, repeated
+    across epochs. Returns a dict for the manifest (ran False and a reason
+    when the probe cannot tell)."""
+    workers = loader.num_workers
+    result = {"ran": False, "index": index, "workers": workers, "positions": positions}
+    if workers < 1:
+        result["reason"] = "num_workers=0: no worker processes to compare"
+        return result
+    start = time.perf_counter()
+    kwargs = dict(
+        batch_sampler=_RepeatSampler(index, workers * positions),
+        num_workers=workers,
+        collate_fn=_ProbeCollate(),
+        worker_init_fn=loader.worker_init_fn,
+        generator=loader.generator,
+        multiprocessing_context=loader.multiprocessing_context,
+        persistent_workers=getattr(loader, "persistent_workers", False),
+    )
+    probe_loader = tud.DataLoader(_IndexedDataset(loader.dataset), **kwargs)
+    epochs = [_probe_epoch(probe_loader), _probe_epoch(probe_loader)]
+    result["seconds"] = time.perf_counter() - start
+    first = epochs[0]
+    if any(img is None for stream in first.values() for img in stream):
+        result["reason"] = "the probed sample is not a tensor (or failed)"
+        return result
+    ids = sorted(first)
+    # Random: a worker asked twice for the same index gets different tensors.
+    random_ = any(not _same(first[w][0], first[w][1]) for w in ids if len(first[w]) > 1)
+    shared = len(ids) > 1 and all(
+        _same(first[ids[0]][p], first[w][p]) for w in ids[1:] for p in range(positions))
+    second = epochs[1]
+    repeated = sorted(second) == ids and all(
+        _same(first[w][p], second[w][p]) for w in ids for p in range(positions))
+    result.update({"ran": True, "random": random_, "worker_ids": ids,
+                   "shared_across_workers": bool(random_ and shared),
+                   "repeated_across_epochs": bool(random_ and repeated)})
+    return result
+
+
 def dump_batches(
     loader,
     out_dir,
     num_batches=4,
     also_epoch2=False,
     also_workers0=False,
+    probe_rng=True,
 ):
     """Writes the first `num_batches` batches of `loader` to `out_dir`.
 
@@ -246,6 +530,9 @@ def dump_batches(
     also_workers0 also dump the same batches with num_workers=0 (variant
                   "workers0"): checks the loader is deterministic across
                   worker processes
+    probe_rng     serve one sample at the same position of every worker's
+                  stream in two epochs (a few samples per worker): finds a
+                  random generator copied into every worker or every epoch
 
     Returns the path of manifest.json.
     """
@@ -265,18 +552,24 @@ def dump_batches(
     saved_epoch = getattr(sampler, "epoch", None)
     states = _RngStates(loader.generator)
     generator_seed = loader.generator.initial_seed() if loader.generator is not None else None
+    problems = []
+    probe = None
     try:
         epochs = [(0, "main")] + ([(1, "epoch2")] if also_epoch2 else [])
         batches = _dump_variant(
-            loader, loader.num_workers, "main", epochs, num_batches, out_dir, index_map
+            loader, loader.num_workers, "main", epochs, num_batches, out_dir, index_map, problems
         )
         if also_workers0:
             # Same random state as the main run, so a shuffling sampler yields
             # the same indices and the two dumps are comparable sample by sample.
             states.restore()
             batches += _dump_variant(
-                loader, 0, "workers0", [(0, "workers0")], num_batches, out_dir, index_map
+                loader, 0, "workers0", [(0, "workers0")], num_batches, out_dir, index_map, problems
             )
+        if probe_rng:
+            states.restore()
+            first = next((b["loader_indices" if index_map else "indices"][0] for b in batches), 0)
+            probe = probe_worker_rng(loader, index=first)
     finally:
         states.restore()
         if saved_epoch is not None:
@@ -298,6 +591,8 @@ def dump_batches(
         },
         "versions": _versions(),
         "batches": batches,
+        "problems": problems,
+        "rng_probe": probe,
     }
     path = os.path.join(out_dir, "manifest.json")
     with open(path, "w") as f:

@@ -50,6 +50,19 @@ struct DumpManifest {
     std::string sampler;  // sampler class name
     uint64_t seed = 0;
     std::vector<DumpBatchInfo> batches;
+    // torchvision's dataset class the user's class is (or derives from), and
+    // its split: "train"/"test" (train=True/False), EMNIST's split, QMNIST's what.
+    std::string torchvisionClass;
+    std::string split;
+    std::string emnistSplit;
+    // Where the dataset's __getitem__ is written; userCode when not in
+    // torch/torchvision (the transform may then live there).
+    std::string getitemClass, getitemWhere;
+    bool getitemUserCode = false;
+    // Samples the helper took out of a batch (getitem_error, invalid_sample,
+    // collate_error), as recorded; and the worker RNG probe (null when not run).
+    std::vector<nlohmann::json> problems;
+    nlohmann::json rngProbe;
 };
 
 // Throws Error naming the file when manifest.json is missing or malformed.
@@ -101,6 +114,7 @@ struct CompareOptions {
     int neighbourhood = 8;     // index_mismatch: search index-k .. index+k first
     size_t maxSearch = 20000;  // then a signature scan of at most this many samples
     size_t maxLocalise = 64;   // stage-by-stage localisation for this many samples
+    size_t maxJudged = 512;    // samples given to the anomaly engine
 };
 
 // Per dumped sample.
@@ -147,8 +161,14 @@ public:
     const Pipeline& pipeline() const { return pipeline_; }
     const CompareOptions& options() const { return options_; }
     const std::vector<UnknownStage>& unknownStages() const { return unknown_; }
-    // Pixel comparison is possible: no unknown stage and no random stage.
+    // Pixel comparison is possible: a dataset, no unknown stage, no random
+    // stage, and a transform that does not live in the user's __getitem__.
     bool reproducible() const;
+    // False when the dataset could not be opened (no root, unknown layout);
+    // dataset() is then an empty stand-in and the tensors are judged alone.
+    bool hasDataset() const { return datasetError_.empty(); }
+    // Why the user's pipeline is not reproduced (empty when it is).
+    std::string unreproducibleReason() const;
     std::string pipelineSource() const { return pipelineSource_; }  // "manifest", file, "default"
 
     // The user's dumped batch / sample (cached).
@@ -174,6 +194,7 @@ private:
     Pipeline pipeline_;
     std::string pipelineSource_;
     std::vector<UnknownStage> unknown_;
+    std::string datasetError_;  // why the dataset could not be opened
     mutable std::mutex mutex_;
     mutable std::map<size_t, DumpBatchData> batchCache_;
     mutable std::map<int64_t, Tensor> reproCache_;

@@ -21,6 +21,7 @@
 #include <map>
 
 #include "core/dataset/dataset_internal.h"
+#include "core/dataset/torchvision_datasets.h"
 
 namespace bs {
 
@@ -335,7 +336,7 @@ private:
 
 const char* kAccepted =
     "batchscope opens an ImageFolder tree (root/<class>/<image>), a folder of images, a folder of "
-    "MNIST idx files, a .csv manifest (path,label), .npy/.npz arrays or a .pt/.pth tensor dump";
+    "MNIST idx files, a torchvision MNIST/FashionMNIST/KMNIST/EMNIST/QMNIST/CIFAR root, a .csv manifest (path,label), .npy/.npz arrays or a .pt/.pth tensor dump";
 
 std::unique_ptr<Dataset> openFolder(const std::string& root, const OpenOptions& options) {
     IssueLog log;
@@ -414,6 +415,7 @@ std::unique_ptr<Dataset> openDataset(const std::string& path, const OpenOptions&
     if (::stat(abs.c_str(), &st) != 0)
         throw Error(path + ": " + std::strerror(errno) + "; " + kAccepted);
     if (S_ISDIR(st.st_mode)) {
+        if (auto tv = openTorchvisionRoot(abs)) return tv;  // root/FashionMNIST/raw, cifar-10-batches-py
         const std::string idx = findIdxImages(abs);
         if (!idx.empty()) return openIdx(idx, options);
         return openFolder(abs, options);

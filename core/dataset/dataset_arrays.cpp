@@ -49,7 +49,8 @@ struct IdxFile {
     std::vector<uint8_t> data;
 };
 
-IdxFile readIdx(const std::string& path, uint8_t wantNdim) {
+// `type` 0x08 (unsigned bytes) or 0x0C (big-endian int32, QMNIST's labels).
+IdxFile readIdx(const std::string& path, uint8_t wantNdim, uint8_t type = 0x08) {
     const uint64_t size = fileSize(path);
     bool gzipped = false;
     {
@@ -71,8 +72,9 @@ IdxFile readIdx(const std::string& path, uint8_t wantNdim) {
     };
     unsigned char magic[4];
     if (readExact(magic, 4) != 4) fail(path, "too short for an idx header");
-    const unsigned char expectType = 0x08;
-    const uint32_t wantMagic = wantNdim == 3 ? 0x00000803u : 0x00000801u;
+    const unsigned char expectType = type;
+    const uint64_t elemSize = type == 0x0C ? 4 : 1;
+    const uint32_t wantMagic = uint32_t(type) << 8 | wantNdim;
     const uint32_t gotMagic = uint32_t(magic[0]) << 24 | uint32_t(magic[1]) << 16 | uint32_t(magic[2]) << 8 | magic[3];
     if (magic[0] != 0 || magic[1] != 0 || magic[2] != expectType || magic[3] != wantNdim) {
         char buf[64];
@@ -90,6 +92,7 @@ IdxFile readIdx(const std::string& path, uint8_t wantNdim) {
         if (d != 0 && expected > (uint64_t(1) << 40) / d) fail(path, "idx header claims an absurd size");
         expected *= d;
     }
+    expected *= elemSize;
     if (wantNdim == 3 && (out.dims[1] == 0 || out.dims[2] == 0 || out.dims[1] > 65535 || out.dims[2] > 65535))
         fail(path, "idx header has invalid image size " + std::to_string(out.dims[1]) + "x" + std::to_string(out.dims[2]));
     const uint64_t headerBytes = 4 + 4 * uint64_t(wantNdim);
@@ -157,6 +160,67 @@ private:
     std::vector<int64_t> labels_;
     std::vector<std::string> classes_;
 };
+
+// The class names of torchvision's MNIST-style datasets (torchvision/datasets/mnist.py).
+const std::vector<std::string> kKmnistClasses = {"o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"};
+
+std::vector<std::string> charClasses(const char* chars, bool withNa = false) {
+    std::vector<std::string> out;
+    if (withNa) out.push_back("N/A");
+    for (const char* c = chars; *c; ++c) out.emplace_back(1, *c);
+    return out;
+}
+
+const char* kDigits = "0123456789";
+const char* kUpper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const char* kLower = "abcdefghijklmnopqrstuvwxyz";
+
+std::vector<std::string> emnistClasses(const std::string& split) {
+    if (split == "letters") return charClasses(kLower, true);
+    if (split == "digits" || split == "mnist") return charClasses(kDigits);
+    if (split == "byclass") return charClasses((std::string(kDigits) + kUpper + kLower).c_str());
+    // bymerge and balanced merge the letters whose cases look alike.
+    return charClasses((std::string(kDigits) + kUpper + "abdefghnqrt").c_str());
+}
+
+std::vector<std::string> torchvisionIdxClasses(const std::string& cls, const std::string& emnistSplit) {
+    if (cls == "FashionMNIST") return kFashionClasses;
+    if (cls == "KMNIST") return kKmnistClasses;
+    if (cls == "EMNIST") return emnistClasses(emnistSplit);
+    return kMnistClasses;  // MNIST, QMNIST
+}
+
+// Fashion-MNIST and MNIST share file names and layout; their label files
+// do not: the first labels of each published file tell them apart.
+bool startsWithLabels(const std::vector<int64_t>& labels, std::initializer_list<int64_t> head) {
+    return labels.size() >= head.size() && std::equal(head.begin(), head.end(), labels.begin());
+}
+
+std::string knownIdxDataset(const std::vector<int64_t>& labels) {
+    if ((labels.size() == 60000 && startsWithLabels(labels, {9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9})) ||
+        (labels.size() == 10000 && startsWithLabels(labels, {9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5})))
+        return "FashionMNIST";
+    if ((labels.size() == 60000 && startsWithLabels(labels, {5, 0, 4, 1, 9, 2, 1, 3, 1, 4})) ||
+        (labels.size() == 10000 && startsWithLabels(labels, {7, 2, 1, 0, 4, 1, 4, 9, 5, 9})))
+        return "MNIST";
+    return {};
+}
+
+// Class names from the format: torchvision's folder layout
+// (root/<Name>/raw/file) names the dataset; otherwise the published label
+// files are recognised by content; otherwise the labels are numbered.
+std::vector<std::string> idxClassNames(const std::string& file, const std::vector<int64_t>& labels,
+                                       int64_t maxLabel) {
+    const std::string rawDir = dirName(file);
+    const std::string named = baseName(rawDir) == "raw" ? baseName(dirName(rawDir)) : std::string();
+    if (named == "MNIST" || named == "FashionMNIST" || named == "KMNIST" || named == "QMNIST")
+        return torchvisionIdxClasses(named, "");
+    const std::string known = knownIdxDataset(labels);
+    if (!known.empty()) return torchvisionIdxClasses(known, "");
+    std::vector<std::string> classes;
+    for (int64_t i = 0; i <= maxLabel; ++i) classes.push_back(std::to_string(i));
+    return classes;
+}
 
 bool isIdxName(const std::string& name, const char* kind) {
     const std::string s = std::string("-") + kind;
@@ -470,15 +534,66 @@ std::unique_ptr<Dataset> openIdx(const std::string& fileIn, const OpenOptions&) 
         labels.assign(l.data.begin(), l.data.end());
         for (auto v : labels) maxLabel = std::max(maxLabel, v);
     }
-    std::vector<std::string> classes;
-    if (lowerAscii(file).find("fashion") != std::string::npos && maxLabel < 10) {
-        classes = kFashionClasses;
-    } else if (maxLabel < 10) {
-        classes = kMnistClasses;
-    } else {
-        for (int64_t i = 0; i <= maxLabel; ++i) classes.push_back(std::to_string(i));
-    }
+    std::vector<std::string> classes = idxClassNames(file, labels, maxLabel);
     return std::make_unique<IdxDataset>(file, std::move(images), std::move(labels), std::move(classes));
+}
+
+std::string withOrWithoutGzFile(const std::string& p) {
+    if (isRegularFile(p)) return p;
+    if (isRegularFile(p + ".gz")) return p + ".gz";
+    return {};
+}
+
+// torchvision's MNIST, FashionMNIST, KMNIST, EMNIST and QMNIST at
+// root/<cls>/raw/, with their file names per split (torchvision/datasets/mnist.py).
+std::unique_ptr<Dataset> openTorchvisionIdx(const std::string& root, const std::string& cls,
+                                            const std::string& split, const std::string& emnistSplit) {
+    const std::string raw = root + "/" + cls + "/raw/";
+    const bool test = split == "test" || split == "test10k" || split == "test50k";
+    std::string images, labels;
+    if (cls == "EMNIST") {
+        const std::string stem = raw + "emnist-" + (emnistSplit.empty() ? "balanced" : emnistSplit) + "-" +
+                                 (test ? "test" : "train");
+        images = stem + "-images-idx3-ubyte";
+        labels = stem + "-labels-idx1-ubyte";
+    } else if (cls == "QMNIST") {
+        const std::string stem = split == "nist" ? raw + "xnist" : raw + "qmnist-" + (test ? "test" : "train");
+        images = stem + "-images-idx3-ubyte";
+        labels = stem + "-labels-idx2-int";
+    } else {
+        images = raw + (test ? "t10k" : "train") + "-images-idx3-ubyte";
+        labels = raw + (test ? "t10k" : "train") + "-labels-idx1-ubyte";
+    }
+    const std::string imagesFile = withOrWithoutGzFile(images), labelsFile = withOrWithoutGzFile(labels);
+    if (imagesFile.empty()) fail(images, "not found (torchvision's " + cls + " layout, split " + split + ")");
+    if (labelsFile.empty()) fail(labels, "not found (torchvision's " + cls + " layout, split " + split + ")");
+    IdxFile im = readIdx(imagesFile, 3);
+    std::vector<int64_t> y;
+    if (cls == "QMNIST") {
+        // int32 rows of 8 columns; torchvision's compat target is column 0.
+        IdxFile l = readIdx(labelsFile, 2, 0x0C);
+        const size_t cols = l.dims.size() > 1 && l.dims[1] > 0 ? l.dims[1] : 1;
+        for (size_t r = 0; r < l.dims[0]; ++r) {
+            const uint8_t* p = l.data.data() + r * cols * 4;
+            y.push_back(int64_t(int32_t(uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3])));
+        }
+    } else {
+        IdxFile l = readIdx(labelsFile, 1);
+        y.assign(l.data.begin(), l.data.end());
+    }
+    if (y.size() != im.dims[0])
+        fail(labelsFile, "holds " + std::to_string(y.size()) + " labels but " + baseName(imagesFile) + " holds " +
+                             std::to_string(im.dims[0]) + " images");
+    if (split == "test10k" || split == "test50k") {  // QMNIST's halves of its test file
+        const size_t px = size_t(im.dims[1]) * im.dims[2];
+        const size_t first = split == "test10k" ? 0 : std::min<size_t>(10000, im.dims[0]);
+        const size_t last = split == "test10k" ? std::min<size_t>(10000, im.dims[0]) : im.dims[0];
+        im.data = std::vector<uint8_t>(im.data.begin() + first * px, im.data.begin() + last * px);
+        im.dims[0] = uint32_t(last - first);
+        y = std::vector<int64_t>(y.begin() + first, y.begin() + last);
+    }
+    return std::make_unique<IdxDataset>(imagesFile, std::move(im), std::move(y),
+                                        torchvisionIdxClasses(cls, emnistSplit));
 }
 
 std::unique_ptr<Dataset> openNumpy(const std::string& file, const OpenOptions&) {

@@ -1,0 +1,37 @@
+// torchvision's built-in datasets, opened from the root the user passes to
+// them: MNIST, FashionMNIST, KMNIST, EMNIST, QMNIST (root/<Name>/raw/ idx
+// files) and CIFAR10/CIFAR100 (root/cifar-10-batches-py, root/cifar-100-python
+// pickles). Class names come from the format (torchvision's lists, CIFAR's
+// meta file), never from the path.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/dataset/dataset.h"
+
+namespace bs {
+
+// True for the class names openTorchvisionDataset knows.
+bool isTorchvisionDatasetClass(const std::string& cls);
+
+// `split`: "train" (torchvision's default) or "test"; QMNIST also "test10k",
+// "test50k", "nist". `emnistSplit`: EMNIST's split ("balanced" when empty).
+// Throws Error naming the missing or bad file.
+std::unique_ptr<Dataset> openTorchvisionDataset(const std::string& root, const std::string& cls,
+                                                const std::string& split = "train",
+                                                const std::string& emnistSplit = "");
+
+// The train split of the first torchvision layout found under `root`, or
+// null when `root` holds none (openDataset's folder detection).
+std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root);
+
+namespace detail {
+std::unique_ptr<Dataset> openTorchvisionIdx(const std::string& root, const std::string& cls,
+                                            const std::string& split,
+                                            const std::string& emnistSplit);
+// CIFAR-10 / CIFAR-100 from their python pickle folder (the folder itself).
+std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, bool train);
+}  // namespace detail
+
+}  // namespace bs

@@ -1,0 +1,232 @@
+// batchscope compare on users' own loaders: each tests/loader_scenarios.py
+// mode is a DataLoader written as in a training script (custom Dataset,
+// Compose with a Lambda, a generator in __init__...) over Fashion-MNIST's
+// test split or scikit-image's photos. Each bug must be named by its kind
+// on a real dump, and the clean loaders must give no error.
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <string>
+
+#include "core/compare/compare.h"
+#include "core/dataset/torchvision_datasets.h"
+#include "support/testsupport.h"
+
+namespace {
+
+const QString kFashion = "/usr/share/datasets/fashion-mnist";
+
+const bs::Finding* find(const bs::CompareReport& r, const std::string& kind) {
+    for (const auto& f : r.findings)
+        if (f.kind == kind) return &f;
+    return nullptr;
+}
+
+QString describe(const bs::CompareReport& r) {
+    QString s;
+    for (const auto& f : r.findings)
+        s += QString::fromStdString(bs::severityName(f.severity) + " " + f.kind + " [" + f.stage +
+                                    "] " + f.message + "\n");
+    return s;
+}
+
+}  // namespace
+
+class TestCompareLoaders : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir data_;  // Fashion-MNIST unpacked once, photos: read-only inputs
+
+    // Dumps `mode` into its own temporary folder and compares it.
+    bs::CompareReport compareMode(const QString& mode, QTemporaryDir& out) {
+        const QString dump = out.filePath("dump");
+        const auto r =
+            bstest::runPython({bstest::sourceDir() + "/tests/loader_scenarios.py",
+                               bstest::sourceDir() + "/python", mode, data_.path(), dump},
+                              300000);
+        if (r.exitCode != 0 || !r.out.contains("ok"))
+            throw std::runtime_error(
+                ("python " + mode + " failed: " + r.err.right(1500)).toStdString());
+        return bs::CompareSession(dump.toStdString()).run();
+    }
+
+    void expectKind(const QString& mode, const std::string& kind, bs::Severity atLeast,
+                    const std::string& stagePrefix = {}) {
+        QTemporaryDir out;
+        const auto r = compareMode(mode, out);
+        const bs::Finding* f = find(r, kind);
+        QVERIFY2(f, qPrintable(mode + ": no " + QString::fromStdString(kind) + "\n" + describe(r)));
+        QVERIFY2(int(f->severity) >= int(atLeast), qPrintable(describe(r)));
+        if (!stagePrefix.empty())
+            QVERIFY2(f->stage.rfind(stagePrefix, 0) == 0,
+                     qPrintable(QString::fromStdString(f->stage)));
+    }
+
+    void expectClean(const QString& mode) {
+        QTemporaryDir out;
+        const auto r = compareMode(mode, out);
+        QVERIFY2(!r.hasAtLeast(bs::Severity::Error), qPrintable(mode + "\n" + describe(r)));
+        for (const char* k : {"worker_rng_shared", "epoch_rng_repeated", "pipeline_divergence"})
+            QVERIFY2(!find(r, k), qPrintable(mode + "\n" + describe(r)));
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        if (!bstest::torchvisionAvailable())
+            QSKIP("needs /usr/bin/python3 with torch, torchvision and PIL");
+        if (!QFileInfo::exists(kFashion + "/t10k-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST (dataset-fashion-mnist) not installed");
+        const auto r = bstest::runPython({"-c", "import skimage.data, numpy"});
+        if (r.exitCode != 0) QSKIP("needs python3-skimage and python3-numpy");
+    }
+
+    // Clean loaders: the tutorial's torchvision dataset, random torchvision
+    // augmentation, a transform written in __getitem__, an ImageFolder.
+    void cleanLoadersGiveNoError() {
+        try {
+            expectClean("fashion_clean");
+            expectClean("fashion_random_clean");
+            expectClean("photos_clean");
+            expectClean("photos_random");
+            expectClean("worker_rng_fixed");
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // A transform inside __getitem__: said once, not blamed.
+    void transformInGetitemIsNotBlamed() {
+        QTemporaryDir out;
+        bs::CompareReport r;
+        try {
+            r = compareMode("getitem_clean", out);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        const bs::Finding* f = find(r, "unreproducible_pipeline");
+        QVERIFY2(f, qPrintable(describe(r)));
+        QVERIFY(int(f->severity) <= int(bs::Severity::Warning));
+        QVERIFY2(f->message.find("FashionFromArrays") != std::string::npos, f->message.c_str());
+        QVERIFY2(!r.hasAtLeast(bs::Severity::Error), qPrintable(describe(r)));
+        QCOMPARE(r.summary["pixel_compared"].get<int>(), 0);
+    }
+
+    void divideBySumLambdaIsCollapsed() {
+        try {
+            expectKind("divide_by_sum", "collapsed_range", bs::Severity::Error, "output");
+            expectKind("divide_by_sum_getitem", "collapsed_range", bs::Severity::Error, "output");
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    void doubleNormalizeNamesTheStage() {
+        try {
+            expectKind("double_normalize", "double_normalization", bs::Severity::Error,
+                       "3:Normalize");
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    void unscaledInputBeforeNormalize() {
+        try {
+            expectKind("unscaled", "unscaled_input", bs::Severity::Error, "4:Normalize");
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    void offByOneIsIndexMismatch() {
+        try {
+            expectKind("offbyone", "index_mismatch", bs::Severity::Error, "dataset");
+            expectKind("shared_buffer", "index_mismatch", bs::Severity::Error, "dataset");
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    void bgrIsChannelSwap() {
+        try {
+            expectKind("channel_swap", "channel_swap", bs::Severity::Error);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // Bad samples are named, the rest of the batches are still dumped.
+    void badSamplesAreNamed() {
+        try {
+            QTemporaryDir out;
+            auto r = compareMode("none_sample", out);
+            const bs::Finding* f = find(r, "invalid_sample");
+            QVERIFY2(f && f->stage == "dataset", qPrintable(describe(r)));
+            for (const auto& s : f->samples) {
+                QCOMPARE(int(s.index % 7), 3);
+                QVERIFY2(s.path.find("/photos/class_") != std::string::npos, s.path.c_str());
+            }
+            QVERIFY(r.summary["samples"].get<int>() > 0);
+            QVERIFY2(!find(r, "missing_in_epoch"), qPrintable(describe(r)));
+
+            QTemporaryDir out2;
+            r = compareMode("getitem_raises", out2);
+            f = find(r, "getitem_error");
+            QVERIFY2(f && f->stage == "dataset", qPrintable(describe(r)));
+            QCOMPARE(int(f->samples.front().index % 5), 2);
+            QCOMPARE(f->samples.front().detail["type"].get<std::string>(),
+                     std::string("FileNotFoundError"));
+            QVERIFY2(f->message.find("loader_scenarios.py:") != std::string::npos,
+                     f->message.c_str());
+
+            QTemporaryDir out3;
+            r = compareMode("mixed_sizes", out3);
+            f = find(r, "collate_error");
+            QVERIFY2(f && f->stage == "collate", qPrintable(describe(r)));
+            QVERIFY2(f->message.find("[3,40,40]") != std::string::npos, f->message.c_str());
+            QCOMPARE(int(f->samples.front().detail["dropped"][0].get<int>() % 6), 1);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    void generatorCopiedIntoWorkers() {
+        try {
+            QTemporaryDir out;
+            const auto r = compareMode("worker_rng", out);
+            const bs::Finding* f = find(r, "worker_rng_shared");
+            QVERIFY2(f && f->severity == bs::Severity::Error, qPrintable(describe(r)));
+            QVERIFY2(f->message.find("NoisyFashion") != std::string::npos, f->message.c_str());
+            QVERIFY2(f->message.find("worker_init_fn") != std::string::npos, f->message.c_str());
+            QVERIFY2(find(r, "epoch_rng_repeated"), qPrintable(describe(r)));
+
+            // Seeded per worker but the same seeds every epoch.
+            QTemporaryDir out2;
+            const auto e = compareMode("epoch_rng", out2);
+            QVERIFY2(find(e, "epoch_rng_repeated"), qPrintable(describe(e)));
+            QVERIFY2(!find(e, "worker_rng_shared"), qPrintable(describe(e)));
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // torchvision's own folder layout: the split from the manifest, the
+    // class names from the dataset class.
+    void torchvisionFashionByRoot() {
+        QTemporaryDir out;
+        try {
+            compareMode("fashion_clean", out);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        const auto test =
+            bs::openTorchvisionDataset(data_.path().toStdString(), "FashionMNIST", "test");
+        QCOMPARE(test->size(), size_t(10000));
+        QCOMPARE(test->classes()[0], std::string("T-shirt/top"));
+        const auto train = bs::openDataset(data_.path().toStdString());  // root: train split
+        QCOMPARE(train->size(), size_t(60000));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCompareLoaders)
+#include "test_compare_loaders.moc"

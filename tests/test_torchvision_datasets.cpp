@@ -1,0 +1,140 @@
+// torchvision's built-in datasets by their root (KMNIST, EMNIST, QMNIST,
+// CIFAR-10/100, FashionMNIST), checked against what torchvision itself reads
+// from the same files (tests/torchvision_fixtures.py), and CIFAR pickles that
+// would run code refused.
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dataset/torchvision_datasets.h"
+#include "support/testsupport.h"
+
+class TestTorchvisionDatasets : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir root_;
+    nlohmann::json reference_;
+
+    // Size, class names, labels and pixels of two samples as torchvision gives them.
+    void checkAgainstTorchvision(const bs::Dataset& ds, const std::string& key) {
+        const auto& ref = reference_[key];
+        QCOMPARE(ds.size(), ref["size"].get<size_t>());
+        QCOMPARE(ds.classes(), ref["classes"].get<std::vector<std::string>>());
+        for (const auto& s : ref["samples"]) {
+            const size_t i = s["index"].get<size_t>();
+            const bs::Image im = ds.loadRaw(i);
+            int64_t sum = 0;
+            for (uint8_t v : im.pixels) sum += v;
+            QCOMPARE(sum, s["sum"].get<int64_t>());
+            const auto first = s["first"].get<std::vector<int>>();
+            for (size_t c = 0; c < first.size(); ++c) QCOMPARE(int(im.pixels[c]), first[c]);
+            if (ref.contains("written_labels"))
+                QCOMPARE(ds.label(i), ref["written_labels"][i].get<int64_t>());
+            else
+                QCOMPARE(ds.label(i), s["label"].get<int64_t>());
+        }
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        if (!bstest::torchvisionAvailable())
+            QSKIP("needs /usr/bin/python3 with torch and torchvision");
+        const auto r = bstest::runPython(
+            {bstest::sourceDir() + "/tests/torchvision_fixtures.py", root_.path()}, 300000);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
+        reference_ = nlohmann::json::parse(r.out.toStdString());
+    }
+
+    void mnistFamilyBySplit() {
+        const std::string root = root_.path().toStdString();
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "KMNIST", "test"), "KMNIST/test");
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "KMNIST", "train"),
+                                "KMNIST/train");
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "EMNIST", "test", "letters"),
+                                "EMNIST/letters/test");
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "QMNIST", "test"), "QMNIST/test");
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "QMNIST", "train"),
+                                "QMNIST/train");
+    }
+
+    void cifarPickles() {
+        const std::string root = root_.path().toStdString();
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "CIFAR10", "train"),
+                                "CIFAR10/train");
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "CIFAR10", "test"),
+                                "CIFAR10/test");
+        checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "CIFAR100", "test"),
+                                "CIFAR100/test");
+        // Every command opens the folder itself too.
+        const auto ds = bs::openDataset(root + "/cifar-10-batches-py");
+        QCOMPARE(ds->size(), reference_["CIFAR10/train"]["size"].get<size_t>());
+        QVERIFY2(ds->path(7).find("data_batch_2#1") != std::string::npos, ds->path(7).c_str());
+    }
+
+    // The root with several layouts opens the first in torchvision's list
+    // (KMNIST here), its train split.
+    void rootDetection() {
+        const auto ds = bs::openDataset(root_.path().toStdString());
+        QCOMPARE(ds->classes(),
+                 reference_["KMNIST/train"]["classes"].get<std::vector<std::string>>());
+        QCOMPARE(ds->size(), reference_["KMNIST/train"]["size"].get<size_t>());
+    }
+
+    // A pickle whose data is os.system(...) is refused by name, and runs nothing.
+    void hostilePickleIsRefused() {
+        const QString hostile = root_.filePath("hostile");
+        try {
+            bs::openTorchvisionDataset(hostile.toStdString(), "CIFAR10", "train");
+            QFAIL("a pickle calling os.system was accepted");
+        } catch (const bs::Error& e) {
+            const QString msg = e.what();
+            QVERIFY2(msg.contains("data_batch_1") && msg.contains("refuses to call"), e.what());
+            QVERIFY2(msg.contains("system"), e.what());
+        }
+        QVERIFY(!QFileInfo::exists(root_.filePath("pwned")));
+        // A truncated batch is an error naming the file, not a crash.
+        const QString cut = root_.filePath("cut/cifar-10-batches-py");
+        QDir().mkpath(cut);
+        QFile src(root_.filePath("cifar-10-batches-py/data_batch_1"));
+        QVERIFY(src.open(QIODevice::ReadOnly));
+        bstest::writeFile(cut + "/data_batch_1", src.readAll().left(2000));
+        try {
+            bs::openTorchvisionDataset(root_.filePath("cut").toStdString(), "CIFAR10", "train");
+            QFAIL("a truncated pickle was accepted");
+        } catch (const bs::Error& e) {
+            QVERIFY2(QString(e.what()).contains("data_batch_1"), e.what());
+        }
+    }
+
+    // Class names come from the format: Fashion-MNIST's published label
+    // files are recognised by content wherever they are.
+    void fashionNamesFromContent() {
+        const QString fashion = "/usr/share/datasets/fashion-mnist";
+        if (!QFileInfo::exists(fashion + "/t10k-labels-idx1-ubyte.gz"))
+            QSKIP("Fashion-MNIST not installed");
+        QTemporaryDir plain;
+        QFile::copy(fashion + "/t10k-images-idx3-ubyte.gz",
+                    plain.filePath("t10k-images-idx3-ubyte.gz"));
+        QFile::copy(fashion + "/t10k-labels-idx1-ubyte.gz",
+                    plain.filePath("t10k-labels-idx1-ubyte.gz"));
+        const auto ds = bs::openDataset(plain.path().toStdString());
+        QCOMPARE(ds->classes().front(), std::string("T-shirt/top"));
+        // A folder named "fashion" with other labels is not Fashion-MNIST.
+        QTemporaryDir other;
+        const QString named = other.filePath("fashion");
+        QDir().mkpath(named);
+        QFile::copy(root_.filePath("KMNIST/raw/t10k-images-idx3-ubyte"),
+                    named + "/t10k-images-idx3-ubyte");
+        QFile::copy(root_.filePath("KMNIST/raw/t10k-labels-idx1-ubyte"),
+                    named + "/t10k-labels-idx1-ubyte");
+        const auto digits = bs::openDataset(named.toStdString());
+        QCOMPARE(digits->classes().front(), std::string("0"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTorchvisionDatasets)
+#include "test_torchvision_datasets.moc"
