@@ -45,9 +45,15 @@ static ProcessResult run(const QString& program, const QStringList& args, int ti
 
 ProcessResult runCli(const QStringList& args, int timeoutMs) { return run(cliPath(), args, timeoutMs); }
 
+QString pythonPath() {
+    const QString fromEnv = qEnvironmentVariable("BATCHSCOPE_PYTHON");
+    return fromEnv.isEmpty() ? QStringLiteral("/usr/bin/python3") : fromEnv;
+}
+
 ProcessResult runPython(const QStringList& args, int timeoutMs) {
-    if (!QFile::exists("/usr/bin/python3")) return {-2, {}, "python3 missing"};
-    return run("/usr/bin/python3", args, timeoutMs);
+    const QString python = pythonPath();
+    if (!QFile::exists(python)) return {-2, {}, python + " missing"};
+    return run(python, args, timeoutMs);
 }
 
 bool torchvisionAvailable() {
