@@ -141,7 +141,9 @@ Diff compare(const float* a, const float* b, size_t n, double tolerance) {
     size_t over = 0;
     for (size_t i = 0; i < n; ++i) {
         const double e = std::fabs(double(a[i]) - double(b[i]));
-        if (!(e <= d.maxAbs)) d.maxAbs = e;  // also catches NaN
+        // A NaN difference sticks (e > NaN is false): every later
+        // `maxAbs <= tol` check then fails, whatever the later elements are.
+        if (std::isnan(e) || e > d.maxAbs) d.maxAbs = e;
         if (!(e <= tolerance)) ++over;
     }
     d.fractionOver = n ? double(over) / double(n) : 0.0;
