@@ -8,7 +8,9 @@
 
 #include <cmath>
 #include <limits>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "core/audit/anomaly.h"
 #include "core/audit/audit.h"
@@ -88,6 +90,58 @@ std::vector<Finding> audit(const QString& root, const std::string& pipelineText,
     std::shared_ptr<const Dataset> ds = openDataset(root.toStdString());
     const Pipeline p = pipe(pipelineText);
     AuditEngine engine(p, settings);
+    runAudit(ds, p, opt, engine);
+    return engine.findings();
+}
+
+// Test doubles appended to a pipeline after ToTensor. Both leave the tensor
+// unchanged unless `broken`, so each finding has its clean control.
+
+// A broken loader double: the stage scales values by 2 on any thread but
+// the one that built it, the way per-worker state does in a loader that
+// copies a dataset into its workers. The audit computes samples alone on the
+// calling thread (workers = 0) and the Loader's batches on worker threads.
+class WorkerStateStage : public Transform {
+public:
+    explicit WorkerStateStage(bool broken) : broken_(broken), owner_(std::this_thread::get_id()) {}
+    std::string op() const override { return "WorkerState"; }
+    json params() const override { return json::object(); }
+    StageValue apply(const StageValue& in, Rng&, json&) const override {
+        StageValue out = in;
+        if (broken_ && std::this_thread::get_id() != owner_)
+            for (auto& v : out.tensor.values) v *= 2;
+        return out;
+    }
+
+private:
+    bool broken_;
+    std::thread::id owner_;
+};
+
+// Randomness batchscope does not control: a shared counter instead of the
+// stage's Rng, so replaying (seed, epoch, index) gives another value.
+class UncontrolledNoiseStage : public Transform {
+public:
+    explicit UncontrolledNoiseStage(bool broken) : broken_(broken) {}
+    std::string op() const override { return "UncontrolledNoise"; }
+    json params() const override { return json::object(); }
+    bool isRandom() const override { return true; }
+    StageValue apply(const StageValue& in, Rng&, json&) const override {
+        StageValue out = in;
+        if (broken_) out.tensor.values.at(0) += float(++calls_ % 7) * 0.01f;
+        return out;
+    }
+
+private:
+    bool broken_;
+    mutable std::atomic<int> calls_{0};
+};
+
+std::vector<Finding> auditWith(const QString& root, std::shared_ptr<const Transform> stage, AuditOptions opt) {
+    std::shared_ptr<const Dataset> ds = openDataset(root.toStdString());
+    Pipeline p = pipe(R"J([{"op":"ToTensor"}])J");
+    p.append(std::move(stage));
+    AuditEngine engine(p);
     runAudit(ds, p, opt, engine);
     return engine.findings();
 }
@@ -353,6 +407,58 @@ private Q_SLOTS:
         const Finding* hidden = find(fs, "hidden_class");
         QVERIFY2(hidden && hidden->severity == Severity::Warning, qPrintable(describe(fs)));
         QCOMPARE(QString::fromStdString(hidden->samples.at(0).path), root + "/.hidden");
+    }
+
+    // loader_mismatch fires when the Loader's batches differ from the
+    // samples computed alone, and only then.
+    void loaderMismatchFromABrokenLoaderDouble() {
+        QTemporaryDir dir;
+        const QString root = makeFolder(dir, 8, 24, 20);
+        AuditOptions opt;
+        opt.batchSize = 4;
+        opt.workers = 0;  // samples alone on this thread, the Loader's workers elsewhere
+        const auto broken = auditWith(root, std::make_shared<WorkerStateStage>(true), opt);
+        const Finding* f = find(broken, "loader_mismatch");
+        QVERIFY2(f, qPrintable(describe(broken)));
+        QCOMPARE(f->severity, Severity::Error);
+        QCOMPARE(f->stage, std::string("loader"));
+        QVERIFY2(f->message.find("differs from the stack of its samples") != std::string::npos,
+                 f->message.c_str());
+        // Deterministic per thread: not a replay problem.
+        QVERIFY2(!find(broken, "nondeterministic_transform"), qPrintable(describe(broken)));
+        const auto clean = auditWith(root, std::make_shared<WorkerStateStage>(false), opt);
+        QVERIFY2(!find(clean, "loader_mismatch"), qPrintable(describe(clean)));
+    }
+
+    // nondeterministic_transform names the stage whose replay differs.
+    void nondeterministicTransformNamesTheStage() {
+        QTemporaryDir dir;
+        const QString root = makeFolder(dir, 6, 24, 20);
+        AuditOptions opt;
+        opt.batchSize = 3;
+        const auto broken = auditWith(root, std::make_shared<UncontrolledNoiseStage>(true), opt);
+        const Finding* f = find(broken, "nondeterministic_transform");
+        QVERIFY2(f, qPrintable(describe(broken)));
+        QCOMPARE(f->stage, std::string("2:UncontrolledNoise"));
+        QCOMPARE(f->severity, Severity::Warning);
+        const auto clean = auditWith(root, std::make_shared<UncontrolledNoiseStage>(false), opt);
+        QVERIFY2(!find(clean, "nondeterministic_transform"), qPrintable(describe(clean)));
+    }
+
+    // transform_error: a stage that raises for a sample (torchvision would
+    // raise too) is a finding naming the stage and the file, not an abort.
+    void transformErrorNamesStageAndFile() {
+        QTemporaryDir dir;
+        const QString root = makeFolder(dir, 4, 40, 30);
+        const auto broken = audit(root, R"J([{"op":"RandomCrop","size":36},{"op":"ToTensor"}])J");
+        const Finding* f = find(broken, "transform_error");
+        QVERIFY2(f, qPrintable(describe(broken)));
+        QCOMPARE(f->severity, Severity::Error);
+        QCOMPARE(f->stage, std::string("1:RandomCrop"));
+        QCOMPARE(f->count, size_t(4));
+        QCOMPARE(QString::fromStdString(f->samples.at(0).path), root + "/img00.png");
+        const auto clean = audit(root, R"J([{"op":"RandomCrop","size":24},{"op":"ToTensor"}])J");
+        QVERIFY2(!find(clean, "transform_error"), qPrintable(describe(clean)));
     }
 
     void cancelKeepsWhatWasScanned() {

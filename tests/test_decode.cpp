@@ -3,6 +3,8 @@
 #include <QImageWriter>
 #include <QtTest>
 
+#include <unistd.h>
+
 #include <zlib.h>
 
 #include <functional>
@@ -71,7 +73,7 @@ class TestDecode : public QObject {
 private Q_SLOTS:
     void truncatedSkimageJpeg() {
         const QString path = "/usr/lib/python3/dist-packages/skimage/data/truncated.jpg";
-        if (!QFile::exists(path)) QSKIP("skimage data not installed");
+        if (!QFile::exists(path)) BSTEST_SKIP("skimage data not installed");
         expectError([&] { bs::decodeImageFile(path.toStdString()); },
                     bs::DecodeErrorKind::Truncated, {"image file is truncated", path},
                     "skimage truncated.jpg");
@@ -289,7 +291,7 @@ private Q_SLOTS:
     // refused from its marker structure before any decoding.
     void pathologicalScanCountRefused() {
         QFile f(fixture("rgb_420.jpg"));
-        if (!f.exists()) QSKIP("fixture rgb_420.jpg missing");
+        if (!f.exists()) BSTEST_SKIP("fixture rgb_420.jpg missing");
         QVERIFY(f.open(QIODevice::ReadOnly));
         const QByteArray jpeg = f.readAll();
         const int sos = jpeg.indexOf(QByteArray("\xFF\xDA", 2));
@@ -318,6 +320,10 @@ private Q_SLOTS:
     // (a TimeLimit error can only come from libjpeg's progress callback, so
     // the decode was cut short, not judged afterwards), PNG between rows.
     // Each file decodes without the limit, so it is slow, not broken.
+    // Both sides are far from the limits used, on any machine: the slow
+    // files take seconds (JPEG) and over 50 ms (PNG) against a 1 ms limit;
+    // the ordinary file takes well under a millisecond against the default
+    // 10 s limit.
     void timeLimitStopsSlowJpegAndPng() {
         QTemporaryDir dir;
         const QString jpeg = dir.path() + "/many_scans.jpg";
@@ -330,9 +336,9 @@ private Q_SLOTS:
         QVERIFY(flat.save(png));
 
         bs::DecodeOptions limited;
-        limited.timeLimitSeconds = 0.02;
+        limited.timeLimitSeconds = 0.001;
         expectError([&] { bs::decodeImageFile(jpeg.toStdString(), limited); },
-                    bs::DecodeErrorKind::TimeLimit, {jpeg, "time limit of 0.02 s"}, "jpeg");
+                    bs::DecodeErrorKind::TimeLimit, {jpeg, "time limit of 0.001 s"}, "jpeg");
         expectError([&] { bs::decodeImageFile(png.toStdString(), limited); },
                     bs::DecodeErrorKind::TimeLimit, {png, "time limit"}, "png");
 
@@ -342,16 +348,58 @@ private Q_SLOTS:
         const bs::Image big = bs::decodeImageFile(png.toStdString(), unlimited);
         QCOMPARE(big.height, 6000);
         QCOMPARE(int(big.at(5999, 5999, 2)), 77);
-        // An ordinary file is untouched by the same limit.
+        // An ordinary file is untouched by the default limit.
         bstest::writePatternImage(dir.path() + "/small.png", 64, 48, 3);
-        QCOMPARE(bs::decodeImageFile((dir.path() + "/small.png").toStdString(), limited).width, 64);
+        QCOMPARE(bs::decodeImageFile((dir.path() + "/small.png").toStdString(), {}).width, 64);
+    }
+
+    // GIF is stopped between rows and TIFF between strips (or abandoned to
+    // its helper thread): 8000x8000 single-colour files, a quarter of a
+    // second or more to decode, against a 1 ms limit.
+    void timeLimitStopsSlowGifAndTiff() {
+        if (!bstest::torchvisionAvailable()) BSTEST_SKIP("python3 with PIL writes the GIF and TIFF files");
+        QTemporaryDir dir;
+        const QString gif = dir.path() + "/huge.gif", tif = dir.path() + "/huge.tif";
+        const auto r = bstest::runPython(
+            {"-c",
+             "import sys; from PIL import Image\n"
+             "im = Image.new('L', (8000, 8000), 91)\n"
+             "im.convert('P').save(sys.argv[1])\n"
+             "im.save(sys.argv[2], compression='tiff_lzw')\n",
+             gif, tif});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        bs::DecodeOptions limited;
+        limited.timeLimitSeconds = 0.001;
+        for (const QString& f : {gif, tif})
+            expectError([&] { bs::decodeImageFile(f.toStdString(), limited); },
+                        bs::DecodeErrorKind::TimeLimit, {f, "time limit of 0.001 s"}, "gif/tiff");
+        QTRY_COMPARE_WITH_TIMEOUT(bs::abandonedDecodesRunning(), 0, 120000);
+        bs::DecodeOptions unlimited;
+        unlimited.timeLimitSeconds = 0;
+        for (const QString& f : {gif, tif}) {
+            const bs::Image im = bs::decodeImageFile(f.toStdString(), unlimited);
+            QCOMPARE(im.width, 8000);
+            QCOMPARE(int(im.at(7999, 7999, 0)), 91);
+        }
+    }
+
+    // A file over 2 GiB is refused as oversized from its size alone (a
+    // sparse file: nothing is written or read), naming the file.
+    void filesOver2GiBAreRefused() {
+        QTemporaryDir dir;
+        const QString path = dir.path() + "/huge.png";
+        bstest::writePatternImage(path, 16, 16, 1);
+        QCOMPARE(bs::decodeImageFile(path.toStdString()).width, 16);  // valid before growing
+        QVERIFY(::truncate(path.toLocal8Bit().constData(), off_t(bs::kMaxImageFileBytes) + 1) == 0);
+        expectError([&] { bs::decodeImageFile(path.toStdString()); }, bs::DecodeErrorKind::Oversized,
+                    {path, "2147483649 bytes exceeds the limit of 2147483648"}, "2 GiB");
     }
 
     // OpenCV's decoders cannot be stopped: past the limit the caller gets
     // its error at once and the decode finishes on a helper thread, which
     // then frees everything (the abandoned count returns to zero).
     void timeLimitAbandonsOpenCvDecode() {
-        if (!bstest::torchvisionAvailable()) QSKIP("python3 with PIL writes the WebP file");
+        if (!bstest::torchvisionAvailable()) BSTEST_SKIP("python3 with PIL writes the WebP file");
         QTemporaryDir dir;
         const QString webp = dir.path() + "/huge.webp";
         auto r = bstest::runPython(

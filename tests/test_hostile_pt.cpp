@@ -19,7 +19,7 @@ private Q_SLOTS:
     }
 
     void validDumpStillLoads() {
-        if (!bstest::torchvisionAvailable()) QSKIP("python3-torch is needed to write a .pt file");
+        if (!bstest::torchvisionAvailable()) BSTEST_SKIP("python3-torch is needed to write a .pt file");
         QTemporaryDir dir;
         const QString file = dir.path() + "/ok.pt";
         auto r = bstest::runPython({"-c",

@@ -51,7 +51,7 @@ private Q_SLOTS:
 };
 
 void TestImageFolder::orderMatchesTorchvision() {
-    if (!bstest::torchvisionAvailable()) QSKIP("torchvision (/usr/bin/python3) is missing: cannot compare order");
+    if (!bstest::torchvisionAvailable()) BSTEST_SKIP("torchvision (/usr/bin/python3) is missing: cannot compare order");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     const QString r = tmp.path() + "/root";

@@ -49,7 +49,7 @@ private Q_SLOTS:
 };
 
 void TestNpy::dtypesFromNumpy() {
-    if (!numpyAvailable()) QSKIP("numpy (/usr/bin/python3) is missing");
+    if (!numpyAvailable()) BSTEST_SKIP("numpy (/usr/bin/python3) is missing");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     // Each dtype from the same base sequence; versions 1, 2 and 3 of the format.
@@ -119,7 +119,7 @@ void TestNpy::dtypesFromNumpy() {
 }
 
 void TestNpy::npzFromNumpy() {
-    if (!numpyAvailable()) QSKIP("numpy (/usr/bin/python3) is missing");
+    if (!numpyAvailable()) BSTEST_SKIP("numpy (/usr/bin/python3) is missing");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     const char* script =
@@ -180,7 +180,7 @@ void TestNpy::writeRoundTrip() {
     QVERIFY_THROWS_EXCEPTION(bs::Error, bs::writeNpy((tmp.path() + "/no/dir/x.npy").toStdString(), {1}, {1.f}));
     QVERIFY_THROWS_EXCEPTION(bs::Error, bs::writeNpy(pf.toStdString(), {2, 2}, {1.f}));
 
-    if (!numpyAvailable()) QSKIP("numpy (/usr/bin/python3) is missing: numpy's reader not checked");
+    if (!numpyAvailable()) BSTEST_SKIP("numpy (/usr/bin/python3) is missing: numpy's reader not checked");
     auto r = bstest::runPython({"-c",
                                 "import sys, numpy as np\n"
                                 "a = np.load(sys.argv[1]); b = np.load(sys.argv[2])\n"

@@ -118,7 +118,7 @@ private Q_SLOTS:
     // and batchscope prints it back identically.
     void torchvisionTextOfRealComposeObjects() {
         if (!bstest::torchvisionAvailable())
-            QSKIP(
+            BSTEST_SKIP(
                 "torchvision not available in /usr/bin/python3: printed Compose text not checked");
         QTemporaryDir dir;
         QVERIFY(dir.isValid());

@@ -41,7 +41,7 @@ class TestTorchScript : public QObject {
 private Q_SLOTS:
     void scriptedModuleMatchesPython() {
         if (!bstest::torchvisionAvailable())
-            QSKIP("torch not available in /usr/bin/python3: TorchScript stage not checked");
+            BSTEST_SKIP("torch not available in /usr/bin/python3: TorchScript stage not checked");
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         QVERIFY(QDir(dir.path()).mkpath("models"));

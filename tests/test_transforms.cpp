@@ -90,7 +90,7 @@ private:
     // Runs our side, then python, then compares every case.
     void runCases(std::vector<Case>& cases, const bs::RandomContext& ctx) {
         if (!bstest::torchvisionAvailable())
-            QSKIP("torchvision/PIL not available in /usr/bin/python3: parity not checked");
+            BSTEST_SKIP("torchvision/PIL not available in /usr/bin/python3: parity not checked");
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const auto save = [&](const QString& n, const bs::Image& im) {
@@ -231,6 +231,71 @@ private Q_SLOTS:
              Tol::Exact},
         };
         runCases(cases, {});
+    }
+
+    // The comparison every case above relies on: a NaN difference must fail
+    // a maxAbs check even when later elements are equal.
+    void compareHelperKeepsNaN() {
+        const float ours[] = {5.f, std::nanf(""), 0.f}, ref[] = {0.f, 0.f, 0.f};
+        const bstest::Diff d = bstest::compare(ours, ref, 3, 0.0);
+        QVERIFY2(!(d.maxAbs <= 10.0), qPrintable(QString::number(d.maxAbs)));
+        QCOMPARE(d.fractionOver, 2.0 / 3.0);
+    }
+
+    // The drawn boxes follow `scale` and `ratio`: replaying recorded boxes in
+    // torchvision cannot see a draw that ignores them, their distribution can.
+    // torchvision draws the area fraction uniformly in scale and log(w/h)
+    // uniformly in log(ratio), then rounds w and h (hence the 3% slack).
+    void randomResizedCropDrawsFollowScaleAndRatio() {
+        const bs::Pipeline p = bs::Pipeline::fromJson(json::parse(
+            R"([{"op":"RandomResizedCrop","size":8,"scale":[0.3,0.5],"ratio":[0.5,2.0]}])"));
+        const bs::StageValue in = bs::StageValue::fromImage(makeImage(200, 150, 3, 5));
+        const int draws = 2000;
+        double areaSum = 0, minLogRatio = 1e9, maxLogRatio = -1e9;
+        int belowMidArea = 0, wide = 0;
+        for (int i = 0; i < draws; ++i) {
+            const json d = p.run(in, {7, 0, i}).drawn.at(0);
+            const int top = d["top"], left = d["left"], h = d["height"], w = d["width"];
+            QVERIFY(top >= 0 && left >= 0 && top + h <= 150 && left + w <= 200);
+            const double area = double(w) * h / (200.0 * 150.0), logRatio = std::log(double(w) / h);
+            QVERIFY2(area >= 0.3 * 0.97 && area <= 0.5 * 1.03,
+                     qPrintable(QString("draw %1: area fraction %2 outside scale [0.3, 0.5]").arg(i).arg(area)));
+            QVERIFY2(logRatio >= std::log(0.5 * 0.97) && logRatio <= std::log(2.0 * 1.03),
+                     qPrintable(QString("draw %1: w/h %2 outside ratio [0.5, 2]").arg(i).arg(double(w) / h)));
+            areaSum += area;
+            belowMidArea += area < 0.4;
+            wide += w > h;
+            minLogRatio = std::min(minLogRatio, logRatio);
+            maxLogRatio = std::max(maxLogRatio, logRatio);
+        }
+        qInfo("RandomResizedCrop: mean area %.3f, %d/%d below 0.4, w/h from %.2f to %.2f, %d wide",
+              areaSum / draws, belowMidArea, draws, std::exp(minLogRatio), std::exp(maxLogRatio), wide);
+        // The whole ranges are used, evenly (binomial bounds over 6 sigma).
+        QVERIFY(std::fabs(areaSum / draws - 0.4) < 0.02);
+        QVERIFY(belowMidArea > draws * 0.4 && belowMidArea < draws * 0.6);
+        QVERIFY(std::exp(minLogRatio) < 0.55 && std::exp(maxLogRatio) > 1.8);
+        QVERIFY(wide > draws * 0.35 && wide < draws * 0.65);
+    }
+
+    // RandomCrop's offsets are uniform over every position the padded input
+    // allows: each one is drawn, none outside.
+    void randomCropDrawsEveryOffset() {
+        const bs::Pipeline p = bs::Pipeline::fromJson(
+            json::parse(R"([{"op":"RandomCrop","size":[20,25],"padding":[4,2]}])"));
+        const bs::StageValue in = bs::StageValue::fromImage(rgb_);  // 37x29, padded 45x33
+        std::set<int> tops, lefts;
+        for (int i = 0; i < 1000; ++i) {
+            const json d = p.run(in, {3, 1, i}).drawn.at(0);
+            QCOMPARE(d["height"].get<int>(), 20);
+            QCOMPARE(d["width"].get<int>(), 25);
+            tops.insert(d["top"].get<int>());
+            lefts.insert(d["left"].get<int>());
+        }
+        QCOMPARE(tops.size(), size_t(33 - 20 + 1));
+        QCOMPARE(lefts.size(), size_t(45 - 25 + 1));
+        QCOMPARE(*tops.begin(), 0);
+        QCOMPARE(*tops.rbegin(), 33 - 20);
+        QCOMPARE(*lefts.rbegin(), 45 - 25);
     }
 
     // Random stages replayed in python with the parameters we recorded.

@@ -71,6 +71,67 @@ def pack_bits(values, bits):
     return bytes(out)
 
 
+def adam7_png(path, arr, bit_depth, color_type):
+    """An interlaced (Adam7) PNG, which Pillow cannot write: every pass is
+    its own sub-image of unfiltered rows."""
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    h, w = arr.shape[:2]
+    dtype = ">u2" if bit_depth == 16 else np.uint8
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = arr[y0::dy, x0::dx]
+        if sub.shape[0] and sub.shape[1]:
+            raw += b"".join(b"\x00" + r.astype(dtype).tobytes() for r in sub)
+    data = b"\x89PNG\r\n\x1a\n"
+    data += png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 1))
+    data += png_chunk(b"IDAT", zlib.compress(raw, 9))
+    data += png_chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def rle8_bmp(path, idx, palette):
+    """An 8-bit run-length encoded BMP (BI_RLE8), which Pillow reads but
+    cannot write: runs of equal indices, then absolute runs, bottom-up."""
+    h, w = idx.shape
+    body = bytearray()
+    for row in idx[::-1]:
+        x = 0
+        while x < w:
+            n = 1
+            while x + n < w and n < 255 and row[x + n] == row[x]:
+                n += 1
+            if n >= 2:
+                body += bytes([n, row[x]])
+            else:  # an absolute run of up to 255 literal indices (>= 3, padded to even)
+                m = 1
+                while x + m < w and m < 255 and not (x + m + 1 < w and row[x + m] == row[x + m + 1]):
+                    m += 1
+                if m < 3:
+                    body += b"".join(bytes([1, v]) for v in row[x:x + m])
+                else:
+                    body += bytes([0, m]) + bytes(row[x:x + m]) + (b"\x00" if m % 2 else b"")
+                n = m
+            x += n
+        body += b"\x00\x00"  # end of line
+    body += b"\x00\x01"  # end of bitmap
+    pal = b"".join(bytes([b, g, r, 0]) for r, g, b in palette)
+    offset = 14 + 40 + len(pal)
+    header = b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 1, len(body), 2835, 2835, len(palette), 0)
+    with open(path, "wb") as f:
+        f.write(header + info + pal + bytes(body))
+
+
+def ascii_ppm(path, arr):
+    """A plain (P3) PPM: decimal samples, several per line."""
+    h, w = arr.shape[:2]
+    vals = arr.reshape(-1)
+    lines = [" ".join(str(v) for v in vals[i:i + 15]) for i in range(0, len(vals), 15)]
+    with open(path, "w") as f:
+        f.write("P3\n# ascii\n%d %d\n255\n%s\n" % (w, h, "\n".join(lines)))
+
+
 def write_gif_placed(path, im, screen, offset, **kw):
     """Saves `im` as GIF, then rewrites the logical screen size and the
     frame's position (Pillow always writes frame 0 at 0,0 on its own size)."""
@@ -162,6 +223,34 @@ def make_images():
     out["p_placed_trns.gif"] = os.path.join(IMAGES, "p_placed_trns.gif")
     write_gif_placed(os.path.join(IMAGES, "p_grows.gif"), small, (10, 6), (4, 2))
     out["p_grows.gif"] = os.path.join(IMAGES, "p_grows.gif")
+    # Modes and encodings beyond the basics (each must equal Pillow too).
+    def raw(name, writer, *args):
+        path = os.path.join(IMAGES, name)
+        writer(path, *args)
+        out[name] = path
+
+    save("pa.tif", rgb.quantize(colors=20).convert("PA"))
+    raw("interlaced.png", adam7_png, p, 8, 2)
+    save("progressive.jpg", rgb, quality=90, progressive=True)
+    save("rgba_lossless.webp", Image.fromarray(a, "RGBA"), lossless=True)
+    save("rgba_lossy.webp", Image.fromarray(a, "RGBA"), quality=80)
+    save("cmyk.tif", rgb.convert("CMYK"))
+    save("rgba.tif", Image.fromarray(a, "RGBA"))
+    save("p.tif", rgb.quantize(colors=24))
+    save("lzw.tif", rgb, compression="tiff_lzw")
+    save("deflate.tif", rgb, compression="tiff_adobe_deflate")
+    save("packbits.tif", rgb, compression="packbits")
+    save("rgba32.bmp", Image.fromarray(a, "RGBA"))  # 32 bits per pixel
+    q = rgb.quantize(colors=16)
+    pal = q.getpalette()[:48]
+    raw("rle8.bmp", rle8_bmp, np.asarray(q), [tuple(pal[i:i + 3]) for i in range(0, 48, 3)])
+    save("gray16.pgm", Image.fromarray(g16.astype(np.int32) * 20, "I"))  # maxval 65535
+    save("bilevel.pbm", rgb.convert("1"))
+    raw("ascii.ppm", ascii_ppm, p)
+    rgba16 = np.dstack([rgb16, (a[:, :, 3].astype(np.uint16) * 257 + 77)])
+    raw("rgba16.png", write_png_raw, 67, 45, 16, 6, [rgba16[y].astype(">u2").tobytes() for y in range(45)])
+    la16 = rgba16[:, :, [1, 3]]
+    raw("la16.png", write_png_raw, 67, 45, 16, 4, [la16[y].astype(">u2").tobytes() for y in range(45)])
     # Real photos, downsized with Pillow so the files stay small.
     chelsea = Image.open(os.path.join(SKIMAGE, "chelsea.png")).convert("RGB")
     save("photo_chelsea.jpg", chelsea.resize((301, 200), Image.BICUBIC), quality=88)
@@ -199,12 +288,24 @@ PIPELINES = {
     "tensor_resize_bilinear": ([{"op": "ToTensor"}, {"op": "Resize", "size": [20, 30]}], ["rgb.png", "photo_chelsea.jpg"]),
     "tensor_resize_bicubic": ([{"op": "ToTensor"}, {"op": "Resize", "size": [50, 80], "interpolation": "bicubic"}], ["rgb.png"]),
     "tensor_resize_nearest": ([{"op": "ToTensor"}, {"op": "Resize", "size": 23, "interpolation": "nearest"}], ["rgb.png"]),
+    "resize_hw_box": ([{"op": "Resize", "size": [29, 41], "interpolation": "box"}], COMMON),
+    "resize_hw_hamming": ([{"op": "Resize", "size": [29, 41], "interpolation": "hamming"}], COMMON),
+    "resize_hw_lanczos": ([{"op": "Resize", "size": [29, 41], "interpolation": "lanczos"}], COMMON),
+    "resize_up_lanczos": ([{"op": "Resize", "size": 83, "interpolation": "lanczos"}], ["rgb.png"]),
+    # Random stages whose parameters leave one possible draw: the box is
+    # the whole image (scale 1, ratio exactly W/H of the 67x45 input), the
+    # crop is the whole padded image. torchvision's own random classes run.
+    "rrc_given_box": ([{"op": "RandomResizedCrop", "size": [30, 20], "scale": [1.0, 1.0],
+                        "ratio": [67 / 45, 67 / 45], "interpolation": "bicubic"}], ["rgb.png"]),
+    "randomcrop_given_box": ([{"op": "RandomCrop", "size": [51, 71], "padding": [2, 3], "padding_mode": "reflect"}],
+                             ["rgb.png"]),
     "imagenet_eval": ([{"op": "Resize", "size": 256}, {"op": "CenterCrop", "size": 224}, {"op": "ToTensor"},
                        dict(op="Normalize", **IMAGENET)], ["photo_chelsea.jpg"]),
 }
 
 INTERP = {"nearest": T.InterpolationMode.NEAREST, "bilinear": T.InterpolationMode.BILINEAR,
-          "bicubic": T.InterpolationMode.BICUBIC}
+          "bicubic": T.InterpolationMode.BICUBIC, "box": T.InterpolationMode.BOX,
+          "hamming": T.InterpolationMode.HAMMING, "lanczos": T.InterpolationMode.LANCZOS}
 
 
 def build(stage):

@@ -66,8 +66,17 @@ private Q_SLOTS:
         QVERIFY2(n > 30, "a corpus file failed (see warning) or the corpora are missing");
     }
     void crash_regressions() {
+        // A missing or emptied folder, or inputs under a folder no entry
+        // point reads, must fail rather than replay nothing.
+        const QDir dir(bstest::sourceDir() + "/tests/fuzz/regressions");
+        QVERIFY2(dir.exists(), qPrintable(dir.path() + " is missing"));
+        for (const QString& sub : dir.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+            QVERIFY2(entryPoints().count(sub), qPrintable(sub + ": no fuzz target of that name"));
         const int n = replay("regressions");
         QVERIFY2(n >= 0, "a regression input failed (see warning)");
+        // The committed crash inputs: the PNG IHDR overflow and the
+        // out-of-range pipeline number (more may be added, never fewer).
+        QVERIFY2(n >= 2, qPrintable(QString("only %1 regression inputs replayed").arg(n)));
         qInfo("replayed %d regression inputs", n);
     }
 };

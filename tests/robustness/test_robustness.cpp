@@ -38,6 +38,8 @@ using bsrobust::Bytes;
 
 namespace {
 
+const uint64_t kDefaultMutationSeed = 20240607;
+
 // Base images: two per format, small, written by Pillow (the reference
 // writer); GIF is kept apart because torchvision's ImageFolder skips it.
 const char* kMakeBases = R"PY(
@@ -151,7 +153,7 @@ private Q_SLOTS:
 };
 
 void TestRobustness::mutatedImages() {
-    if (!bstest::torchvisionAvailable()) QSKIP("python3 with PIL is needed as the oracle");
+    if (!bstest::torchvisionAvailable()) BSTEST_SKIP("python3 with PIL is needed as the oracle");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     // To look at the mutants after a failure: BATCHSCOPE_KEEP_MUTANTS=1.
@@ -159,6 +161,11 @@ void TestRobustness::mutatedImages() {
         tmp.setAutoRemove(false);
         qInfo("robustness: mutants kept in %s", qPrintable(tmp.path()));
     }
+    // Mutate every base with one fixed seed: same files on every run.
+    // BATCHSCOPE_MUTATION_SEED explores other mutants by hand.
+    const uint64_t seed = qEnvironmentVariableIsSet("BATCHSCOPE_MUTATION_SEED")
+                              ? qEnvironmentVariable("BATCHSCOPE_MUTATION_SEED").toULongLong()
+                              : kDefaultMutationSeed;
     const QString bases = tmp.path() + "/bases", ds = tmp.path() + "/dataset", gifs = tmp.path() + "/gif";
     QVERIFY(QDir().mkpath(bases) && QDir().mkpath(ds) && QDir().mkpath(gifs));
     {
@@ -169,11 +176,6 @@ void TestRobustness::mutatedImages() {
         f.close();
         auto r = bstest::runPython({script, bases});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-        // Mutate every base with one fixed seed: same files on every run.
-        // BATCHSCOPE_MUTATION_SEED explores other mutants by hand.
-        const uint64_t seed = qEnvironmentVariableIsSet("BATCHSCOPE_MUTATION_SEED")
-                                  ? qEnvironmentVariable("BATCHSCOPE_MUTATION_SEED").toULongLong()
-                                  : 20240607;
         bsrobust::SplitMix rng(seed);
         int written = 0;
         for (const QString& line : r.out.split('\n', Qt::SkipEmptyParts)) {
@@ -269,6 +271,15 @@ void TestRobustness::mutatedImages() {
     // No file Pillow refuses may decode here.
     QVERIFY2(disagreements.isEmpty(),
              qPrintable("decodes although Pillow refuses: " + disagreements.join("; ")));
+    // The other direction, as the README states it: with the committed seed
+    // no file Pillow loads is refused here; with other seeds (explored by
+    // hand) the only ones allowed are TIFFs whose tag directory libtiff
+    // rejects while Pillow reads the bytes as raw pixels.
+    if (seed == kDefaultMutationSeed)
+        QVERIFY2(stricter.isEmpty(),
+                 qPrintable("refused although Pillow loads them: " + stricter.join(", ")));
+    for (const QString& name : stricter)
+        QVERIFY2(name.startsWith("TIFF_"), qPrintable("refused although Pillow loads it: " + name));
 
     // 2. The CLI audit over the ImageFolder of mutants.
     const QString report = tmp.path() + "/report.json";
@@ -300,7 +311,7 @@ void TestRobustness::mutatedImages() {
 // Valid .npy/.npz/idx/csv/.pt/pipeline files, then the same kinds of
 // damage; each must open or throw bs::Error, and never be modified.
 void TestRobustness::corruptArraysTensorsAndPipelines() {
-    if (!bstest::torchvisionAvailable()) QSKIP("python3 with torch/numpy is needed to write the originals");
+    if (!bstest::torchvisionAvailable()) BSTEST_SKIP("python3 with torch/numpy is needed to write the originals");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     const QString src = tmp.path() + "/src";

@@ -45,9 +45,15 @@ static ProcessResult run(const QString& program, const QStringList& args, int ti
 
 ProcessResult runCli(const QStringList& args, int timeoutMs) { return run(cliPath(), args, timeoutMs); }
 
+QString pythonPath() {
+    const QString fromEnv = qEnvironmentVariable("BATCHSCOPE_PYTHON");
+    return fromEnv.isEmpty() ? QStringLiteral("/usr/bin/python3") : fromEnv;
+}
+
 ProcessResult runPython(const QStringList& args, int timeoutMs) {
-    if (!QFile::exists("/usr/bin/python3")) return {-2, {}, "python3 missing"};
-    return run("/usr/bin/python3", args, timeoutMs);
+    const QString python = pythonPath();
+    if (!QFile::exists(python)) return {-2, {}, python + " missing"};
+    return run(python, args, timeoutMs);
 }
 
 bool torchvisionAvailable() {
@@ -135,7 +141,9 @@ Diff compare(const float* a, const float* b, size_t n, double tolerance) {
     size_t over = 0;
     for (size_t i = 0; i < n; ++i) {
         const double e = std::fabs(double(a[i]) - double(b[i]));
-        if (!(e <= d.maxAbs)) d.maxAbs = e;  // also catches NaN
+        // A NaN difference sticks (e > NaN is false): every later
+        // `maxAbs <= tol` check then fails, whatever the later elements are.
+        if (std::isnan(e) || e > d.maxAbs) d.maxAbs = e;
         if (!(e <= tolerance)) ++over;
     }
     d.fractionOver = n ? double(over) / double(n) : 0.0;

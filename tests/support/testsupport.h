@@ -16,6 +16,16 @@ namespace bs::ui {
 class MainWindow;
 }
 
+// Skips the current test function with `why`; when the environment has CI
+// set, fails it instead: CTest counts a skip as a pass, and on CI a skip
+// only ever means a missing install step.
+#define BSTEST_SKIP(why)                                     \
+    do {                                                     \
+        if (qEnvironmentVariableIsSet("CI"))                 \
+            QFAIL(qPrintable(QString("skipped on CI: ") + (why))); \
+        QSKIP(why);                                          \
+    } while (false)
+
 namespace bstest {
 
 // Root of the source tree (for committed fixtures and references).
@@ -30,8 +40,11 @@ struct ProcessResult {
 };
 // Runs the CLI with `args` (timeout in ms) and returns its output.
 ProcessResult runCli(const QStringList& args, int timeoutMs = 600000);
-// Runs /usr/bin/python3 with a script and args; exitCode -2 when python or
-// torchvision is missing (tests then QSKIP with a clear message).
+// The reference interpreter: $BATCHSCOPE_PYTHON (CTest sets it to Debian's
+// /usr/bin/python3), else /usr/bin/python3.
+QString pythonPath();
+// Runs pythonPath() with a script and args; exitCode -2 when python is
+// missing (tests then call BSTEST_SKIP with a clear message).
 ProcessResult runPython(const QStringList& args, int timeoutMs = 600000);
 bool torchvisionAvailable();
 
