@@ -21,6 +21,7 @@
 #include <map>
 
 #include "core/dataset/dataset_internal.h"
+#include "core/dataset/webdataset.h"
 
 namespace bs {
 
@@ -32,6 +33,7 @@ std::string formatName(DatasetFormat f) {
         case DatasetFormat::Csv: return "csv";
         case DatasetFormat::Numpy: return "numpy";
         case DatasetFormat::TensorDump: return "pt";
+        case DatasetFormat::WebDataset: return "webdataset";
     }
     return "unknown";
 }
@@ -335,7 +337,8 @@ private:
 
 const char* kAccepted =
     "batchscope opens an ImageFolder tree (root/<class>/<image>), a folder of images, a folder of "
-    "MNIST idx files, a .csv manifest (path,label), .npy/.npz arrays or a .pt/.pth tensor dump";
+    "MNIST idx files, a .csv manifest (path,label), .npy/.npz arrays, a .pt/.pth tensor dump or "
+    "WebDataset .tar shards (a file, a folder of them or 'shard-{000..099}.tar')";
 
 std::unique_ptr<Dataset> openFolder(const std::string& root, const OpenOptions& options) {
     IssueLog log;
@@ -410,15 +413,18 @@ std::unique_ptr<Dataset> openFolder(const std::string& root, const OpenOptions& 
 std::unique_ptr<Dataset> openDataset(const std::string& path, const OpenOptions& options) {
     if (path.empty()) throw Error(std::string("no dataset path given; ") + kAccepted);
     const std::string abs = absolutePath(path);
+    if (isBracePattern(path) && !isRegularFile(abs)) return openWebDataset(path, options);
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0)
         throw Error(path + ": " + std::strerror(errno) + "; " + kAccepted);
     if (S_ISDIR(st.st_mode)) {
         const std::string idx = findIdxImages(abs);
         if (!idx.empty()) return openIdx(idx, options);
+        if (isShardFolder(abs)) return openWebDataset(abs, options);
         return openFolder(abs, options);
     }
     const std::string name = lowerAscii(baseName(abs));
+    if (isShardName(name)) return openWebDataset(abs, options);
     if (endsWith(name, ".csv")) return openCsv(abs, options);
     if (endsWith(name, ".npy") || endsWith(name, ".npz")) return openNumpy(abs, options);
     if (endsWith(name, ".pt") || endsWith(name, ".pth")) return openTensorDump(abs, options);
