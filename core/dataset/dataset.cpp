@@ -33,7 +33,8 @@ std::string formatName(DatasetFormat f) {
         case DatasetFormat::Csv: return "csv";
         case DatasetFormat::Numpy: return "numpy";
         case DatasetFormat::TensorDump: return "pt";
-        case DatasetFormat::WebDataset: return "webdataset";
+        case DatasetFormat::WebDataset:
+            return "webdataset";
     }
     return "unknown";
 }

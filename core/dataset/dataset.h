@@ -15,7 +15,8 @@
 namespace bs {
 
 enum class DatasetFormat { ImageFolder, FlatFolder, Idx, Csv, Numpy, TensorDump, WebDataset };
-std::string formatName(DatasetFormat f);  // "imagefolder", "folder", "idx", "csv", "numpy", "pt", "webdataset"
+std::string formatName(
+    DatasetFormat f);  // "imagefolder", "folder", "idx", "csv", "numpy", "pt", "webdataset"
 
 // Something found while opening that did not stop the dataset from opening
 // (torchvision would have raised for some of them). The anomaly engine turns
