@@ -99,16 +99,24 @@ ArchivePtr openArchive(const std::string& path) {
 }
 
 // The member's data, at most `cap` bytes (false when the shard breaks).
-bool readMember(archive* a, std::vector<uint8_t>& out, size_t cap) {
-    out.clear();
-    uint8_t buf[1 << 16];
-    while (true) {
-        const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
-        if (n < 0) return false;
-        if (n == 0) return true;
-        if (out.size() + size_t(n) > cap) return false;
-        out.insert(out.end(), buf, buf + n);
+// Read straight into the buffer: the header gives the size.
+bool readMember(archive* a, archive_entry* e, std::vector<uint8_t>& out, size_t cap) {
+    const la_int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+    if (declared < 0 || size_t(declared) > cap) return false;
+    out.resize(size_t(declared));
+    size_t have = 0;
+    while (have < out.size()) {
+        const la_ssize_t n = archive_read_data(a, out.data() + have, out.size() - have);
+        if (n <= 0) return false;  // ends before its declared size
+        have += size_t(n);
     }
+    // Normally nothing follows; a member without a declared size grows here.
+    uint8_t more[1 << 14];
+    for (la_ssize_t n; (n = archive_read_data(a, more, sizeof more)) != 0;) {
+        if (n < 0 || out.size() + size_t(n) > cap) return false;
+        out.insert(out.end(), more, more + n);
+    }
+    return true;
 }
 
 int32_t parseLabel(const std::string& suffix, const std::vector<uint8_t>& data) {
@@ -152,7 +160,7 @@ public:
     ShardIndexer(Shard& shard, std::vector<DatasetIssue>& issues)
         : shard_(shard), issues_(issues) {}
 
-    void member(const std::string& name, uint32_t ordinal, archive* a) {
+    void member(const std::string& name, uint32_t ordinal, archive* a, archive_entry* e) {
         const std::string key = keyOf(name);
         if (key != current_.key || !open_) flush();
         open_ = true;
@@ -163,7 +171,7 @@ public:
             if (images_.size() == 1) current_.imageMember = ordinal;
         } else if (suffix == "cls" || suffix == "cls.txt" || suffix == "json") {
             std::vector<uint8_t> data;
-            if (readMember(a, data, 1 << 20)) {
+            if (readMember(a, e, data, 1 << 20)) {
                 const int32_t l = parseLabel(suffix == "json" ? "json" : "cls", data);
                 if (l >= 0) current_.label = l;
             }
@@ -235,7 +243,7 @@ void indexShard(Shard& shard, std::vector<DatasetIssue>& issues, const OpenOptio
         const uint32_t mine = ordinal++;
         if (archive_entry_filetype(e) != AE_IFREG) continue;
         lastName = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-        indexer.member(lastName, mine, a.get());
+        indexer.member(lastName, mine, a.get(), e);
         if (++listed % 1000 == 0 && options.progress && !options.progress(listed))
             throw Error("cancelled");
     }
@@ -367,7 +375,7 @@ private:
         if (archive_entry_size(e) > kMaxImageFileBytes)
             throw DecodeError(DecodeErrorKind::Unreadable, path + ": member too large");
         std::vector<uint8_t> bytes;
-        if (!readMember(c->archive.get(), bytes, size_t(kMaxImageFileBytes)))
+        if (!readMember(c->archive.get(), e, bytes, size_t(kMaxImageFileBytes)))
             throw DecodeError(DecodeErrorKind::Unreadable,
                               path + ": member '" + archive_entry_pathname(e) +
                                   "' cannot be read (" + archive_error_string(c->archive.get()) +
