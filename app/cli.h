@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/audit/partial.h"
 #include "core/dataset/dataset.h"
 #include "core/pipeline/pipeline.h"
 
@@ -47,6 +48,11 @@ int runDump(const std::vector<std::string>& args);
 Pipeline loadPipelineOrDefault(const std::string& file, const Dataset& dataset);
 
 int runAudit(const std::vector<std::string>& args, int argc, char** argv);
+int runMerge(const std::vector<std::string>& args, int argc, char** argv);
+// `--shard` without I/N becomes `--shard=` (the scheduler's environment).
+std::vector<std::string> shardArgsNormalised(const std::vector<std::string>& argv);
+// --shard / --num-shards and the environment. Throws Error.
+ShardSpec shardSpecFrom(const Args& args);
 int runBench(const std::vector<std::string>& args);
 int runCompare(const std::vector<std::string>& args);
 

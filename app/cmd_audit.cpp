@@ -52,6 +52,12 @@ Options:
   --fail-on LEVEL     error (default), warning or never: exit 1 when a
                       finding of that severity or worse exists
   --settings FILE     JSON object of thresholds (keys below)
+  --list OUT.csv      one row per affected sample: path,index,kind,severity,stage
+  --shard I/N         audit part I of N (from 0) and write a partial report
+                      for `batchscope merge` to --report (exit 0 whatever
+                      was found). Without I/N: SLURM_ARRAY_TASK_ID/_COUNT,
+                      JOB_COMPLETION_INDEX with --num-shards N, or
+                      RANK/WORLD_SIZE. WebDataset shards are assigned whole.
   --quiet             no progress on stderr
   --<threshold> X     override one threshold, e.g. --extreme-margin 0.1
 )";
@@ -127,6 +133,24 @@ private:
     size_t lastDone_ = size_t(-1);
 };
 
+// The partial report of `--shard`: the merge judges; exit 0 so that a
+// scheduler's "after success" dependency starts the merge.
+int writePartial(const AuditEngine& engine, const DatasetPart& part, ReportContext ctx,
+                 const std::string& out, bool cancelled) {
+    try {
+        writeJsonFile(out, buildPartialReport(engine, part, ctx));
+    } catch (const std::exception& e) {
+        return fail("audit", e.what());
+    }
+    std::printf("batchscope audit: part %zu of %zu (%s): %zu samples%s -> %s\n", part.spec().part,
+                part.spec().parts, part.spec().source.c_str(), part.size(),
+                part.assignment() == "shards"
+                    ? (", " + std::to_string(part.shardsInPart()) + " shards").c_str()
+                    : "",
+                out.c_str());
+    return cancelled ? 130 : 0;
+}
+
 }  // namespace
 
 int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
@@ -134,7 +158,8 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     std::vector<std::string> known = {
         "pipeline",    "batch-size", "workers",           "seed",      "epochs",
         "limit",       "report",     "fail-on",           "settings",  "quiet",
-        "screenshots", "html",       "shots-per-finding", "overwrite", kDecodeLimitOption};
+        "screenshots", "html",       "shots-per-finding", "overwrite", kDecodeLimitOption,
+        "list",        "shard",      "num-shards"};
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
         std::string dashed = name;
@@ -144,7 +169,8 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     }
     std::unique_ptr<Args> parsed;
     try {
-        parsed = std::make_unique<Args>(argv, std::vector<std::string>{"quiet", "help", "overwrite"});
+        parsed = std::make_unique<Args>(shardArgsNormalised(argv),
+                                        std::vector<std::string>{"quiet", "help", "overwrite"});
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }
@@ -213,10 +239,21 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     if (auto conflict = exportConflict(exportRequest); !conflict.empty())
         return fail("audit", conflict);
 
+    const bool sharded = args.has("shard");
+    if (sharded && (!args.has("report") || exportRequest.any()))
+        return fail(
+            "audit",
+            "--shard writes a partial report: give --report PART.json (and export with merge)");
     const std::string path = args.positional().front();
     std::shared_ptr<const Dataset> dataset;
+    std::shared_ptr<const DatasetPart> part;
+    const size_t requestedLimit = options.limit;
     try {
         dataset = openDataset(path, openOptionsFrom(args));
+        if (sharded) {
+            part = std::make_shared<DatasetPart>(dataset, shardSpecFrom(args), options.limit);
+            options.limit = 0;  // applied by the part; the report keeps the one asked for
+        }
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }
@@ -245,8 +282,9 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     auto previous = std::signal(SIGINT, onSigint);
     AuditRun run;
     try {
-        run = runAudit(dataset, pipeline, options, engine,
-                       [&](const AuditProgress& p) { printer(p); }, &gInterrupted);
+        run = runAudit(
+            part ? part : dataset, pipeline, options, engine,
+            [&](const AuditProgress& p) { printer(p); }, &gInterrupted);
     } catch (const std::exception& e) {
         std::signal(SIGINT, previous);
         printer.end();
@@ -262,12 +300,15 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     ctx.pipeline = &pipeline;
     ctx.options = options;
     ctx.run = run;
+    ctx.options.limit = requestedLimit;
+    if (part) return writePartial(engine, *part, ctx, args.get("report"), run.cancelled);
     const nlohmann::json report = buildReport(engine, ctx);
     std::fputs(humanSummary(report).c_str(), stdout);
     std::fflush(stdout);
-    if (args.has("report")) {
+    if (args.has("report") || args.has("list")) {
         try {
-            writeJsonFile(args.get("report"), report);
+            if (args.has("report")) writeJsonFile(args.get("report"), report);
+            if (args.has("list")) writeFindingsCsv(report, args.get("list"));
         } catch (const std::exception& e) {
             return fail("audit", e.what());
         }

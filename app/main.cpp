@@ -19,12 +19,16 @@ Usage:
   batchscope dump PATH --pipeline FILE --indices 0,5,9 --out OUT.npy [--stage K]
                                    write pipeline outputs of some samples as .npy
   batchscope audit PATH [options]  scan a dataset through a pipeline and report anomalies
+  batchscope merge PART.json... --report OUT.json
+                                   combine the partial reports of `audit --shard I/N`
   batchscope bench PATH [options]  measure loader throughput
   batchscope compare DUMP [options] compare batches dumped from Python with a reproduction
   batchscope --help | --version
 
 PATH may be an ImageFolder root, a flat folder of images, MNIST-style IDX
-files, a CSV manifest (path,label), a .npy/.npz array, or a .pt tensor dump.
+files, a CSV manifest (path,label), a .npy/.npz array, a .pt tensor dump, or
+WebDataset shards (a .tar/.tar.gz/.tar.zst file, a folder of them, or a
+quoted brace pattern such as 'data/shard-{000000..000099}.tar').
 Run `batchscope <command> --help` for the options of each command.
 )";
 
@@ -55,6 +59,7 @@ int main(int argc, char** argv) {
         }
         if (first == "dump") return finish(bs::cli::runDump(rest));
         if (first == "audit") return finish(bs::cli::runAudit(rest, argc, argv));
+        if (first == "merge") return finish(bs::cli::runMerge(rest, argc, argv));
         if (first == "bench") return finish(bs::cli::runBench(rest));
         if (first == "compare") return finish(bs::cli::runCompare(rest));
         if (!first.empty() && first[0] == '-' && first != "-platform") {

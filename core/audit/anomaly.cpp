@@ -8,6 +8,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/audit/engine_state.h"
 #include "core/common/fileio.h"
 
 namespace bs {
@@ -166,7 +167,12 @@ json Finding::toJson() const {
               {"stage", stage}, {"message", message},
               {"count", count}, {"evidence", evidence}};
     json s = json::array();
-    for (const auto& x : samples) {
+    std::vector<FindingSample> all = samples;
+    all.insert(all.end(), moreSamples.begin(), moreSamples.end());
+    std::stable_sort(all.begin(), all.end(), [](const FindingSample& a, const FindingSample& b) {
+        return a.index + 1 < b.index + 1;  // folder-level items (index -1) first
+    });
+    for (const auto& x : all) {
         // Folder-level items (an empty class) have a path but no index.
         json e = x.index == size_t(-1) ? json{{"path", x.path}} : json{{"index", x.index}, {"path", x.path}};
         if (!x.detail.is_null() && !x.detail.empty()) e["detail"] = x.detail;
@@ -221,6 +227,7 @@ struct Group {
     std::string firstMessage;
     std::string firstPath;
     std::map<std::string, size_t> tally;  // per-kind breakdown (modes, orientations...)
+    std::vector<uint64_t> indices;        // every sample's index (reports list them all)
 };
 
 struct HashEntry {
@@ -285,9 +292,12 @@ struct AuditEngine::Impl {
     std::vector<Finding> finished;
 
     void addHit(Hit h);  // caller holds the lock
+    std::map<uint64_t, std::string> knownPaths;  // merged parts: no dataset to ask
     std::string pathOf(size_t index) const {
         try {
-            return dataset ? dataset->path(index) : std::string();
+            if (dataset) return dataset->path(index);
+            auto it = knownPaths.find(index);
+            return it == knownPaths.end() ? std::string() : it->second;
         } catch (...) {
             return {};
         }
@@ -344,6 +354,7 @@ struct AuditEngine::Impl {
     void normalizationMismatchGroup(GroupMap& out) const;
     void repeatedWithinEpoch(GroupMap& out) const;
     void repeatedAcrossEpochs(GroupMap& out) const;
+    std::vector<FindingSample> moreSamplesOf(const Group& g) const;
 };
 
 namespace {
@@ -511,6 +522,7 @@ void AuditEngine::Impl::addHit(Hit h) {
         g.expHi = h.expHi;
     }
     ++g.count;
+    if (h.index != size_t(-1)) g.indices.push_back(h.index);
     if (!std::isnan(h.obsLo)) g.obsLo = std::min(g.obsLo, h.obsLo);
     if (!std::isnan(h.obsHi)) g.obsHi = std::max(g.obsHi, h.obsHi);
     if (h.detail.is_object() && h.detail.contains("tally"))
@@ -1144,6 +1156,7 @@ void AuditEngine::merge(const AuditEngine& other) {
         mine.obsLo = std::min(mine.obsLo, g.obsLo);
         mine.obsHi = std::max(mine.obsHi, g.obsHi);
         for (const auto& [k, n] : g.tally) mine.tally[k] += n;
+        mine.indices.insert(mine.indices.end(), g.indices.begin(), g.indices.end());
         for (const auto& s : g.samples) mine.samples.push_back(s);
         std::sort(mine.samples.begin(), mine.samples.end(),
                   [](const FindingSample& a, const FindingSample& b) { return a.index < b.index; });
@@ -1301,6 +1314,7 @@ void addToGroup(GroupMap& groups, size_t cap, const std::string& kind, const std
         g.firstPath = path;
     }
     ++g.count;
+    if (index != size_t(-1)) g.indices.push_back(index);
     if (!tally.empty()) ++g.tally[tally];
     if (g.samples.size() < cap) g.samples.push_back({index, path, detail});
 }
@@ -1519,6 +1533,7 @@ void AuditEngine::finish() {
     std::vector<Finding> out;
     for (const auto& entry : groups) {
         Finding f = findingOf(entry.second);
+        f.moreSamples = d->moreSamplesOf(entry.second);
         for (size_t k = 0; k < d->info.size(); ++k)
             if (d->info[k].name == f.stage) f.stageNumber = int(k) + 1;
         out.push_back(std::move(f));
@@ -1577,6 +1592,76 @@ json AuditEngine::toJson() const {
                     {"by_kind", byKind},
                     {"samples_scanned", samplesObserved()}};
     return {{"findings", list}, {"stats", statsJson()}, {"summary", summary}};
+}
+
+// ---------------------------------------------------------------------------
+// Every sample of a finding, and the engine's state for sharded audits.
+
+std::vector<FindingSample> AuditEngine::Impl::moreSamplesOf(const Group& g) const {
+    std::vector<uint64_t> all = g.indices;
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    std::vector<FindingSample> out;
+    for (uint64_t i : all) {
+        const bool listed = std::any_of(g.samples.begin(), g.samples.end(),
+                                        [&](const FindingSample& s) { return s.index == i; });
+        if (!listed) out.push_back({size_t(i), pathOf(size_t(i)), json()});
+    }
+    return out;
+}
+
+AuditEngineState AuditEngine::exportState() const {
+    std::lock_guard<std::mutex> lock(d->mutex);
+    AuditEngineState st;
+    st.samples = d->samples;
+    st.classCounts = d->classCounts;
+    for (const auto& [key, g] : d->groups)
+        st.groups.push_back({g.kind, g.stage, g.count, g.samples, g.indices, g.obsLo, g.obsHi,
+                             g.expLo, g.expHi, g.firstDetail, g.firstMessage, g.firstPath,
+                             g.tally});
+    for (const auto& h : d->hashes) st.hashes.push_back({h.hash, h.index, h.label});
+    for (const auto& a : d->accum)
+        st.stages.push_back(
+            {a.stats.channels(), a.stats.samples(), a.hist, a.expected, a.rangesSet});
+    for (const auto& v : d->draws) {
+        st.draws.emplace_back();
+        for (const auto& e : v) st.draws.back().push_back({e.index, e.epoch, e.hash});
+    }
+    for (const auto& e : d->epochDraws) st.epochDraws.push_back({e.index, e.epoch, e.hash});
+    return st;
+}
+
+void AuditEngine::mergeState(const AuditEngineState& part) {
+    // Rebuilt as an engine of its own, then merged: one merge rule for both.
+    AuditEngine other(d->pipeline, d->settings);
+    Impl& o = *other.d;
+    o.samples = part.samples;
+    for (const auto& g : part.groups) {
+        Group& m = o.groups[{g.kind, g.stage}];
+        m = {g.kind,  g.stage,       g.count,        g.samples,   g.obsLo, g.obsHi,  g.expLo,
+             g.expHi, g.firstDetail, g.firstMessage, g.firstPath, g.tally, g.indices};
+    }
+    for (const auto& h : part.hashes) o.hashes.push_back({h.hash, h.index, h.label});
+    for (size_t k = 0; k < o.accum.size() && k < part.stages.size(); ++k) {
+        const EngineStageState& s = part.stages[k];
+        o.accum[k] = {RunningStats::fromParts(s.channels, s.samples), s.histograms, s.expected,
+                      s.rangesSet};
+    }
+    for (size_t j = 0; j < o.draws.size() && j < part.draws.size(); ++j)
+        for (const auto& e : part.draws[j]) o.draws[j].push_back({e.index, e.epoch, e.hash});
+    for (const auto& e : part.epochDraws) o.epochDraws.push_back({e.index, e.epoch, e.hash});
+    merge(other);
+    std::lock_guard<std::mutex> lock(d->mutex);
+    // Class sizes are of the parts' samples: they add up.
+    for (const auto& [name, n] : part.classCounts) {
+        auto it = std::find_if(d->classCounts.begin(), d->classCounts.end(),
+                               [&](const auto& c) { return c.first == name; });
+        if (it == d->classCounts.end())
+            d->classCounts.emplace_back(name, n);
+        else
+            it->second += n;
+    }
+    for (const auto& [index, path] : part.paths) d->knownPaths[index] = path;
 }
 
 }  // namespace bs

@@ -20,7 +20,8 @@
 // For 100,000 samples: 2.4 MB for a deterministic pipeline; 7.2 MB for
 // RandomResizedCrop + RandomHorizontalFlip over 2 epochs. Everything else
 // (per-stage statistics and 256-bin histograms, findings with capped sample
-// lists) has a fixed size independent of the dataset size.
+// lists) has a fixed size independent of the dataset size. Each sample named
+// by a finding adds 8 bytes (its index; reports list every sample).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,7 @@
 
 namespace bs {
 
+struct AuditEngineState;  // core/audit/engine_state.h
 
 // Thresholds of the judgement rules. Keys of the JSON settings file and of
 // the CLI overrides (`--extreme-margin 0.1` sets "extreme_margin") are the
@@ -109,7 +111,10 @@ struct Finding {
     int stageNumber = 0;
     std::string message;  // one plain sentence with the numbers
     size_t count = 0;     // samples (or items) concerned
-    std::vector<FindingSample> samples;  // capped, smallest indices first
+    std::vector<FindingSample> samples;  // capped, smallest indices first, with detail
+    // The samples beyond the capped list (index and path only), so that
+    // reports can list every sample; smallest indices first.
+    std::vector<FindingSample> moreSamples;
     nlohmann::json evidence = nlohmann::json::object();
     nlohmann::json toJson() const;
 };
@@ -142,6 +147,10 @@ public:
                     const std::string& path, const nlohmann::json& detail,
                     const std::string& message);
     void merge(const AuditEngine& other);
+    // Sharded audits (core/audit/partial.h): the accumulated state as plain
+    // data, and the reverse (adds a part's state to this engine, as merge).
+    AuditEngineState exportState() const;
+    void mergeState(const AuditEngineState& part);
 
     // Computes dataset-level findings and messages. Idempotent; observing
     // more samples afterwards and calling finish() again is allowed.

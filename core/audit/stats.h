@@ -105,6 +105,13 @@ class RunningStats {
 public:
     void add(const ValueStats& s);
     void merge(const RunningStats& other);
+    // Rebuilt from saved channels and sample count (partial reports).
+    static RunningStats fromParts(std::vector<ChannelStats> channels, int64_t samples) {
+        RunningStats r;
+        r.channels_ = std::move(channels);
+        r.samples_ = samples;
+        return r;
+    }
     const std::vector<ChannelStats>& channels() const { return channels_; }
     int64_t samples() const { return samples_; }
     nlohmann::json toJson() const;

@@ -22,6 +22,7 @@
 
 #include "core/dataset/dataset_internal.h"
 #include "core/dataset/torchvision_datasets.h"
+#include "core/dataset/webdataset.h"
 
 namespace bs {
 
@@ -33,6 +34,8 @@ std::string formatName(DatasetFormat f) {
         case DatasetFormat::Csv: return "csv";
         case DatasetFormat::Numpy: return "numpy";
         case DatasetFormat::TensorDump: return "pt";
+        case DatasetFormat::WebDataset:
+            return "webdataset";
     }
     return "unknown";
 }
@@ -336,7 +339,9 @@ private:
 
 const char* kAccepted =
     "batchscope opens an ImageFolder tree (root/<class>/<image>), a folder of images, a folder of "
-    "MNIST idx files, a torchvision MNIST/FashionMNIST/KMNIST/EMNIST/QMNIST/CIFAR root, a .csv manifest (path,label), .npy/.npz arrays or a .pt/.pth tensor dump";
+    "MNIST idx files, a torchvision MNIST/FashionMNIST/KMNIST/EMNIST/QMNIST/CIFAR root, a .csv manifest (path,label), "
+    ".npy/.npz arrays, a .pt/.pth tensor dump or WebDataset .tar shards (a file, a folder of them or "
+    "'shard-{000..099}.tar')";
 
 std::unique_ptr<Dataset> openFolder(const std::string& root, const OpenOptions& options) {
     IssueLog log;
@@ -411,6 +416,7 @@ std::unique_ptr<Dataset> openFolder(const std::string& root, const OpenOptions& 
 std::unique_ptr<Dataset> openDataset(const std::string& path, const OpenOptions& options) {
     if (path.empty()) throw Error(std::string("no dataset path given; ") + kAccepted);
     const std::string abs = absolutePath(path);
+    if (isBracePattern(path) && !isRegularFile(abs)) return openWebDataset(path, options);
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0)
         throw Error(path + ": " + std::strerror(errno) + "; " + kAccepted);
@@ -418,9 +424,11 @@ std::unique_ptr<Dataset> openDataset(const std::string& path, const OpenOptions&
         if (auto tv = openTorchvisionRoot(abs)) return tv;  // root/FashionMNIST/raw, cifar-10-batches-py
         const std::string idx = findIdxImages(abs);
         if (!idx.empty()) return openIdx(idx, options);
+        if (isShardFolder(abs)) return openWebDataset(abs, options);
         return openFolder(abs, options);
     }
     const std::string name = lowerAscii(baseName(abs));
+    if (isShardName(name)) return openWebDataset(abs, options);
     if (endsWith(name, ".csv")) return openCsv(abs, options);
     if (endsWith(name, ".npy") || endsWith(name, ".npz")) return openNumpy(abs, options);
     if (endsWith(name, ".pt") || endsWith(name, ".pth")) return openTensorDump(abs, options);

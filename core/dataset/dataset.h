@@ -14,14 +14,16 @@
 
 namespace bs {
 
-enum class DatasetFormat { ImageFolder, FlatFolder, Idx, Csv, Numpy, TensorDump };
-std::string formatName(DatasetFormat f);  // "imagefolder", "folder", "idx", "csv", "numpy", "pt"
+enum class DatasetFormat { ImageFolder, FlatFolder, Idx, Csv, Numpy, TensorDump, WebDataset };
+std::string formatName(
+    DatasetFormat f);  // "imagefolder", "folder", "idx", "csv", "numpy", "pt", "webdataset"
 
 // Something found while opening that did not stop the dataset from opening
 // (torchvision would have raised for some of them). The anomaly engine turns
 // these into findings.
 struct DatasetIssue {
-    std::string kind;     // "empty_class", "hidden_class", "skipped_file", "unreadable_file"
+    std::string kind;     // "empty_class", "hidden_class", "skipped_file", "unreadable_file",
+                          // shards: "truncated_shard", "missing_image", "ambiguous_sample"
     std::string path;     // file or folder concerned
     std::string message;  // one plain sentence
 };
