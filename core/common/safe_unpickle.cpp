@@ -23,8 +23,9 @@ enum class Probe { Survived, Died, Unknown };
 
 // The child only unpickles and leaves with _exit (no destructors, no atexit
 // handlers of the parent's libraries). A child that hangs, e.g. on a lock a
-// parent thread held at fork time, is killed after a few seconds and the
-// probe counts as inconclusive rather than as a verdict on the file.
+// parent thread held at fork time, is killed after a while and the probe
+// counts as inconclusive: the file is then refused, never unpickled in the
+// parent, since only a probe that survived proves it safe to load.
 Probe probeInChild(const std::vector<char>& data) {
     const pid_t pid = ::fork();
     if (pid < 0) return Probe::Unknown;
@@ -38,7 +39,7 @@ Probe probeInChild(const std::vector<char>& data) {
         }
         ::_exit(0);
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     for (;;) {
         int status = 0;
         const pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -61,9 +62,15 @@ std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); 
 }  // namespace
 
 c10::IValue safePickleLoad(const std::vector<char>& data, const std::string& path) {
-    if (probeInChild(data) == Probe::Died)
-        throw Error(path + ": corrupt torch.save data (libtorch's unpickler crashed on it in a "
-                           "sandboxed probe; the file was not loaded)");
+    switch (probeInChild(data)) {
+        case Probe::Survived: break;
+        case Probe::Died:
+            throw Error(path + ": corrupt torch.save data (libtorch's unpickler crashed on it in a "
+                               "sandboxed probe; the file was not loaded)");
+        case Probe::Unknown:
+            throw Error(path + ": could not be checked (the sandboxed unpickling probe did not "
+                               "finish); the file was not loaded");
+    }
     try {
         return torch::jit::pickle_load(data);
     } catch (const c10::Error& e) {
