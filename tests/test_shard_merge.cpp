@@ -143,7 +143,10 @@ private Q_SLOTS:
         const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
         QCOMPARE(lines[0], QStringLiteral("path,index,kind,severity,stage"));
         size_t samples = 0;
-        for (const auto& fd : readJson(root_ + "/m.json")["findings"]) {
+        // Held in a variable: a range-for over readJson(...)["findings"]
+        // would iterate a member of a destroyed temporary.
+        const json merged = readJson(root_ + "/m.json");
+        for (const auto& fd : merged["findings"]) {
             samples += fd["samples"].size();
             // Every sample is listed, not the first max_samples_per_finding (20).
             if (fd["kind"] == "mode_conversion")
