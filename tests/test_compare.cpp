@@ -57,7 +57,7 @@ class TestCompare : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         if (!bstest::torchvisionAvailable())
-            QSKIP(
+            BSTEST_SKIP(
                 "needs /usr/bin/python3 with torch, torchvision and PIL (python3-torch, "
                 "python3-torchvision, python3-pil)");
     }

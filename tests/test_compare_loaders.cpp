@@ -74,11 +74,11 @@ class TestCompareLoaders : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         if (!bstest::torchvisionAvailable())
-            QSKIP("needs /usr/bin/python3 with torch, torchvision and PIL");
+            BSTEST_SKIP("needs /usr/bin/python3 with torch, torchvision and PIL");
         if (!QFileInfo::exists(kFashion + "/t10k-images-idx3-ubyte.gz"))
-            QSKIP("Fashion-MNIST (dataset-fashion-mnist) not installed");
+            BSTEST_SKIP("Fashion-MNIST (dataset-fashion-mnist) not installed");
         const auto r = bstest::runPython({"-c", "import skimage.data, numpy"});
-        if (r.exitCode != 0) QSKIP("needs python3-skimage and python3-numpy");
+        if (r.exitCode != 0) BSTEST_SKIP("needs python3-skimage and python3-numpy");
     }
 
     // Clean loaders: the tutorial's torchvision dataset, random torchvision

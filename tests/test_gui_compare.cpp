@@ -55,7 +55,7 @@ class TestGuiCompare : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         if (!bstest::torchvisionAvailable())
-            QSKIP(
+            BSTEST_SKIP(
                 "needs /usr/bin/python3 with torch, torchvision and PIL (python3-torch, "
                 "python3-torchvision, python3-pil) to write the dump");
         QVERIFY(tmp_.isValid());

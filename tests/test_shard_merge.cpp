@@ -79,7 +79,7 @@ private Q_SLOTS:
         root_ = dir_.path();
         const auto r =
             bstest::runPython({bstest::sourceDir() + "/tests/webdataset/make_shards.py", root_});
-        if (r.exitCode == -2) QSKIP("python3 with Pillow is needed to build the shards");
+        if (r.exitCode == -2) BSTEST_SKIP("python3 with Pillow is needed to build the shards");
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
         pipe_ = root_ + "/p.json";
         bstest::writeFile(pipe_, kPipeline);

@@ -42,7 +42,7 @@ class TestTorchvisionDatasets : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         if (!bstest::torchvisionAvailable())
-            QSKIP("needs /usr/bin/python3 with torch and torchvision");
+            BSTEST_SKIP("needs /usr/bin/python3 with torch and torchvision");
         const auto r = bstest::runPython(
             {bstest::sourceDir() + "/tests/torchvision_fixtures.py", root_.path()}, 300000);
         QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
@@ -115,7 +115,7 @@ private Q_SLOTS:
     void fashionNamesFromContent() {
         const QString fashion = "/usr/share/datasets/fashion-mnist";
         if (!QFileInfo::exists(fashion + "/t10k-labels-idx1-ubyte.gz"))
-            QSKIP("Fashion-MNIST not installed");
+            BSTEST_SKIP("Fashion-MNIST not installed");
         QTemporaryDir plain;
         QFile::copy(fashion + "/t10k-images-idx3-ubyte.gz",
                     plain.filePath("t10k-images-idx3-ubyte.gz"));

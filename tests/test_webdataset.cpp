@@ -74,7 +74,7 @@ private Q_SLOTS:
         root_ = dir_.path();
         const auto r =
             bstest::runPython({bstest::sourceDir() + "/tests/webdataset/make_shards.py", root_});
-        if (r.exitCode == -2) QSKIP("python3 with Pillow is needed to build the shards");
+        if (r.exitCode == -2) BSTEST_SKIP("python3 with Pillow is needed to build the shards");
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
     }
 
@@ -89,7 +89,7 @@ private Q_SLOTS:
     void sameSamplesAndTensorsAsFolder() {
         QFETCH(QString, shards);
         if (shards == "zst" && !QDir(root_ + "/zst").exists())
-            QSKIP("no zstd command to make .tar.zst");
+            BSTEST_SKIP("no zstd command to make .tar.zst");
         const auto folder = bs::openDataset((root_ + "/folder").toStdString());
         const auto web = bs::openDataset((root_ + "/" + shards).toStdString());
         QCOMPARE(bs::formatName(web->format()), std::string("webdataset"));

@@ -37,7 +37,7 @@ private Q_SLOTS:
         const QString root = dir.path();
         const auto made =
             bstest::runPython({bstest::sourceDir() + "/tests/webdataset/make_shards.py", root});
-        if (made.exitCode == -2) QSKIP("python3 with Pillow is needed to build the shards");
+        if (made.exitCode == -2) BSTEST_SKIP("python3 with Pillow is needed to build the shards");
         QVERIFY2(made.exitCode == 0, qPrintable(made.err));
         const QString pipe = root + "/p.json";
         bstest::writeFile(pipe, kPipeline);
@@ -53,7 +53,7 @@ private Q_SLOTS:
         QVERIFY(p.waitForStarted());
         QVERIFY(p.waitForFinished(800000));
         const QString log = QString::fromUtf8(p.readAll());
-        if (p.exitCode() == 77) QSKIP(qPrintable("no Slurm here: " + log.trimmed()));
+        if (p.exitCode() == 77) BSTEST_SKIP(qPrintable("no Slurm here: " + log.trimmed()));
         QVERIFY2(p.exitCode() == 0, qPrintable(log));
         QVERIFY2(log.contains("(SLURM_ARRAY_TASK_ID)"),
                  qPrintable(log));  // parts from the scheduler
@@ -70,7 +70,7 @@ private Q_SLOTS:
         const QString docs = bstest::sourceDir() + "/docs/k8s/";
         const auto ok =
             bstest::runPython({checker, docs + "audit-job.yaml", docs + "merge-job.yaml"});
-        if (ok.exitCode == -2) QSKIP("python3 missing");
+        if (ok.exitCode == -2) BSTEST_SKIP("python3 missing");
         QVERIFY2(ok.exitCode == 0, qPrintable(ok.out + ok.err));
         QFile f(docs + "audit-job.yaml");
         QVERIFY(f.open(QIODevice::ReadOnly));
