@@ -1653,13 +1653,15 @@ void AuditEngine::mergeState(const AuditEngineState& part) {
     merge(other);
     std::lock_guard<std::mutex> lock(d->mutex);
     // Class sizes are of the parts' samples: they add up.
-    for (const auto& [name, n] : part.classCounts) {
+    // A plain loop variable, not a structured binding: clang 14 (the fuzz
+    // build) cannot capture a binding in a lambda before C++20.
+    for (const auto& count : part.classCounts) {
         auto it = std::find_if(d->classCounts.begin(), d->classCounts.end(),
-                               [&](const auto& c) { return c.first == name; });
+                               [&](const auto& c) { return c.first == count.first; });
         if (it == d->classCounts.end())
-            d->classCounts.emplace_back(name, n);
+            d->classCounts.emplace_back(count.first, count.second);
         else
-            it->second += n;
+            it->second += count.second;
     }
     for (const auto& [index, path] : part.paths) d->knownPaths[index] = path;
 }
