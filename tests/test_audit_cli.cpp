@@ -24,11 +24,7 @@ const char* kImagenet =
 const QString kFashion = "/usr/share/datasets/fashion-mnist";
 const QString kPhotos = "/usr/lib/python3/dist-packages/skimage/data";
 
-json readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return json();
-    return json::parse(f.readAll().toStdString(), nullptr, false);
-}
+using bstest::readJson;
 
 QString writeText(const QTemporaryDir& dir, const QString& name, const QByteArray& text) {
     const QString path = dir.path() + "/" + name;

@@ -25,11 +25,7 @@ using json = nlohmann::json;
 
 namespace {
 
-json readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return json();
-    return json::parse(f.readAll().toStdString(), nullptr, false);
-}
+using bstest::readJson;
 
 QString readText(const QString& path) {
     QFile f(path);

@@ -22,11 +22,7 @@ namespace {
 const char* kPipeline = R"J([{"op":"Resize","size":[32,32]},{"op":"ToTensor"},)J"
                         R"J({"op":"Normalize","mean":[0.5,0.5,0.5],"std":[0.25,0.25,0.25]}])J";
 
-json readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return json();
-    return json::parse(f.readAll().toStdString(), nullptr, false);
-}
+using bstest::readJson;
 
 bstest::ProcessResult runWithEnv(const QStringList& args, const QStringList& env) {
     QProcess p;

@@ -24,11 +24,7 @@ namespace {
 const char* kPipeline = R"J([{"op":"Resize","size":[32,32]},{"op":"ToTensor"},)J"
                         R"J({"op":"Normalize","mean":[0.5,0.5,0.5],"std":[0.25,0.25,0.25]}])J";
 
-json readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return json();
-    return json::parse(f.readAll().toStdString(), nullptr, false);
-}
+using bstest::readJson;
 
 // "<root>/a/f00.png" and "<shard>.tar:a_f00" name the same sample.
 std::string sampleName(const std::string& path) {

@@ -171,4 +171,10 @@ bs::Tensor readNpyAsFloat(const QString& path) {
     return t;
 }
 
+nlohmann::json readJson(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return nlohmann::json();
+    return nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
+}
+
 }  // namespace bstest

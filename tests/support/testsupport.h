@@ -10,6 +10,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/common/types.h"
 
 namespace bs::ui {
@@ -45,6 +47,8 @@ ProcessResult runCli(const QStringList& args, int timeoutMs = 600000);
 QString pythonPath();
 // Runs pythonPath() with a script and args; exitCode -2 when python is
 // missing (tests then call BSTEST_SKIP with a clear message).
+// The JSON in `path`; a discarded value when it is missing or not JSON.
+nlohmann::json readJson(const QString& path);
 ProcessResult runPython(const QStringList& args, int timeoutMs = 600000);
 bool torchvisionAvailable();
 
