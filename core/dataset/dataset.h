@@ -11,6 +11,7 @@
 
 #include "core/decode/decode.h"
 #include "core/common/types.h"
+#include "core/target/target.h"
 
 namespace bs {
 
@@ -55,6 +56,11 @@ public:
     // For datasets without a raw side: the stored tensor (C,H,W). Thread-safe.
     virtual Tensor loadTensor(size_t i) const { throw Error("dataset has no stored tensors"); }
     virtual std::vector<DatasetIssue> issues() const { return {}; }
+    // Detection / segmentation formats: what their targets hold, and the
+    // targets of sample i in the coordinates of loadRaw(i). Thread-safe.
+    // Throws DecodeError for an unreadable mask or annotation.
+    virtual TargetSchema targetSchema() const { return {}; }
+    virtual Target loadTarget(size_t i) const { return {}; }
 };
 
 // Detects the format of `path` and opens it. Throws Error with a one-line
