@@ -73,6 +73,12 @@ struct SampleResult {
     // With a stage mask (Pipeline::run): input then after each transform;
     // values not kept are empty images.
     std::vector<StageValue> stages;
+    // Detection / segmentation datasets: the sample's targets beside each
+    // kept stage value (targets[k] belongs to stages[k]; its mask has the
+    // size of that stage's image) and after the last stage. Empty for
+    // datasets without targets.
+    std::vector<Target> targets;
+    Target outputTarget;
     bool outputInRow = false;  // the output's values went to SampleOptions::row
 };
 
