@@ -6,7 +6,7 @@ set -e
 PACKAGES="cmake g++ make pkg-config qt6-base-dev libtorch-dev libopencv-dev nlohmann-json3-dev
  libjpeg62-turbo-dev libtiff-dev libgif-dev libpng-dev libexif-dev libzip-dev libarchive-dev zlib1g-dev libgl-dev
  python3-torch python3-torchvision python3-pil python3-numpy python3-skimage dataset-fashion-mnist
- xvfb xauth clang libclang-rt-14-dev slurm-wlm munge zstd python3-yaml"
+ xvfb xauth imagemagick clang libclang-rt-14-dev slurm-wlm munge zstd python3-yaml"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -20,6 +20,7 @@
 #include "ui/model/asyncslot.h"
 #include "ui/model/session.h"
 #include "ui/render/exporter.h"
+#include "ui/widgets/dialogfolders.h"
 
 namespace bs::ui {
 
@@ -241,18 +242,22 @@ bool haveDataset(QWidget* parent, const Session& session) {
 void exportAllAnomalies(QWidget* parent, const Session& session) {
     if (!haveDataset(parent, session)) return;
     const QString dir = QFileDialog::getExistingDirectory(
-        parent, QStringLiteral("Export all anomalies into folder"));
+        parent, QStringLiteral("Export all anomalies into folder"),
+        dialogStartDir(QStringLiteral("export")));
     if (dir.isEmpty()) return;
+    rememberDialogFolder(QStringLiteral("export"), QFileInfo(dir).absolutePath());
     (new ExportRun(parent, session, ExportKind::Folder, dir))->start();
 }
 
 void exportHtmlReport(QWidget* parent, const Session& session) {
     if (!haveDataset(parent, session)) return;
     // The file dialog itself asks before replacing an existing file.
-    const QString path = QFileDialog::getSaveFileName(parent, QStringLiteral("Export report"),
-                                                      QStringLiteral("batchscope-report.html"),
-                                                      QStringLiteral("HTML (*.html)"));
+    const QString path = QFileDialog::getSaveFileName(
+        parent, QStringLiteral("Export report"),
+        dialogStartPath(QStringLiteral("export"), QStringLiteral("batchscope-report.html")),
+        QStringLiteral("HTML (*.html)"));
     if (path.isEmpty()) return;
+    rememberDialogFolder(QStringLiteral("export"), path);
     (new ExportRun(parent, session, ExportKind::Html, path))->start();
 }
 

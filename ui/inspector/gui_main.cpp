@@ -10,8 +10,6 @@
 
 namespace bs::ui {
 
-namespace {
-
 // A neutral dark theme: image viewers read best on dark grey, and a
 // consistent palette keeps the out-of-range colours distinguishable.
 void applyTheme(QApplication& app) {
@@ -40,8 +38,6 @@ void applyTheme(QApplication& app) {
         QStringLiteral("QDockWidget::title { background: #34353a; padding: 4px 6px; }"
                        "QToolTip { border: 1px solid #555; }"));
 }
-
-}  // namespace
 
 int runGui(int argc, char** argv) {
     QApplication app(argc, argv);

@@ -17,6 +17,7 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QHash>
 #include <QHeaderView>
 #include <QLabel>
 #include <QListWidget>
@@ -44,10 +45,13 @@
 #include "ui/compare/compareview.h"
 #include "ui/dialogs/exportdialogs.h"
 #include "ui/model/session.h"
+#include "ui/model/stagerange.h"
 #include "ui/render/screenshot.h"
+#include "ui/widgets/dialogfolders.h"
 #include "ui/widgets/histogramwidget.h"
 #include "ui/widgets/imageview.h"
 #include "ui/widgets/pipelinepanel.h"
+#include "ui/widgets/stagestrip.h"
 #include "ui/widgets/windowparts.h"
 
 #ifndef BATCHSCOPE_UI_SOURCE_DIR
@@ -73,6 +77,41 @@ QPixmap errorTile(const QString& kind) {
     p.drawText(pm.rect().adjusted(6, 6, -6, -6), Qt::AlignCenter | Qt::TextWordWrap,
                QStringLiteral("✕\n%1").arg(QString(kind).replace('_', ' ')));
     return pm;
+}
+
+// Light glyphs for the navigation toolbar: the style's media icons are dark
+// grey on the dark theme and read as disabled while they work.
+enum class NavGlyph { First, Previous, Next, Last };
+
+QPixmap navPixmap(NavGlyph g, const QColor& colour) {
+    QPixmap pm(24, 24);
+    pm.fill(Qt::transparent);
+    QPainter p(&pm);
+    p.setRenderHint(QPainter::Antialiasing);
+    p.setPen(Qt::NoPen);
+    p.setBrush(colour);
+    const bool back = g == NavGlyph::First || g == NavGlyph::Previous;
+    const bool bar = g == NavGlyph::First || g == NavGlyph::Last;
+    auto triangle = [&](double tip, double base) {
+        p.drawPolygon(QPolygonF{QPointF(tip, 12), QPointF(base, 5), QPointF(base, 19)});
+    };
+    if (back) {
+        triangle(bar ? 8 : 4, bar ? 15 : 12);
+        triangle(bar ? 15 : 12, bar ? 22 : 20);
+        if (bar) p.drawRect(QRectF(4, 5, 3, 14));
+    } else {
+        triangle(bar ? 16 : 20, bar ? 9 : 12);
+        triangle(bar ? 9 : 12, bar ? 2 : 4);
+        if (bar) p.drawRect(QRectF(17, 5, 3, 14));
+    }
+    return pm;
+}
+
+QIcon navIcon(NavGlyph g) {
+    QIcon icon;
+    icon.addPixmap(navPixmap(g, QColor(226, 228, 234)), QIcon::Normal);
+    icon.addPixmap(navPixmap(g, QColor(96, 98, 106)), QIcon::Disabled);
+    return icon;
 }
 
 QPixmap withBadge(const QImage& img, int findings, bool selectedStage) {
@@ -119,6 +158,7 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
             std::make_unique<QSettings>(QStringLiteral("batchscope"), QStringLiteral("batchscope"));
     else
         settings_ = std::make_unique<QSettings>(settingsFile, QSettings::IniFormat);
+    setDialogFolderSettings(settings_.get());
     session_ = new Session(this);
     setWindowTitle(QStringLiteral("batchscope"));
     setAcceptDrops(true);
@@ -145,8 +185,8 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
         refreshAnomalies();
     });
     connect(session_, &Session::pipelineError, this, [this](const QString& m) {
-        showError(m);
-        pipeline_->showError(m);
+        showError(PipelinePanel::humanError(m));
+        pipeline_->showError(PipelinePanel::humanError(m));
     });
     connect(session_, &Session::auditProgress, this, [this](qulonglong d, qulonglong t) {
         auditProgress_->setRange(0, int(t));
@@ -155,6 +195,8 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
     connect(session_, &Session::auditFinished, this, [this](bool cancelled) {
         auditButton_->setEnabled(true);
         auditCancel_->setEnabled(false);
+        // An audit of the dataset opened before says nothing about this one.
+        if (auditPath_ != session_->datasetPath()) return;
         auditProgress_->setFormat(QStringLiteral("%1%2 finding rows · %3")
                                       .arg(cancelled ? QStringLiteral("cancelled: ") : QString())
                                       .arg(session_->auditFindings().size())
@@ -164,7 +206,7 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
     });
 
     // View toggles and loader choices of the last session.
-    showStrip_->setChecked(settings_->value("view/stages", false).toBool());
+    showStrip_->setChecked(settings_->value("view/stages", true).toBool());
     logHist_->setChecked(settings_->value("view/logHistograms", false).toBool());
     overlay_->setChecked(settings_->value("view/overlay", false).toBool());
     updatingControls_ = true;
@@ -191,6 +233,9 @@ void MainWindow::buildUi() {
     setDockNestingEnabled(true);
     pipeline_ = new PipelinePanel;
     connect(pipeline_, &PipelinePanel::pipelineChanged, this, &MainWindow::applyPipeline);
+    // A row picked in the list is the transform whose output is shown.
+    connect(pipeline_, &PipelinePanel::stageSelected, this,
+            [this](int row) { showStage(row + 1); });
     auto* pipeDock = addPanelDock(QStringLiteral("Pipeline"), QStringLiteral("pipelineDock"),
                                   pipeline_, Qt::LeftDockWidgetArea);
     auto* loaderDock = addPanelDock(QStringLiteral("Loader"), QStringLiteral("loaderDock"),
@@ -201,6 +246,8 @@ void MainWindow::buildUi() {
     auto* anomDock = addPanelDock(QStringLiteral("Anomalies"), QStringLiteral("anomalyDock"),
                                   buildAnomalyPanel(), Qt::BottomDockWidgetArea);
     anomDock->setMinimumHeight(120);
+    // Stage lines ("interpolation = bilinear") stay whole at 1280 px wide.
+    pipeDock->setMinimumWidth(270);
     // Default proportions once the window has its size (a saved layout
     // restored in the constructor overrides them).
     QTimer::singleShot(0, this, [this, pipeDock, histDock, anomDock, loaderDock] {
@@ -254,8 +301,13 @@ QLayout* MainWindow::buildViewTools() {
     tools->addWidget(solo_);
     tools->addWidget(new QLabel(QStringLiteral("Range")));
     rangeMode_ = new QComboBox;
-    rangeMode_->addItems({QStringLiteral("Expected of stage"), QStringLiteral("Sample min/max"),
-                          QStringLiteral("Batch min/max"), QStringLiteral("Manual")});
+    rangeMode_->setObjectName(QStringLiteral("rangeMode"));
+    rangeMode_->addItems({QStringLiteral("Best-known expected"), QStringLiteral("Sample min/max"),
+                          QStringLiteral("Batch min/max"), QStringLiteral("Fixed (absolute)")});
+    rangeMode_->setToolTip(
+        QStringLiteral("Best-known expected: the range the stage should produce (or what the next "
+                       "stage expects); Fixed: the black and white points you set, the same for "
+                       "every sample and stage"));
     tools->addWidget(rangeMode_);
     black_ = new QDoubleSpinBox;
     white_ = new QDoubleSpinBox;
@@ -267,8 +319,8 @@ QLayout* MainWindow::buildViewTools() {
         s->setEnabled(false);
         s->setMaximumWidth(96);
     }
-    black_->setToolTip(QStringLiteral("Black point (manual range)"));
-    white_->setToolTip(QStringLiteral("White point (manual range)"));
+    black_->setToolTip(QStringLiteral("Black point (fixed range)"));
+    white_->setToolTip(QStringLiteral("White point (fixed range)"));
     white_->setValue(1);
     tools->addWidget(black_);
     tools->addWidget(white_);
@@ -323,12 +375,12 @@ QLayout* MainWindow::buildInfoRows() {
 
 QWidget* MainWindow::buildStageStrip() {
     stripArea_ = new QScrollArea;
-    strip_ = new QWidget;
-    stripLayout_ = new QHBoxLayout(strip_);
-    stripLayout_->setContentsMargins(2, 2, 2, 2);
+    strip_ = new StageStrip;
+    strip_->setObjectName(QStringLiteral("stageStrip"));
     stripArea_->setWidget(strip_);
     stripArea_->setWidgetResizable(true);
-    stripArea_->setFixedHeight(130);
+    stripArea_->setFixedHeight(122);
+    connect(strip_, &StageStrip::stageClicked, this, &MainWindow::showStage);
     stripArea_->hide();
     connect(showStrip_, &QCheckBox::toggled, stripArea_, &QWidget::setVisible);
     return stripArea_;
@@ -339,8 +391,11 @@ QWidget* MainWindow::buildBatchGrid() {
     grid_ = new QListWidget;
     grid_->setObjectName(QStringLiteral("batchGrid"));
     grid_->setViewMode(QListView::IconMode);
-    grid_->setIconSize(QSize(112, 112));
-    grid_->setGridSize(QSize(128, 150));
+    // Compact tiles, and never less than two rows: at 1280x800 the grid
+    // still shows more than one row of the batch.
+    grid_->setIconSize(QSize(80, 80));
+    grid_->setGridSize(QSize(96, 118));
+    grid_->setMinimumHeight(2 * 118 + 2 * grid_->frameWidth() + 4);
     grid_->setMovement(QListView::Static);
     grid_->setResizeMode(QListView::Adjust);
     grid_->setUniformItemSizes(true);
@@ -360,16 +415,15 @@ void MainWindow::buildNavigationBar() {
     auto* nav = addToolBar(QStringLiteral("Navigation"));
     nav->setObjectName(QStringLiteral("navigation"));
     nav->setMovable(false);
-    auto act = [&](QStyle::StandardPixmap icon, const QString& text, const QString& tip,
-                   auto slot) {
-        QAction* a = nav->addAction(style()->standardIcon(icon), text);
+    auto act = [&](NavGlyph glyph, const QString& text, const QString& tip, auto slot) {
+        QAction* a = nav->addAction(navIcon(glyph), text);
         a->setToolTip(tip);
         connect(a, &QAction::triggered, this, slot);
         return a;
     };
-    backActions_ << act(QStyle::SP_MediaSkipBackward, QStringLiteral("First"),
+    backActions_ << act(NavGlyph::First, QStringLiteral("First"),
                         QStringLiteral("First batch (Home)"), &MainWindow::firstBatch);
-    backActions_ << act(QStyle::SP_MediaSeekBackward, QStringLiteral("Previous"),
+    backActions_ << act(NavGlyph::Previous, QStringLiteral("Previous"),
                         QStringLiteral("Previous batch (Left, PageUp)"),
                         &MainWindow::previousBatch);
     nav->addWidget(new QLabel(QStringLiteral(" Batch ")));
@@ -383,10 +437,10 @@ void MainWindow::buildNavigationBar() {
     connect(batchSpin_, &QSpinBox::valueChanged, this, [this](int v) {
         if (!updatingControls_) goToBatch(v - 1);
     });
-    forwardActions_ << act(QStyle::SP_MediaSeekForward, QStringLiteral("Next"),
+    forwardActions_ << act(NavGlyph::Next, QStringLiteral("Next"),
                            QStringLiteral("Next batch (Right, Space, PageDown)"),
                            &MainWindow::nextBatch);
-    forwardActions_ << act(QStyle::SP_MediaSkipForward, QStringLiteral("Last"),
+    forwardActions_ << act(NavGlyph::Last, QStringLiteral("Last"),
                            QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
     nav->addSeparator();
     nav->addWidget(new QLabel(QStringLiteral(" Sample index ")));
@@ -458,7 +512,9 @@ QWidget* MainWindow::buildAnomalyPanel() {
     av->addLayout(buildAnomalyControls());
     anomalies_ = new QTreeWidget;
     anomalies_->setObjectName(QStringLiteral("anomalies"));
-    anomalies_->setRootIsDecorated(false);
+    keepArrowKeys(anomalies_);
+    // Grouped findings unfold into their samples.
+    anomalies_->setRootIsDecorated(true);
     anomalies_->setAlternatingRowColors(true);
     anomalies_->setHeaderLabels({QStringLiteral("Severity"), QStringLiteral("Kind"),
                                  QStringLiteral("Batch"), QStringLiteral("Index"),
@@ -481,9 +537,11 @@ QLayout* MainWindow::buildAnomalyControls() {
     kindFilter_ = new QComboBox;
     kindFilter_->addItem(QStringLiteral("All kinds"));
     auditButton_ = new QPushButton(QStringLiteral("Audit whole dataset"));
+    auditButton_->setObjectName(QStringLiteral("auditButton"));
     auditCancel_ = new QPushButton(QStringLiteral("Cancel"));
     auditCancel_->setEnabled(false);
     auditProgress_ = new QProgressBar;
+    auditProgress_->setObjectName(QStringLiteral("auditProgress"));
     auditProgress_->setRange(0, 1);
     auditProgress_->setValue(0);
     auditProgress_->setFormat(QStringLiteral("current batch only"));
@@ -499,6 +557,7 @@ QLayout* MainWindow::buildAnomalyControls() {
         auditProgress_->setRange(0, int(session_->dataset()->size()));
         auditProgress_->setValue(0);
         auditProgress_->setFormat(QStringLiteral("auditing %v/%m samples"));
+        auditPath_ = session_->datasetPath();
         session_->startAudit();
     });
     connect(auditCancel_, &QPushButton::clicked, session_, &Session::cancelAudit);
@@ -540,16 +599,19 @@ void MainWindow::connectDisplayControls() {
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
     QAction* openFolder = file->addAction(QStringLiteral("Open &Folder…"), this, [this] {
-        const QString d =
-            QFileDialog::getExistingDirectory(this, QStringLiteral("Open dataset folder"));
-        if (!d.isEmpty()) openPath(d);
+        const QString d = QFileDialog::getExistingDirectory(
+            this, QStringLiteral("Open dataset folder"), dialogStartDir(QStringLiteral("dataset")));
+        if (d.isEmpty()) return;
+        rememberDialogFolder(QStringLiteral("dataset"), QFileInfo(d).absolutePath());
+        openPath(d);
     });
     openFolder->setShortcut(QKeySequence::Open);
     QAction* openFile = file->addAction(QStringLiteral("Open F&ile…"), this, [this] {
         const QString f = QFileDialog::getOpenFileName(
-            this, QStringLiteral("Open dataset file"), {},
+            this, QStringLiteral("Open dataset file"), dialogStartDir(QStringLiteral("dataset")),
             QStringLiteral(
                 "Datasets (*.csv *.npy *.npz *.pt *-ubyte *-ubyte.gz *.idx*);;All files (*)"));
+        rememberDialogFolder(QStringLiteral("dataset"), f);
         if (!f.isEmpty()) openPath(f);
     });
     openFile->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+O")));
@@ -568,6 +630,7 @@ void MainWindow::buildMenus() {
     QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     rebuildRecentMenu();
+    buildPipelineMenu();
 
     QMenu* go = menuBar()->addMenu(QStringLiteral("&Go"));
     auto add = [&](QMenu* m, const QString& text, QList<QKeySequence> keys, auto slot) {
@@ -613,6 +676,8 @@ void MainWindow::buildMenus() {
         QString html = QStringLiteral("<table cellspacing=6>");
         const QList<QPair<QString, QString>> rows = {
             {"Ctrl+O / Ctrl+Shift+O", "Open folder / file"},
+            {"Ctrl+L / Ctrl+S", "Load / save the pipeline"},
+            {"Ctrl+Shift+V", "Paste a pipeline from torchvision"},
             {"Right, Space, PageDown", "Next batch"},
             {"Left, PageUp", "Previous batch"},
             {"Home / End", "First / last batch"},
@@ -628,6 +693,26 @@ void MainWindow::buildMenus() {
         html += QStringLiteral("</table>");
         QMessageBox::information(this, QStringLiteral("Keyboard shortcuts"), html);
     });
+}
+
+void MainWindow::buildPipelineMenu() {
+    QMenu* menu = menuBar()->addMenu(QStringLiteral("&Pipeline"));
+    menu->setObjectName(QStringLiteral("pipelineMenu"));
+    auto add = [&](QMenu* m, const QString& text, const QKeySequence& key, auto slot) {
+        QAction* a = m->addAction(text);
+        a->setShortcut(key);
+        connect(a, &QAction::triggered, pipeline_, slot);
+        return a;
+    };
+    // Ctrl+O opens a dataset; L(oad) is free and Ctrl+S saves, as everywhere.
+    add(menu, QStringLiteral("&Load…"), QKeySequence(QStringLiteral("Ctrl+L")),
+        &PipelinePanel::loadFile);
+    add(menu, QStringLiteral("&Save…"), QKeySequence::Save, &PipelinePanel::saveFile);
+    add(menu, QStringLiteral("Paste from &torchvision…"),
+        QKeySequence(QStringLiteral("Ctrl+Shift+V")), &PipelinePanel::pasteTorchvision);
+    QMenu* presets = menu->addMenu(QStringLiteral("&Presets"));
+    for (const QString& name : PipelinePanel::presetNames())
+        presets->addAction(name, pipeline_, [this, name] { pipeline_->applyPreset(name); });
 }
 
 void MainWindow::rebuildRecentMenu() {
@@ -665,35 +750,68 @@ void MainWindow::openPath(const QString& path) {
         CompareView::openDump(QFileInfo(path).absoluteFilePath(), this);
         return;
     }
+    session_->cancelAudit();
     statusFormat_->setText(QStringLiteral("opening %1…").arg(path));
     openProgress_->setFormat(QStringLiteral("opening…"));
     openProgress_->show();
     session_->open(QFileInfo(path).absoluteFilePath());
 }
 
+void MainWindow::resetForNewDataset() {
+    // Nothing of the previous dataset may stay on screen: its errors, its
+    // audit status, the stage and culprit picked for it.
+    clearError();
+    pipeline_->showError(QString());
+    auditButton_->setEnabled(true);
+    auditCancel_->setEnabled(false);
+    auditProgress_->setRange(0, 1);
+    auditProgress_->setValue(0);
+    auditProgress_->setFormat(QStringLiteral("current batch only"));
+    shownStage_ = -1;
+    culpritStage_ = -1;
+    pipeline_->markCulprit(-1);
+    anomalies_->clear();
+}
+
+MainWindow::PipelineChoice MainWindow::choosePipeline() const {
+    // A pipeline file beside the dataset (the demo ships one) is the
+    // dataset's own record and wins; then the one last used with this path;
+    // then a preset that fits the format. Each choice is announced.
+    const QString path = session_->datasetPath();
+    const QFileInfo fi(path);
+    const QString beside = fi.absolutePath() + "/" + fi.fileName() + "-pipeline.json";
+    QFile f(beside);
+    if (f.open(QIODevice::ReadOnly))
+        return {QString::fromUtf8(f.readAll()),
+                QStringLiteral("%1 beside the dataset").arg(QFileInfo(beside).fileName()), false};
+    const QString saved = settings_->value(pipelineKey()).toString();
+    if (!saved.isEmpty())
+        return {saved, QStringLiteral("the pipeline last used with this dataset"), false};
+    const bool idx = session_->dataset()->format() == bs::DatasetFormat::Idx;
+    const QString preset =
+        idx ? QStringLiteral("MNIST-style") : QStringLiteral("ImageNet evaluation");
+    return {QString::fromStdString(PipelinePanel::presetText(preset)),
+            QStringLiteral("preset \u201c%1\u201d, chosen for %2 (none saved for this dataset)")
+                .arg(preset, idx ? QStringLiteral("IDX files") : QStringLiteral("image folders")),
+            true};
+}
+
 void MainWindow::onOpened() {
     openProgress_->hide();
+    resetForNewDataset();
     const QString path = session_->datasetPath();
     addRecent(path);
     setWindowTitle(QStringLiteral("batchscope — %1").arg(path));
-    // Pipeline: the last one used with this dataset, else a file next to it
-    // (the demo ships one), else a preset that fits the format.
-    QString saved = settings_->value(pipelineKey()).toString();
-    if (saved.isEmpty()) {
-        const QFileInfo fi(path);
-        const QString beside = fi.absolutePath() + "/" + fi.fileName() + "-pipeline.json";
-        QFile f(beside);
-        if (f.open(QIODevice::ReadOnly)) saved = QString::fromUtf8(f.readAll());
-    }
+    PipelineChoice choice = choosePipeline();
     QString error;
-    if (saved.isEmpty() || !pipeline_->setText(saved.toStdString(), &error)) {
-        const auto fmtName = session_->dataset()->format();
-        pipeline_->applyPreset(fmtName == bs::DatasetFormat::Idx
-                                   ? QStringLiteral("MNIST-style")
-                                   : QStringLiteral("ImageNet evaluation"));
-        if (!error.isEmpty())
-            showError(QStringLiteral("Saved pipeline for this dataset is invalid: %1").arg(error));
+    if (!pipeline_->setText(choice.text.toStdString(), &error)) {
+        const QString preset = QStringLiteral("ImageNet evaluation");
+        pipeline_->applyPreset(preset);
+        choice.origin = QStringLiteral("preset \u201c%1\u201d, because %2 is invalid: %3")
+                            .arg(preset, choice.origin, error);
     }
+    pipeline_->setOrigin(choice.origin);
+    statusBar()->showMessage(QStringLiteral("Pipeline: %1").arg(choice.origin), 15000);
     updatingControls_ = true;
     indexSpin_->setRange(0, int(std::max<size_t>(1, session_->dataset()->size()) - 1));
     updatingControls_ = false;
@@ -703,12 +821,15 @@ void MainWindow::onOpened() {
 void MainWindow::applyPipeline() {
     try {
         bs::Pipeline p = bs::Pipeline::parse(pipeline_->pipelineJson());
+        if (shownStage_ > int(p.size())) shownStage_ = -1;
+        if (culpritStage_ >= int(p.size())) culpritStage_ = -1;
         session_->setPipeline(p);
         if (session_->hasDataset())
             settings_->setValue(pipelineKey(), QString::fromStdString(pipeline_->pipelineJson()));
     } catch (const std::exception& e) {
-        pipeline_->showError(QString::fromUtf8(e.what()));
+        pipeline_->showError(PipelinePanel::humanError(QString::fromUtf8(e.what())));
     }
+    pushDisplay();
 }
 
 void MainWindow::pushLoader() {
@@ -729,6 +850,7 @@ void MainWindow::pushDisplay() {
     d.manualHi = white_->value();
     d.solo = solo_->currentIndex() - 1;
     d.overlay = overlay_->isChecked();
+    d.stage = shownStage_;
     session_->setDisplay(d);
 }
 
@@ -875,7 +997,10 @@ void MainWindow::onSampleReady() {
     else
         tensorView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no tensor") : v->error);
     rawView_->syncFrom(tensorView_);
-    rangeLabel_->setText(v->range.describe());
+    rangeLabel_->setText(
+        QStringLiteral("Showing %1 · %2")
+            .arg(v->stageName.isEmpty() ? QStringLiteral("the last stage") : v->stageName,
+                 v->range.describe()));
     const OverlayColors c;
     auto sw = [](const QColor& col) {
         return QStringLiteral("<span style='color:%1'>■</span>").arg(col.name());
@@ -889,7 +1014,12 @@ void MainWindow::onSampleReady() {
             .arg(sw(c.nan))
             .arg(v->counts.nan)
             .arg(sw(c.inf))
-            .arg(v->counts.inf));
+            .arg(v->counts.inf) +
+        (v->counts.collapsed
+             ? QStringLiteral(" &nbsp; %1 <b>collapsed</b>: spread %2% of the range")
+                   .arg(sw(c.collapsed))
+                   .arg(v->counts.spread * 100, 0, 'g', 2)
+             : QString()));
     if (v->result) {
         const auto& rec = v->result->record;
         const auto* ds = session_->dataset();
@@ -915,33 +1045,20 @@ void MainWindow::onSampleReady() {
         sampleInfo_->setText(info);
         statusSample_->setText(
             QStringLiteral("%1 · label %2").arg(QString::fromStdString(rec.path), label));
-        if (!rec.error.empty() && rec.errorStage >= 0) pipeline_->highlightStage(rec.errorStage);
     }
     histRaw_->setHistogram(v->rawHistogram, std::nullopt);
     DisplayRange exp;
-    const bool known = !v->ranges.empty() && expectedDisplay(v->ranges.back(), exp);
+    const bool known = v->stage >= 0 && size_t(v->stage) < v->best.size() &&
+                       v->best[size_t(v->stage)].known &&
+                       expectedDisplay(v->best[size_t(v->stage)].range, exp);
     histTensor_->setHistogram(v->tensorHistogram,
                               known ? std::optional<DisplayRange>(exp) : std::nullopt);
-    // Stage strip.
-    while (QLayoutItem* it = stripLayout_->takeAt(0)) {
-        delete it->widget();
-        delete it;
-    }
-    for (size_t k = 0; k < v->strip.size(); ++k) {
-        auto* cell = new QWidget;
-        auto* cl = new QVBoxLayout(cell);
-        cl->setContentsMargins(2, 2, 2, 2);
-        auto* pic = new QLabel;
-        pic->setPixmap(QPixmap::fromImage(v->strip[k]));
-        auto* cap = new QLabel(k < v->stripLabels.size() ? v->stripLabels[k] : QString());
-        cap->setStyleSheet(QStringLiteral("font-size: 10px; color: #aaa;"));
-        if (highlightedStage_ >= 0 && int(k) == highlightedStage_ + 1)
-            cell->setStyleSheet(QStringLiteral("background: #6b3a12;"));
-        cl->addWidget(pic);
-        cl->addWidget(cap);
-        stripLayout_->addWidget(cell);
-    }
-    stripLayout_->addStretch();
+    strip_->setStages(v->strip, v->stripLabels);
+    syncStageMarks();
+    // The index box names the sample on screen, whichever way it was chosen.
+    updatingControls_ = true;
+    indexSpin_->setValue(int(v->index));
+    updatingControls_ = false;
 }
 
 void MainWindow::refreshStatus() {
@@ -992,34 +1109,80 @@ void MainWindow::refreshAnomalies() {
     // Indexed by bs::Severity: info, warning, error.
     static const QColor sevColor[3] = {QColor(140, 180, 255), QColor(240, 190, 80),
                                        QColor(255, 110, 100)};
-    int shown = 0;
-    for (size_t i = 0; i < all.size(); ++i) {
-        const Finding& f = all[i];
+    // One row per finding group (the same kind, stage and message), which
+    // unfolds into its samples: 16 samples of one mode_conversion are one row.
+    std::vector<std::vector<const Finding*>> groups;
+    QHash<QString, size_t> groupOf;
+    for (const Finding& f : all) {
         if (sev == 1 && f.severity != bs::Severity::Error) continue;
         if (sev == 2 && f.severity == bs::Severity::Info) continue;
         if (!kindSel.isEmpty() && f.kind != kindSel) continue;
-        auto* it =
-            new QTreeWidgetItem({QString::fromStdString(bs::severityName(f.severity)), f.kind,
-                                 f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
-                                 f.index >= 0 ? QString::number(f.index) : QString(),
-                                 stageColumn(f, session_->pipeline()), f.message});
-        it->setForeground(0, sevColor[int(f.severity)]);
-        it->setToolTip(5, f.message + (f.path.isEmpty() ? QString() : "\n" + f.path));
-        it->setData(0, kRoleIndex, f.index);
-        it->setData(0, kRoleFinding, f.stageNumber - 1);  // transform index, -1 = none
-        anomalies_->addTopLevelItem(it);
-        if (++shown >= 5000) break;  // a list longer than this is unreadable anyway
+        const QString key = QStringLiteral("%1|%2|%3|%4|%5")
+                                .arg(int(f.severity))
+                                .arg(f.kind)
+                                .arg(f.stageNumber)
+                                .arg(f.stageName, f.message);
+        auto it = groupOf.find(key);
+        if (it == groupOf.end()) {
+            if (groups.size() >= 5000) continue;  // a list longer than this is unreadable anyway
+            it = groupOf.insert(key, groups.size());
+            groups.emplace_back();
+        }
+        groups[*it].push_back(&f);
+    }
+    for (const auto& g : groups) {
+        QTreeWidgetItem* top = findingItem(*g.front(), sevColor);
+        if (g.size() > 1) {
+            top->setText(2, QString());
+            top->setText(3, QStringLiteral("%1 samples").arg(g.size()));
+            for (const Finding* f : g) top->addChild(findingItem(*f, sevColor));
+        }
+        anomalies_->addTopLevelItem(top);
     }
     for (int c = 0; c < 5; ++c) anomalies_->resizeColumnToContents(c);
+}
+
+QTreeWidgetItem* MainWindow::findingItem(const Finding& f, const QColor* sevColor) const {
+    auto* it = new QTreeWidgetItem({QString::fromStdString(bs::severityName(f.severity)), f.kind,
+                                    f.batch >= 0 ? QString::number(f.batch + 1) : QString(),
+                                    f.index >= 0 ? QString::number(f.index) : QString(),
+                                    stageColumn(f, session_->pipeline()), f.message});
+    it->setForeground(0, sevColor[int(f.severity)]);
+    it->setToolTip(5, f.message + (f.path.isEmpty() ? QString() : "\n" + f.path));
+    it->setData(0, kRoleIndex, f.index);
+    it->setData(0, kRoleFinding, f.stageNumber - 1);  // transform index, -1 = none
+    return it;
 }
 
 void MainWindow::onFindingActivated() {
     QTreeWidgetItem* it = anomalies_->currentItem();
     if (!it) return;
     const qint64 index = it->data(0, kRoleIndex).toLongLong();
-    highlightedStage_ = it->data(0, kRoleFinding).toInt();
-    pipeline_->highlightStage(highlightedStage_);
+    // The blamed stage is marked apart from the selection, and shown: its
+    // output is where the damage is visible.
+    culpritStage_ = it->data(0, kRoleFinding).toInt();
+    pipeline_->markCulprit(culpritStage_);
+    showStage(culpritStage_ >= 0 ? culpritStage_ + 1 : -1);
     if (index >= 0) goToSampleIndex(qulonglong(index));
+}
+
+void MainWindow::showStage(int stage) {
+    const int last = int(session_->pipeline().size());
+    shownStage_ = stage < 0 || stage >= last ? -1 : stage;
+    syncStageMarks();
+    pushDisplay();
+}
+
+int MainWindow::shownStage() const {
+    const int last = int(session_->pipeline().size());
+    return shownStage_ < 0 ? last : shownStage_;
+}
+
+void MainWindow::syncStageMarks() {
+    const int shown = shownStage();
+    strip_->setMarks(shown, culpritStage_ >= 0 ? culpritStage_ + 1 : -1);
+    // The list selects the transform shown; the decoded input has no row.
+    pipeline_->selectStage(shown - 1);
 }
 
 void MainWindow::onHoverTensor(QPointF p, bool inside) {
@@ -1034,7 +1197,7 @@ void MainWindow::onHoverTensor(QPointF p, bool inside) {
 void MainWindow::probeTensor(int px, int py) {
     auto v = session_->sampleView();
     if (!v || !v->result) return;
-    const bs::Tensor& t = v->result->output;
+    const bs::Tensor& t = v->shown.values.empty() ? v->result->output : v->shown;
     const Planes pl = planesOf(t);
     if (px < 0 || py < 0 || px >= pl.w || py >= pl.h) return;
     QStringList vals;
@@ -1043,7 +1206,8 @@ void MainWindow::probeTensor(int px, int py) {
     QString text = QStringLiteral("tensor (%1,%2) = [%3]").arg(px).arg(py).arg(vals.join(", "));
     double x = px, y = py;
     const auto& raw = v->result->raw;
-    if (!raw.empty() && mapTensorToRaw(session_->pipeline(), *v->result, x, y)) {
+    const size_t k = v->stage < 0 ? session_->pipeline().size() : size_t(v->stage);
+    if (!raw.empty() && mapStageToRaw(session_->pipeline(), *v->result, k, x, y)) {
         const int rx = int(std::floor(x + 0.5)), ry = int(std::floor(y + 0.5));
         if (rx >= 0 && ry >= 0 && rx < raw.width && ry < raw.height) {
             QStringList rv;
@@ -1084,14 +1248,16 @@ QImage MainWindow::composeCurrentScreenshot() const {
     auto v = session_->sampleView();
     if (!v || !v->result) return {};
     const auto& rec = v->result->record;
-    // Always with the overlay: the point of the export is to show what is
-    // out of range, whatever the on-screen toggle.
+    // The stage on screen, always with the overlay (the point of the export
+    // is to show what is out of range), and the picture says so.
     RenderOptions ro;
     ro.range = v->range;
     ro.solo = solo_->currentIndex() - 1;
     ro.overlay = true;
     ScreenshotInfo info;
-    const QImage tensor = renderTensor(v->result->output, ro, &info.counts);
+    info.overlay = ro.overlay;
+    const QImage tensor =
+        renderTensor(v->shown.values.empty() ? v->result->output : v->shown, ro, &info.counts);
     info.datasetPath = session_->datasetPath();
     info.filePath = QString::fromStdString(rec.path);
     info.index = qint64(rec.index);
@@ -1101,7 +1267,9 @@ QImage MainWindow::composeCurrentScreenshot() const {
                                : (size_t(rec.label) < classes.size()
                                       ? QString::fromStdString(classes[rec.label])
                                       : QString::number(rec.label));
-    info.stage = stageLabel(session_->pipeline(), session_->pipeline().size());
+    info.stage = v->stageName.isEmpty()
+                     ? stageLabel(session_->pipeline(), session_->pipeline().size())
+                     : v->stageName;
     if (auto b = session_->batchView()) {
         QStringList msgs;
         for (const auto& f : b->findings)
@@ -1111,7 +1279,9 @@ QImage MainWindow::composeCurrentScreenshot() const {
     if (!rec.error.empty()) info.message = QString::fromStdString(rec.error);
     info.range = v->range.describe();
     DisplayRange exp;
-    const bool known = !v->ranges.empty() && expectedDisplay(v->ranges.back(), exp);
+    const bool known = v->stage >= 0 && size_t(v->stage) < v->best.size() &&
+                       v->best[size_t(v->stage)].known &&
+                       expectedDisplay(v->best[size_t(v->stage)].range, exp);
     return composeScreenshot(v->raw, tensor, v->rawHistogram, v->tensorHistogram,
                              known ? std::optional<DisplayRange>(exp) : std::nullopt, info);
 }
@@ -1124,9 +1294,11 @@ void MainWindow::exportScreenshot() {
     }
     auto v = session_->sampleView();
     const QString name = QStringLiteral("batchscope-sample-%1.png").arg(v->index);
-    const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Export screenshot"),
-                                                      name, QStringLiteral("PNG (*.png)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, QStringLiteral("Export screenshot"), dialogStartPath(QStringLiteral("export"), name),
+        QStringLiteral("PNG (*.png)"));
     if (path.isEmpty()) return;
+    rememberDialogFolder(QStringLiteral("export"), path);
     if (!img.save(path, "PNG"))
         showError(QStringLiteral("Cannot write %1").arg(path));
     else

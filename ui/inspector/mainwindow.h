@@ -24,6 +24,7 @@ class QScrollArea;
 class QSettings;
 class QSpinBox;
 class QTreeWidget;
+class QTreeWidgetItem;
 class QHBoxLayout;
 class QMenu;
 
@@ -33,6 +34,7 @@ class HistogramWidget;
 class ImageView;
 class PipelinePanel;
 class Session;
+class StageStrip;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -58,6 +60,10 @@ public:
     QString errorText() const { return error_->message(); }
     QString rangeText() const { return rangeLabel_->text(); }
     QString probeText() const { return probe_->text(); }
+    StageStrip* stageStrip() const { return strip_; }
+    QSpinBox* sampleIndexBox() const { return indexSpin_; }
+    // Stage value shown in the sample view: 0 = decoded input, k = after transform k.
+    int shownStage() const;
     void setOverlay(bool on);
     void setRangeMode(DisplayRange::Mode mode, double lo = 0, double hi = 1);
     void setChannelSolo(int channel);
@@ -75,6 +81,8 @@ public Q_SLOTS:
     void goToBatch(int b);
     void goToSampleIndex(qulonglong index);
     void exportScreenshot();
+    // Shows stage value `stage` (0 = input, k = after transform k, -1 = last).
+    void showStage(int stage);
 
 protected:
     void closeEvent(QCloseEvent*) override;
@@ -100,6 +108,15 @@ private:
     void buildStatusBar();
     void connectDisplayControls();
     void buildMenus();
+    void buildPipelineMenu();
+    struct PipelineChoice {
+        QString text;
+        QString origin;  // announced: where the pipeline came from
+        bool automatic = false;
+    };
+    PipelineChoice choosePipeline() const;
+    void resetForNewDataset();
+    void syncStageMarks();
     void showError(const QString& message);
     void clearError();
     void onOpened();
@@ -116,6 +133,7 @@ private:
     void onHoverTensor(QPointF p, bool inside);
     void onHoverRaw(QPointF p, bool inside);
     void onFindingActivated();
+    QTreeWidgetItem* findingItem(const Finding& f, const QColor* sevColor) const;
     QString pipelineKey() const;
 
     std::unique_ptr<QSettings> settings_;
@@ -135,8 +153,7 @@ private:
     QLabel* sampleInfo_;
     QLabel* batchLabel_;
     QScrollArea* stripArea_;
-    QWidget* strip_;
-    QHBoxLayout* stripLayout_;
+    StageStrip* strip_;
     QCheckBox* overlay_;
     QCheckBox* showStrip_;
     QCheckBox* logHist_;
@@ -163,7 +180,9 @@ private:
     QMenu* recentMenu_;
     std::optional<size_t> pendingSelect_;
     int selectedRow_ = 0;
-    int highlightedStage_ = -1;
+    int shownStage_ = -1;    // stage value shown, -1 = the last
+    int culpritStage_ = -1;  // transform blamed by the selected finding
+    QString auditPath_;      // dataset the running audit is about
     bool updatingControls_ = false;
     bool restoredGeometry_ = false;
     QList<QAction*> backActions_, forwardActions_;

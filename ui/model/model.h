@@ -55,6 +55,7 @@ struct DisplaySettings {
     double manualLo = 0, manualHi = 1;
     int solo = -1;
     bool overlay = false;
+    int stage = -1;  // stage value shown: 0 = decoded input, k = after transform k, -1 = last
 };
 
 // Expected value range of every channel before the first stage (index 0) and
@@ -98,11 +99,23 @@ struct BatchView {
     bool judged = false;
 };
 
+// Best-known expected range of one stage value and where it comes from
+// (ui/model/stagerange.h computes them).
+struct StageRange {
+    ChannelRanges range;
+    bool known = false;
+    QString origin;  // "expected range after stage 3 ToTensor", "what stage 5 Normalize expects"
+};
+
 struct SampleView {
     quint64 config = 0;
     size_t index = 0;  // dataset index
     std::shared_ptr<const bs::SampleResult> result;
     std::vector<ChannelRanges> ranges;  // per stage, as expectedRanges()
+    std::vector<StageRange> best;       // per stage, as bestKnownRanges()
+    int stage = -1;                     // stage value shown (index into result->stages)
+    QString stageName;                  // stageLabel() of it
+    bs::Tensor shown;                   // that stage value as a float tensor
     QImage raw;
     QImage tensor;  // rendered with `range` and the overlay/solo settings
     OverlayCounts counts;

@@ -15,6 +15,7 @@
 #include "core/audit/report.h"
 #include "core/dataset/dataset.h"
 #include "core/loader/loader.h"
+#include "ui/model/stagerange.h"
 
 namespace bs::ui {
 
@@ -74,7 +75,7 @@ void measureRows(BatchView& v) {
 }
 
 // One thumbnail per stacked sample, in the display's overlay mode.
-void renderThumbs(BatchView& v, const ChannelRanges& expected, const DisplaySettings& display,
+void renderThumbs(BatchView& v, const StageRange& best, const DisplaySettings& display,
                   const QString& label) {
     const bs::Batch& b = *v.batch;
     v.thumbs.assign(b.samples.size(), QImage());
@@ -85,8 +86,8 @@ void renderThumbs(BatchView& v, const ChannelRanges& expected, const DisplaySett
     for (size_t row = 0; row < b.stacked.size() && int64_t(row) < p.n; ++row) {
         const float* data = b.data.values.data() + row * size_t(p.c) * plane;
         RenderOptions ro;
-        ro.range = resolveRange(display, expected, label, v.rowMin[row], v.rowMax[row], &v.batchMin,
-                                &v.batchMax);
+        ro.range = resolveStageRange(display, best, label, v.rowMin[row], v.rowMax[row],
+                                     &v.batchMin, &v.batchMax);
         ro.solo = display.solo;
         ro.overlay = display.overlay;
         if (row == 0) v.range = ro.range;
@@ -129,58 +130,20 @@ std::vector<int> findingsPerSample(const BatchView& v) {
     return n;
 }
 
-QImage stripImage(const QImage& full) {
-    if (full.isNull()) return {};
-    const auto mode = full.height() < 80 ? Qt::FastTransformation : Qt::SmoothTransformation;
-    return full.scaledToHeight(80, mode);
+StageRange finalBest(const bs::Pipeline& pipeline, bool rawInput) {
+    const auto best = bestKnownRanges(pipeline, rawInput);
+    return best.empty() ? StageRange() : best.back();
 }
 
-void renderSampleTensor(SampleView& v, const DisplaySettings& display, const QString& label) {
-    const bs::SampleResult& r = *v.result;
-    std::vector<double> mn, mx;
-    channelMinMax(r.output, mn, mx);
-    RenderOptions ro;
-    const ChannelRanges& exp = v.ranges.empty() ? ChannelRanges{} : v.ranges.back();
-    ro.range = resolveRange(display, exp, label, mn, mx);
-    ro.solo = display.solo;
-    ro.overlay = display.overlay;
-    v.range = ro.range;
-    v.tensor = renderTensor(r.output, ro, &v.counts);
-}
-
-// Stage k of the strip: images as they are, tensors over their expected
-// range (else their own min/max), 80 px high.
-QImage stripCell(const bs::StageValue& sv, const bs::Pipeline& pipeline,
-                 const std::vector<ChannelRanges>& ranges, size_t k) {
-    if (sv.isImage()) return stripImage(toQImage(sv.image));
-    std::vector<double> mn, mx;
-    channelMinMax(sv.tensor, mn, mx);
-    RenderOptions ro;
-    ro.range = resolveRange(DisplaySettings{}, k < ranges.size() ? ranges[k] : ChannelRanges{},
-                            stageLabel(pipeline, k), mn, mx);
-    return stripImage(renderTensor(sv.tensor, ro));
-}
-
-// Everything the sample view shows, from the sample's one result.
+// Everything the sample view shows, from the sample's one result: the
+// stage chosen in the display settings, and the strip of every stage.
 void fillSampleView(SampleView& v, const bs::Pipeline& pipeline, const DisplaySettings& display) {
     const bs::SampleResult& r = *v.result;
     if (!r.record.error.empty()) v.error = QString::fromStdString(r.record.error);
     v.raw = toQImage(r.raw);
     if (!r.raw.empty()) v.rawHistogram = byteHistogram(r.raw);
-    if (!r.output.empty()) {
-        renderSampleTensor(v, display, stageLabel(pipeline, pipeline.size()));
-        DisplayRange exp;
-        const bool known = !v.ranges.empty() && expectedDisplay(v.ranges.back(), exp);
-        v.tensorHistogram = computeHistogramAuto(r.output, 128, known ? &exp : nullptr);
-    }
-    for (size_t k = 0; k < r.stages.size(); ++k) {
-        const bs::StageValue& sv = r.stages[k];
-        v.strip.push_back(stripCell(sv, pipeline, v.ranges, k));
-        QString lbl =
-            k == 0 ? QStringLiteral("input") : QString::fromStdString(pipeline.stage(k - 1).op());
-        lbl += QStringLiteral("\n%1×%2×%3").arg(sv.channels()).arg(sv.height()).arg(sv.width());
-        v.stripLabels.push_back(lbl);
-    }
+    if (!r.output.empty()) renderShownStage(v, display, pipeline);
+    renderStageStrip(v, display, pipeline);
 }
 
 }  // namespace
@@ -297,8 +260,12 @@ void Session::setLoaderSettings(const LoaderSettings& s) {
 }
 
 void Session::setDisplay(const DisplaySettings& d) {
+    // The shown stage only concerns the sample view, not the thumbnails.
+    const bool thumbs = d.mode != display_.mode || d.manualLo != display_.manualLo ||
+                        d.manualHi != display_.manualHi || d.solo != display_.solo ||
+                        d.overlay != display_.overlay;
     display_ = d;
-    if (batchView_) renderBatch();
+    if (batchView_ && thumbs) renderBatch();
     if (sampleView_) renderSample();
 }
 
@@ -364,6 +331,7 @@ void Session::startBatchJob(size_t b, bool prefetch) {
     auto loader = loader_;
     const ChannelRanges expected = ranges_.empty() ? ChannelRanges{} : ranges_.back();
     const QString label = stageLabel(pipeline_, pipeline_.size());
+    const StageRange best = finalBest(pipeline_, dataset_->hasRaw());
     const DisplaySettings display = display_;
     const quint64 cfg = config_;
     const size_t nb = numBatches();
@@ -382,7 +350,7 @@ void Session::startBatchJob(size_t b, bool prefetch) {
             v->results = results;
             v->findingCount.assign(batch->samples.size(), 0);
             measureRows(*v);
-            renderThumbs(*v, expected, display, label);
+            renderThumbs(*v, best, display, label);
             DisplayRange exp;
             const bool known = expectedDisplay(expected, exp);
             v->histogram = computeHistogramAuto(batch->data, 128, known ? &exp : nullptr);
@@ -510,12 +478,12 @@ void Session::renderBatch() {
     if (!cur || !cur->batch) return;
     cache_.clear();  // cached thumbnails were made with the old display settings
     cache_[cur->number] = cur;
-    const ChannelRanges expected = ranges_.empty() ? ChannelRanges{} : ranges_.back();
+    const StageRange best = finalBest(pipeline_, dataset_ ? dataset_->hasRaw() : true);
     const QString label = stageLabel(pipeline_, pipeline_.size());
     const DisplaySettings display = display_;
     thumbSlot_->submit([=](const std::atomic<bool>&) -> AsyncSlot::Continuation {
         auto v = std::make_shared<BatchView>(*cur);
-        renderThumbs(*v, expected, display, label);  // min/max were measured with the batch
+        renderThumbs(*v, best, display, label);  // min/max were measured with the batch
         return [this, v] {
             if (v->config != config_) return;
             cache_[v->number] = v;
@@ -563,10 +531,11 @@ void Session::renderSample() {
     auto cur = sampleView_;
     if (!cur || !cur->result) return;
     const DisplaySettings display = display_;
-    const QString label = stageLabel(pipeline_, pipeline_.size());
+    const bs::Pipeline pipeline = pipeline_;
     renderSlot_->submit([=](const std::atomic<bool>&) -> AsyncSlot::Continuation {
         auto v = std::make_shared<SampleView>(*cur);
-        if (!v->result->output.empty()) renderSampleTensor(*v, display, label);
+        if (!v->result->output.empty()) renderShownStage(*v, display, pipeline);
+        renderStageStrip(*v, display, pipeline);
         return [this, v] {
             if (!sampleView_ || sampleView_->index != v->index || sampleView_->config != v->config)
                 return;

@@ -44,7 +44,8 @@ QString DisplayRange::spanText() const {
 
 QString DisplayRange::describe() const {
     const QString span = spanText();
-    static const char* names[] = {"expected", "sample min/max", "batch min/max", "manual"};
+    static const char* names[] = {"best-known expected range", "sample min/max", "batch min/max",
+                                  "manual: fixed range, absolute values"};
     QString s = QStringLiteral("Display %1 → black..white (%2)").arg(span, names[int(mode)]);
     if (!origin.isEmpty()) s += QStringLiteral(": ") + origin;
     return s;
@@ -103,6 +104,39 @@ static double rangeSlack(double lo, double hi) {
     return 1e-5 * std::max({1.0, std::fabs(lo), std::fabs(hi)});
 }
 
+// Decides whether the rendered sample is a sliver of its range and, with
+// the overlay on, stripes its in-range pixels (out-of-range colours stay).
+static void markCollapsed(QImage& out, const double* vmin, const double* vmax, int shown,
+                          const RenderOptions& o, OverlayCounts& cnt) {
+    double worst = 0;
+    bool any = false;
+    for (int k = 0; k < shown; ++k) {
+        if (!(vmax[k] >= vmin[k])) continue;  // no finite value in this channel
+        const int c = std::min(k, 2);
+        const double span = o.range.hi[c] - o.range.lo[c];
+        if (!(span > 0)) return;
+        worst = std::max(worst, (vmax[k] - vmin[k]) / span);
+        any = true;
+    }
+    cnt.spread = worst;
+    cnt.collapsed = any && o.collapseFraction > 0 && worst < o.collapseFraction && cnt.total > 1;
+    if (!cnt.collapsed || !o.overlay) return;
+    const QColor& col = o.colors.collapsed;
+    for (int y = 0; y < out.height(); ++y) {
+        uchar* dst = out.scanLine(y);
+        for (int x = 0; x < out.width(); ++x) {
+            if (((x + y) / 3) % 3 != 0) continue;  // diagonal stripes, one in three
+            const QColor here(dst[x * 3], dst[x * 3 + 1], dst[x * 3 + 2]);
+            if (here == o.colors.below || here == o.colors.above || here == o.colors.nan ||
+                here == o.colors.inf)
+                continue;
+            dst[x * 3] = uchar(col.red());
+            dst[x * 3 + 1] = uchar(col.green());
+            dst[x * 3 + 2] = uchar(col.blue());
+        }
+    }
+}
+
 QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions& o,
                     OverlayCounts* counts) {
     OverlayCounts cnt;
@@ -133,6 +167,7 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
     }
     const int shown = (src[0] == src[1] && src[1] == src[2]) ? 1 : 3;
     cnt.total = int64_t(plane);
+    double vmin[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL}, vmax[3] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
     for (int y = 0; y < H; ++y) {
         uchar* dst = out.scanLine(y);
         for (int x = 0; x < W; ++x) {
@@ -151,6 +186,7 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
                     c = 1;
                 }
                 cls = std::max(cls, c);
+                if (std::isfinite(v)) vmin[k] = std::min(vmin[k], double(v)), vmax[k] = std::max(vmax[k], double(v));
                 double g =
                     std::isfinite(v) ? (double(v) - lo[k]) * scale[k] : (v > 0 ? 255.0 : 0.0);
                 if (!(g >= 0)) g = 0;  // also NaN
@@ -188,6 +224,7 @@ QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions&
             }
         }
     }
+    markCollapsed(out, vmin, vmax, shown, o, cnt);
     if (counts) *counts = cnt;
     return out;
 }

@@ -35,19 +35,27 @@ struct OverlayColors {
     QColor above{255, 50, 50};
     QColor nan{255, 0, 255};
     QColor inf{255, 220, 0};
+    QColor collapsed{0, 215, 200};  // stripes over a sample squeezed into a sliver
 };
 
 // Pixel counts of the range overlay. A pixel is classified by the worst of
 // its shown channels: NaN, then Inf, then above, then below.
+// A sample is "collapsed" when every shown channel spans less than one grey
+// level of the display range (a sliver that renders as one flat colour);
+// the overlay stripes it, so a squeezed sample never looks merely dark.
 struct OverlayCounts {
     int64_t below = 0, above = 0, nan = 0, inf = 0, total = 0;
-    bool any() const { return below || above || nan || inf; }
+    bool collapsed = false;
+    double spread = 0;  // largest finite spread of a shown channel, as a fraction of the range
+    bool any() const { return below || above || nan || inf || collapsed; }
 };
 
 struct RenderOptions {
     DisplayRange range;
     int solo = -1;  // -1 = all channels, otherwise the channel shown as gray
     bool overlay = false;
+    // Spread below this fraction of the range counts as collapsed (0 = never).
+    double collapseFraction = 1.0 / 256;
     OverlayColors colors;
 };
 

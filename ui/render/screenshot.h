@@ -22,9 +22,14 @@ struct ScreenshotInfo {
     QString message;  // the finding's message
     QString range;    // DisplayRange::describe() of the mapping used
     OverlayCounts counts;
+    bool overlay = true;  // whether `tensor` carries the range overlay (said in its title)
 };
 
-// `tensor` should already carry the overlay (renderTensor with overlay on);
+// The caption's text lines (dataset, sample, label and stage, finding, range).
+QString captionText(const ScreenshotInfo& info);
+
+// `tensor` carries the overlay when info.overlay says so (renderTensor with
+// overlay on); the caption grows to hold every line of text;
 // it is enlarged by an integer factor without smoothing (overlay colours and
 // pixel squares stay exact) or reduced with smoothing. The raw image is
 // smoothly scaled to fit `panel` pixels a side.

@@ -20,7 +20,7 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
     p.fillRect(area, QColor(30, 31, 34));
     const QFontMetricsF fm(p.font());
     const double top = area.top() + fm.height() + 4;
-    const double bottom = area.bottom() - fm.height() - 4;
+    const double bottom = area.bottom() - histogramAxisHeight(fm) - 4;
     const QRectF plot(area.left() + 6, top, area.width() - 12, std::max(10.0, bottom - top));
     p.setPen(QColor(200, 200, 208));
     p.drawText(QRectF(area.left() + 6, area.top() + 2, area.width() - 12, fm.height()),
@@ -114,22 +114,55 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
     }
     p.setPen(QColor(70, 72, 80));
     p.drawRect(plot);
-    // Axis labels: the histogram range and the min/max of all channels.
+    p.setPen(QColor(150, 152, 160));
+    const QRectF axis(plot.left(), plot.bottom() + 3, plot.width(), histogramAxisHeight(fm));
+    for (const AxisLabel& l : histogramAxisLabels(fm, axis, h)) p.drawText(l.rect, l.align, l.text);
+    p.restore();
+}
+
+double histogramAxisHeight(const QFontMetricsF& fm) {
+    return 2 * fm.height();
+}
+
+std::vector<AxisLabel> histogramAxisLabels(const QFontMetricsF& fm, const QRectF& axis,
+                                           const Histogram& h) {
+    std::vector<AxisLabel> out;
+    if (h.bins <= 0 || h.counts.empty()) return out;
+    const double half = axis.width() / 2 - 4;
+    const QString lo = fm.elidedText(fmt(h.lo), Qt::ElideRight, half);
+    const QString hi = fm.elidedText(fmt(h.hi), Qt::ElideRight, half);
+    const double row = fm.height();
+    out.push_back({QRectF(axis.left(), axis.top(), fm.horizontalAdvance(lo) + 1, row), lo,
+                   Qt::AlignLeft | Qt::AlignVCenter});
+    const double hw = fm.horizontalAdvance(hi) + 1;
+    out.push_back({QRectF(axis.right() - hw, axis.top(), hw, row), hi,
+                   Qt::AlignRight | Qt::AlignVCenter});
     double mn = 1e300, mx = -1e300;
     for (size_t c = 0; c < h.min.size(); ++c)
         if (std::isfinite(h.min[c])) mn = std::min(mn, h.min[c]), mx = std::max(mx, h.max[c]);
-    const QRectF axis(plot.left(), plot.bottom() + 3, plot.width(), fm.height());
-    p.setPen(QColor(150, 152, 160));
-    p.drawText(axis, Qt::AlignLeft | Qt::AlignVCenter, fmt(h.lo));
-    p.drawText(axis, Qt::AlignRight | Qt::AlignVCenter, fmt(h.hi));
     QString mid = mn <= mx ? QStringLiteral("min %1  max %2").arg(fmt(mn), fmt(mx)) : QString();
     int64_t nan = 0, inf = 0;
     for (size_t c = 0; c < h.nan.size(); ++c) nan += h.nan[c], inf += h.inf[c];
     if (nan) mid += QStringLiteral("  NaN %1").arg(nan);
     if (inf) mid += QStringLiteral("  Inf %1").arg(inf);
-    p.setPen(QColor(200, 200, 208));
-    p.drawText(axis, Qt::AlignHCenter | Qt::AlignVCenter, mid);
-    p.restore();
+    mid = fm.elidedText(mid, Qt::ElideRight, axis.width());
+    if (!mid.isEmpty()) {
+        const double mw = fm.horizontalAdvance(mid) + 1;
+        out.push_back({QRectF(axis.center().x() - mw / 2, axis.top() + row, mw, row), mid,
+                       Qt::AlignHCenter | Qt::AlignVCenter});
+    }
+    return out;
+}
+
+std::vector<AxisLabel> HistogramWidget::axisLabels() const {
+    // The same geometry paintHistogram uses for rect().
+    const QFontMetricsF fm(font());
+    const QRectF area(rect());
+    const double top = area.top() + fm.height() + 4;
+    const double bottom = area.bottom() - histogramAxisHeight(fm) - 4;
+    const QRectF plot(area.left() + 6, top, area.width() - 12, std::max(10.0, bottom - top));
+    return histogramAxisLabels(
+        fm, QRectF(plot.left(), plot.bottom() + 3, plot.width(), histogramAxisHeight(fm)), hist_);
 }
 
 HistogramWidget::HistogramWidget(const QString& title, QWidget* parent)

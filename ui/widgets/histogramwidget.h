@@ -5,6 +5,9 @@
 #include <QWidget>
 
 #include <optional>
+#include <vector>
+
+class QFontMetricsF;
 
 #include "ui/render/render.h"
 
@@ -22,6 +25,19 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
                     const std::optional<DisplayRange>& expected, const QString& title,
                     const HistogramStyle& style);
 
+// Axis labels under the plot: the histogram's lo at the left, hi at the
+// right, and "min .. max (NaN, Inf)" on a line of its own, elided to the
+// width, so that no two labels ever overlap however narrow the widget.
+struct AxisLabel {
+    QRectF rect;
+    QString text;
+    Qt::Alignment align;
+};
+std::vector<AxisLabel> histogramAxisLabels(const QFontMetricsF& fm, const QRectF& axis,
+                                           const Histogram& h);
+// Height the axis labels take below the plot.
+double histogramAxisHeight(const QFontMetricsF& fm);
+
 class HistogramWidget : public QWidget {
     Q_OBJECT
 public:
@@ -30,6 +46,8 @@ public:
     void clear();
     const Histogram& histogram() const { return hist_; }
     bool logScale() const { return style_.log; }
+    // The labels as painted at the widget's current size (for tests).
+    std::vector<AxisLabel> axisLabels() const;
     QSize sizeHint() const override { return {320, 140}; }
     QSize minimumSizeHint() const override { return {160, 90}; }
 

@@ -7,6 +7,7 @@
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -15,6 +16,7 @@
 #include <QMenu>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -22,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/pipeline/pipeline.h"
+#include "ui/widgets/dialogfolders.h"
 
 namespace bs::ui {
 
@@ -69,16 +72,21 @@ json presetJson(const QString& name) {
     return json::array();
 }
 
-QString stageText(const json& s) {
-    QString t = QString::fromStdString(s.value("op", std::string("?")));
-    QStringList parts;
+// "2  CenterCrop" and one indented line per parameter: a narrow dock shows
+// every name whole instead of cutting "Resize(interpolation=..." mid-word.
+QString stageText(size_t number, const json& s, bool culprit) {
+    QString t = QStringLiteral("%1%2  %3")
+                    .arg(culprit ? QStringLiteral("⚠ ") : QString())
+                    .arg(number)
+                    .arg(QString::fromStdString(s.value("op", std::string("?"))));
     for (auto it = s.begin(); it != s.end(); ++it) {
         if (it.key() == "op" || it.key() == "enabled") continue;
-        QString v = QString::fromStdString(it.value().dump());
-        if (v.size() > 28) v = v.left(26) + "…";
-        parts << QStringLiteral("%1=%2").arg(QString::fromStdString(it.key()), v);
+        QString v = it.value().is_string() ? QString::fromStdString(it.value().get<std::string>())
+                                           : QString::fromStdString(it.value().dump());
+        v.replace(',', QStringLiteral(", "));
+        if (v.size() > 30) v = v.left(28) + QStringLiteral("…");
+        t += QStringLiteral("\n      %1 = %2").arg(QString::fromStdString(it.key()), v);
     }
-    if (!parts.isEmpty()) t += QStringLiteral("(%1)").arg(parts.join(", "));
     return t;
 }
 
@@ -107,24 +115,31 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
     top->addWidget(presets_, 1);
     top->addWidget(fileBtn);
     v->addLayout(top);
+    origin_ = new QLabel;
+    origin_->setObjectName(QStringLiteral("pipelineOrigin"));
+    origin_->setWordWrap(true);
+    origin_->setStyleSheet(QStringLiteral("color: #9fb3c8; font-size: 11px;"));
+    origin_->hide();
+    v->addWidget(origin_);
 
     list_ = new QListWidget;
     list_->setObjectName(QStringLiteral("pipelineStages"));
     list_->setDragDropMode(QAbstractItemView::NoDragDrop);
     list_->setMinimumHeight(120);
+    list_->setWordWrap(true);
+    list_->setTextElideMode(Qt::ElideNone);
     v->addWidget(list_, 2);
-    connect(list_, &QListWidget::currentRowChanged, this, [this] { rebuildForm(); });
+    connect(list_, &QListWidget::currentRowChanged, this, [this](int row) {
+        rebuildForm();
+        if (!updating_ && row >= 0) Q_EMIT stageSelected(row);
+    });
+    // Toggling a stage edits the JSON and the item in place: the item whose
+    // signal this is stays alive.
     connect(list_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
         if (updating_) return;
         const int row = list_->row(item);
         if (row < 0 || size_t(row) >= stagesJson_.size()) return;
-        nlohmann::json s = nlohmann::json::parse(stagesJson_[row]);
-        if (item->checkState() == Qt::Checked)
-            s.erase("enabled");
-        else
-            s["enabled"] = false;
-        stagesJson_[row] = s.dump();
-        commit(row);
+        editKey(row, "enabled", item->checkState() == Qt::Checked ? "null" : "false");
     });
 
     auto* buttons = new QHBoxLayout;
@@ -202,19 +217,48 @@ bool PipelinePanel::setText(const std::string& text, QString* errorOut) {
             ++i;
         }
         stagesJson_ = stages;
+        culprit_ = -1;
         error_->hide();
         rebuildList(0);
         Q_EMIT pipelineChanged();
         return true;
     } catch (const std::exception& e) {
-        showError(QString::fromUtf8(e.what()));
-        if (errorOut) *errorOut = QString::fromUtf8(e.what());
+        const QString message = humanError(QString::fromUtf8(e.what()));
+        showError(message);
+        if (errorOut) *errorOut = message;
         return false;
     }
 }
 
+QString PipelinePanel::humanError(const QString& raw) {
+    static const QRegularExpression tag(QStringLiteral(R"(\[json\.exception\.[a-z_]+\.\d+\]\s*)"));
+    static const QRegularExpression syntax(
+        QStringLiteral(R"(syntax error while parsing [a-z ]+? - )"));
+    QString m = raw;
+    m.remove(tag);
+    m.replace(QStringLiteral("parse error at "), QStringLiteral("not valid JSON at "));
+    m.replace(QStringLiteral("parse error: "), QStringLiteral("not valid JSON: "));
+    m.remove(syntax);
+    m.replace(QChar('\n'), QChar(' '));
+    return m.simplified();
+}
+
 void PipelinePanel::applyPreset(const QString& name) {
-    setText(presetJson(name).dump());
+    if (setText(presetJson(name).dump()))
+        setOrigin(QStringLiteral("preset \u201c%1\u201d").arg(name));
+}
+
+std::string PipelinePanel::presetText(const QString& name) {
+    return presetJson(name).dump();
+}
+
+void PipelinePanel::setOrigin(const QString& origin) {
+    origin_->setText(origin.isEmpty() ? QString() : QStringLiteral("From: ") + origin);
+    origin_->setVisible(!origin.isEmpty());
+}
+
+QString PipelinePanel::origin() const {
+    return origin_->isHidden() ? QString() : origin_->text();
 }
 
 void PipelinePanel::showError(const QString& message) {
@@ -222,44 +266,90 @@ void PipelinePanel::showError(const QString& message) {
     error_->setVisible(!message.isEmpty());
 }
 
-void PipelinePanel::highlightStage(int stage) {
-    for (int i = 0; i < list_->count(); ++i) {
-        QListWidgetItem* it = list_->item(i);
-        it->setBackground(i == stage ? QColor(120, 60, 20) : QBrush());
-    }
-    if (stage >= 0 && stage < list_->count()) list_->setCurrentRow(stage);
+void PipelinePanel::selectStage(int stage) {
+    if (stage < 0 || stage >= list_->count() || stage == list_->currentRow()) return;
+    updating_ = true;
+    list_->setCurrentRow(stage);
+    updating_ = false;
+}
+
+void PipelinePanel::markCulprit(int stage) {
+    const int before = culprit_;
+    culprit_ = stage >= 0 && stage < list_->count() ? stage : -1;
+    for (int row : {before, culprit_})
+        if (row >= 0) refreshItem(row);
+}
+
+void PipelinePanel::refreshItem(int row) {
+    QListWidgetItem* item = list_->item(row);
+    if (!item || size_t(row) >= stagesJson_.size()) return;
+    const nlohmann::json s = nlohmann::json::parse(stagesJson_[size_t(row)]);
+    const bool culprit = row == culprit_;
+    const bool was = updating_;
+    updating_ = true;
+    item->setText(stageText(size_t(row) + 1, s, culprit));
+    item->setCheckState(s.value("enabled", true) ? Qt::Checked : Qt::Unchecked);
+    QFont f = list_->font();
+    f.setBold(culprit);
+    item->setFont(f);
+    item->setForeground(culprit ? QBrush(QColor(255, 120, 110)) : QBrush());
+    item->setBackground(culprit ? QBrush(QColor(90, 30, 30)) : QBrush());
+    item->setToolTip((culprit ? QStringLiteral("The selected finding blames this stage.\n")
+                              : QString()) +
+                     QString::fromStdString(s.dump(2)));
+    updating_ = was;
 }
 
 void PipelinePanel::rebuildList(int select) {
     updating_ = true;
     list_->clear();
     for (size_t i = 0; i < stagesJson_.size(); ++i) {
-        const nlohmann::json s = nlohmann::json::parse(stagesJson_[i]);
-        auto* item = new QListWidgetItem(QStringLiteral("%1  %2").arg(i + 1).arg(stageText(s)));
+        auto* item = new QListWidgetItem;
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        item->setCheckState(s.value("enabled", true) ? Qt::Checked : Qt::Unchecked);
-        item->setToolTip(QString::fromStdString(s.dump(2)));
         list_->addItem(item);
+        refreshItem(int(i));
     }
-    updating_ = false;
     if (select >= 0 && select < list_->count()) list_->setCurrentRow(select);
+    updating_ = false;
     rebuildForm();
 }
 
-void PipelinePanel::commit(int select) {
-    // Validate the whole pipeline before anyone sees it: a bad parameter
+bool PipelinePanel::validate() {
+    // The whole pipeline is checked before anyone sees it: a bad parameter
     // stays visible in the panel with the core's message, nothing reruns.
-    const std::string text = pipelineJson();
     try {
-        bs::Pipeline::parse(text);
+        bs::Pipeline::parse(pipelineJson());
         error_->hide();
+        return true;
     } catch (const std::exception& e) {
-        showError(QString::fromUtf8(e.what()));
-        rebuildList(select);
-        return;
+        showError(humanError(QString::fromUtf8(e.what())));
+        return false;
     }
+}
+
+void PipelinePanel::markEdited() {
+    if (!origin_->isHidden() && !origin_->text().endsWith(QStringLiteral(", edited")))
+        origin_->setText(origin_->text() + QStringLiteral(", edited"));
+}
+
+void PipelinePanel::commit(int select) {
     rebuildList(select);
-    Q_EMIT pipelineChanged();
+    markEdited();
+    if (validate()) Q_EMIT pipelineChanged();
+}
+
+void PipelinePanel::editKey(int row, const std::string& key, const std::string& valueJson) {
+    if (row < 0 || size_t(row) >= stagesJson_.size()) return;
+    nlohmann::json st = nlohmann::json::parse(stagesJson_[size_t(row)]);
+    const nlohmann::json value = nlohmann::json::parse(valueJson);
+    if (value.is_null())
+        st.erase(key);
+    else
+        st[key] = value;
+    stagesJson_[size_t(row)] = st.dump();
+    refreshItem(row);
+    markEdited();
+    if (validate()) Q_EMIT pipelineChanged();
 }
 
 void PipelinePanel::addStage(const QString& op) {
@@ -276,99 +366,120 @@ void PipelinePanel::move(int delta) {
     commit(to);
 }
 
+void PipelinePanel::clearForm() {
+    while (formLayout_->rowCount() > 0) {
+        const QFormLayout::TakeRowResult r = formLayout_->takeRow(0);
+        for (QLayoutItem* item : {r.labelItem, r.fieldItem}) {
+            if (!item) continue;
+            if (QWidget* w = item->widget()) {
+                // Possibly the editor whose signal is running: disconnected,
+                // hidden, and deleted once control is back in the event loop.
+                w->disconnect(this);
+                w->setObjectName(QString());  // only live editors answer to param_<key>
+                w->hide();
+                w->deleteLater();
+            }
+            delete item;
+        }
+    }
+}
+
 void PipelinePanel::rebuildForm() {
-    while (formLayout_->rowCount() > 0) formLayout_->removeRow(0);
+    clearForm();
     const int row = list_->currentRow();
     if (row < 0 || size_t(row) >= stagesJson_.size()) return;
-    const nlohmann::json s = nlohmann::json::parse(stagesJson_[row]);
-    auto title = new QLabel(
-        QStringLiteral("<b>%1</b> parameters").arg(QString::fromStdString(s.value("op", ""))));
-    formLayout_->addRow(title);
-    // Keys the op accepts but the stage omits are offered too (empty).
-    auto setKey = [this, row](const std::string& key, const nlohmann::json& value) {
-        nlohmann::json st = nlohmann::json::parse(stagesJson_[row]);
-        if (value.is_null())
-            st.erase(key);
-        else
-            st[key] = value;
-        stagesJson_[row] = st.dump();
-        commit(row);
-    };
+    const nlohmann::json s = nlohmann::json::parse(stagesJson_[size_t(row)]);
+    formLayout_->addRow(new QLabel(
+        QStringLiteral("<b>%1</b> parameters").arg(QString::fromStdString(s.value("op", "")))));
     for (auto it = s.begin(); it != s.end(); ++it) {
-        const std::string key = it.key();
-        if (key == "op" || key == "enabled") continue;
-        const nlohmann::json& val = it.value();
-        QWidget* w = nullptr;
-        if (val.is_boolean()) {
-            auto* cb = new QCheckBox;
-            cb->setChecked(val.get<bool>());
-            connect(cb, &QCheckBox::toggled, this, [setKey, key](bool on) { setKey(key, on); });
-            w = cb;
-        } else if (val.is_number_integer()) {
-            auto* sb = new QSpinBox;
-            sb->setRange(-1000000, 1000000);
-            sb->setValue(val.get<int>());
-            sb->setKeyboardTracking(false);
-            connect(sb, &QSpinBox::valueChanged, this, [setKey, key](int x) { setKey(key, x); });
-            w = sb;
-        } else if (val.is_number()) {
-            auto* sb = new QDoubleSpinBox;
-            sb->setDecimals(5);
-            sb->setRange(-1e9, 1e9);
-            sb->setSingleStep(0.01);
-            sb->setValue(val.get<double>());
-            sb->setKeyboardTracking(false);
-            connect(sb, &QDoubleSpinBox::valueChanged, this,
-                    [setKey, key](double x) { setKey(key, x); });
-            w = sb;
-        } else {
-            // Lists, strings and expressions: edited as JSON (strings plain).
-            auto* le =
-                new QLineEdit(val.is_string() ? QString::fromStdString(val.get<std::string>())
-                                              : QString::fromStdString(val.dump()));
-            const bool isString = val.is_string();
-            connect(le, &QLineEdit::editingFinished, this, [this, le, setKey, key, isString] {
-                const std::string t = le->text().toStdString();
-                if (isString) {
-                    setKey(key, t);
-                    return;
-                }
-                try {
-                    setKey(key, nlohmann::json::parse(t));
-                } catch (const std::exception&) {
-                    showError(QStringLiteral("%1: not valid JSON (e.g. [0.5, 0.5, 0.5])")
-                                  .arg(QString::fromStdString(key)));
-                }
-            });
-            w = le;
-        }
-        w->setObjectName(QString::fromStdString("param_" + key));
-        formLayout_->addRow(QString::fromStdString(key), w);
+        if (it.key() == "op" || it.key() == "enabled") continue;
+        QWidget* w = makeEditor(row, it.key(), it.value().dump());
+        w->setObjectName(QString::fromStdString("param_" + it.key()));
+        formLayout_->addRow(QString::fromStdString(it.key()), w);
     }
+}
+
+QWidget* PipelinePanel::makeEditor(int row, const std::string& key, const std::string& valueJson) {
+    const nlohmann::json val = nlohmann::json::parse(valueJson);
+    if (val.is_boolean()) {
+        auto* cb = new QCheckBox;
+        cb->setChecked(val.get<bool>());
+        connect(cb, &QCheckBox::toggled, this,
+                [this, row, key](bool on) { editKey(row, key, on ? "true" : "false"); });
+        return cb;
+    }
+    if (val.is_number_integer()) {
+        auto* sb = new QSpinBox;
+        sb->setRange(-1000000, 1000000);
+        sb->setValue(val.get<int>());
+        sb->setKeyboardTracking(false);
+        connect(sb, &QSpinBox::valueChanged, this,
+                [this, row, key](int x) { editKey(row, key, std::to_string(x)); });
+        return sb;
+    }
+    if (val.is_number()) {
+        auto* sb = new QDoubleSpinBox;
+        sb->setDecimals(5);
+        sb->setRange(-1e9, 1e9);
+        sb->setSingleStep(0.01);
+        sb->setValue(val.get<double>());
+        sb->setKeyboardTracking(false);
+        connect(sb, &QDoubleSpinBox::valueChanged, this,
+                [this, row, key](double x) { editKey(row, key, nlohmann::json(x).dump()); });
+        return sb;
+    }
+    // Lists, strings and expressions: edited as JSON (strings plain).
+    const bool isString = val.is_string();
+    auto* le = new QLineEdit(isString ? QString::fromStdString(val.get<std::string>())
+                                      : QString::fromStdString(val.dump()));
+    connect(le, &QLineEdit::editingFinished, this, [this, le, row, key, isString] {
+        const std::string t = le->text().toStdString();
+        if (isString) {
+            editKey(row, key, nlohmann::json(t).dump());
+            return;
+        }
+        try {
+            editKey(row, key, nlohmann::json::parse(t).dump());
+        } catch (const nlohmann::json::exception&) {
+            showError(QStringLiteral("%1: not valid JSON (e.g. [0.5, 0.5, 0.5])")
+                          .arg(QString::fromStdString(key)));
+        }
+    });
+    return le;
+}
+
+bool PipelinePanel::loadPipelineFile(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        showError(QStringLiteral("%1: cannot read (%2)").arg(path, f.errorString()));
+        return false;
+    }
+    QString error;
+    if (setText(f.readAll().toStdString(), &error)) return true;
+    showError(QStringLiteral("%1: %2").arg(QFileInfo(path).fileName(), error));
+    return false;
 }
 
 void PipelinePanel::loadFile() {
-    const QString path =
-        QFileDialog::getOpenFileName(this, QStringLiteral("Load pipeline"), {},
-                                     QStringLiteral("Pipeline (*.json *.txt);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, QStringLiteral("Load pipeline"), dialogStartDir(QStringLiteral("pipeline")),
+        QStringLiteral("Pipeline (*.json *.txt);;All files (*)"));
     if (path.isEmpty()) return;
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) {
-        showError(QStringLiteral("cannot read %1").arg(path));
-        return;
-    }
-    setText(f.readAll().toStdString());
+    rememberDialogFolder(QStringLiteral("pipeline"), path);
+    if (loadPipelineFile(path)) setOrigin(QFileInfo(path).fileName());
 }
 
 void PipelinePanel::saveFile() {
-    const QString path = QFileDialog::getSaveFileName(this, QStringLiteral("Save pipeline"),
-                                                      QStringLiteral("pipeline.json"),
-                                                      QStringLiteral("JSON (*.json)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, QStringLiteral("Save pipeline"),
+        dialogStartPath(QStringLiteral("pipeline"), QStringLiteral("pipeline.json")),
+        QStringLiteral("JSON (*.json)"));
     if (path.isEmpty()) return;
+    rememberDialogFolder(QStringLiteral("pipeline"), path);
     QFile f(path);
     if (!f.open(QIODevice::WriteOnly) ||
         f.write(QByteArray::fromStdString(pipelineJson() + "\n")) < 0)
-        showError(QStringLiteral("cannot write %1").arg(path));
+        showError(QStringLiteral("%1: cannot write (%2)").arg(path, f.errorString()));
 }
 
 void PipelinePanel::pasteTorchvision() {
@@ -397,6 +508,7 @@ void PipelinePanel::pasteTorchvision() {
             bs::Pipeline p =
                 bs::Pipeline::fromTorchvisionText(edit->toPlainText().toStdString(), ".", &unknown);
             if (!setText(p.toJson().dump())) return;
+            setOrigin(QStringLiteral("pasted torchvision text"));
             if (!unknown.empty()) {
                 QStringList names;
                 for (auto& u : unknown) names << QString::fromStdString(u);

@@ -1,6 +1,11 @@
 // The editable pipeline: stage list (add, remove, reorder, toggle), a
 // parameter form for the selected stage, presets, JSON load/save and "Paste
 // from torchvision". Emits the new stage JSON after every valid edit.
+//
+// An editor is never destroyed while its own signal runs: a parameter edit
+// updates the JSON and the list text in place; the form is rebuilt only when
+// another stage is selected or the stages change, and old editors are
+// deleted later (deleteLater), disconnected first.
 #pragma once
 
 #include <QWidget>
@@ -27,11 +32,32 @@ public:
     bool setText(const std::string& jsonOrTorchvision, QString* error = nullptr);
     void applyPreset(const QString& name);
     static QStringList presetNames();
-    // Highlights a stage (transform index), e.g. the one a finding blames.
-    void highlightStage(int stage);
+    static std::string presetText(const QString& name);
+    // Says where the pipeline came from ("demo-pipeline.json beside the
+    // dataset", "preset ..."), shown above the stages until the next edit.
+    void setOrigin(const QString& origin);
+    QString origin() const;
+    // Inserts a stage with torchvision's required parameters after the
+    // selected one (as "+ Add" does).
+    void addStage(const QString& op);
+    // Selects the stage shown (transform index, -1 = none) without emitting
+    // stageSelected: the caller already shows it.
+    void selectStage(int stage);
+    // Marks the stage a finding blames (transform index, -1 = none). Drawn
+    // apart from the selection: a warning sign, red bold text.
+    void markCulprit(int stage);
+    int culpritStage() const { return culprit_; }
     void showError(const QString& message);
     int stageCount() const;
     QListWidget* list() const { return list_; }
+    // Reads a pipeline file; false (and a one-line error naming the file)
+    // when it cannot be read or parsed.
+    bool loadPipelineFile(const QString& path);
+    // A one-line, human message for a pipeline parse error: nlohmann's
+    // "[json.exception.parse_error.101] parse error at line 1, column 2:
+    // syntax error while parsing value - invalid literal" becomes
+    // "not valid JSON at line 1, column 2: invalid literal".
+    static QString humanError(const QString& raw);
 
 public Q_SLOTS:
     void loadFile();
@@ -40,12 +66,19 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void pipelineChanged();
+    // The user selected stage `stage` (transform index) in the list.
+    void stageSelected(int stage);
 
 private:
     void rebuildList(int select);
     void rebuildForm();
+    void clearForm();
+    QWidget* makeEditor(int row, const std::string& key, const std::string& valueJson);
+    void editKey(int row, const std::string& key, const std::string& valueJson);
+    void refreshItem(int row);
+    bool validate();
+    void markEdited();
     void commit(int select);
-    void addStage(const QString& op);
     void move(int delta);
 
     struct Stage;
@@ -54,7 +87,9 @@ private:
     QWidget* form_;
     QFormLayout* formLayout_;
     QLabel* error_;
+    QLabel* origin_;
     QComboBox* presets_;
+    int culprit_ = -1;
     bool updating_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "ui/widgets/windowparts.h"
 
+#include <QKeyEvent>
+
 namespace bs::ui {
 
 QString formatNumber(double v) {
@@ -29,6 +31,35 @@ void ErrorBanner::showMessage(const QString& message) {
 
 QString ErrorBanner::message() const {
     return isHidden() ? QString() : text();
+}
+
+namespace {
+
+class ArrowKeyKeeper : public QObject {
+public:
+    using QObject::QObject;
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override {
+        if (event->type() == QEvent::ShortcutOverride) {
+            auto* key = static_cast<QKeyEvent*>(event);
+            const bool arrow = key->key() == Qt::Key_Left || key->key() == Qt::Key_Right ||
+                               key->key() == Qt::Key_Up || key->key() == Qt::Key_Down;
+            if (arrow && key->modifiers() == Qt::NoModifier) {
+                // Accepting the override delivers the key to the view
+                // instead of triggering the window's shortcut.
+                event->accept();
+                return true;
+            }
+        }
+        return QObject::eventFilter(watched, event);
+    }
+};
+
+}  // namespace
+
+void keepArrowKeys(QWidget* view) {
+    view->installEventFilter(new ArrowKeyKeeper(view));
 }
 
 }  // namespace bs::ui

@@ -25,4 +25,9 @@ public:
     QString message() const;
 };
 
+// Lets `view` keep the arrow keys while it has focus, although the window
+// binds them to batch stepping: a tree unfolds with Right, a list moves with
+// Up and Down. Installed as an event filter owned by `view`.
+void keepArrowKeys(QWidget* view);
+
 }  // namespace bs::ui
