@@ -232,6 +232,11 @@ void MainWindow::buildUi() {
 
     setDockNestingEnabled(true);
     pipeline_ = new PipelinePanel;
+    connect(pipeline_, &PipelinePanel::pipelineReplaced, this, [this] {
+        // A new pipeline is shown at its output, as when it is first opened.
+        shownStage_ = -1;
+        culpritStage_ = -1;
+    });
     connect(pipeline_, &PipelinePanel::pipelineChanged, this, &MainWindow::applyPipeline);
     // A row picked in the list is the transform whose output is shown.
     connect(pipeline_, &PipelinePanel::stageSelected, this,

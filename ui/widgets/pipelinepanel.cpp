@@ -220,6 +220,7 @@ bool PipelinePanel::setText(const std::string& text, QString* errorOut) {
         culprit_ = -1;
         error_->hide();
         rebuildList(0);
+        Q_EMIT pipelineReplaced();
         Q_EMIT pipelineChanged();
         return true;
     } catch (const std::exception& e) {

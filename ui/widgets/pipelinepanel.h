@@ -65,6 +65,9 @@ public Q_SLOTS:
     void pasteTorchvision();
 
 Q_SIGNALS:
+    // A whole new pipeline (pasted, loaded, a preset), before its
+    // pipelineChanged: stages picked for the old one mean nothing now.
+    void pipelineReplaced();
     void pipelineChanged();
     // The user selected stage `stage` (transform index) in the list.
     void stageSelected(int stage);
