@@ -359,26 +359,13 @@ struct AuditEngine::Impl {
 
 namespace {
 
-// What a Normalize expects, from its own statistics: [0, 1] data for a
-// mean/std in [0, 1], 0-255 data for larger ones.
+// What a Normalize expects, from its own statistics.
 void describeNormalize(const NormalizeParams& n, StageInfo& s) {
     s.mean = n.mean;
     s.stddev = n.std;
-    bool unit = !s.mean.empty() && !s.stddev.empty();
-    bool byte = unit;
-    for (double m : s.mean) {
-        unit = unit && m >= 0 && m <= 1;
-        byte = byte && m > 1 && m <= 255;
-    }
-    for (double v : s.stddev) {
-        unit = unit && v > 0 && v <= 1;
-        byte = byte && v > 1;
-    }
-    s.expects01 = unit;
-    if (unit)
-        s.intended = ValueRange::of(0, 1);
-    else if (byte)
-        s.intended = ValueRange::of(0, 255);
+    const ValueRange intended = n.intendedInput();
+    s.expects01 = intended.known && intended.hi == 1;
+    if (intended.known) s.intended = intended;
 }
 
 StageInfo stageInfoOf(const Transform& t, size_t i) {

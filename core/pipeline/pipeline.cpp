@@ -16,6 +16,22 @@
 
 namespace bs {
 
+ValueRange NormalizeParams::intendedInput() const {
+    bool unit = !mean.empty() && !std.empty();
+    bool byte = unit;
+    for (double m : mean) {
+        unit = unit && m >= 0 && m <= 1;
+        byte = byte && m > 1 && m <= 255;
+    }
+    for (double v : std) {
+        unit = unit && v > 0 && v <= 1;
+        byte = byte && v > 1;
+    }
+    if (unit) return ValueRange::of(0, 1);
+    if (byte) return ValueRange::of(0, 255);
+    return ValueRange::unknown();
+}
+
 using nlohmann::json;
 
 // ------------------------------------------------------------------- Rng

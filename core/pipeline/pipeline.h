@@ -78,6 +78,10 @@ struct TransformTraits {
 // Normalize's parameters as given (one value or one per channel).
 struct NormalizeParams {
     std::vector<double> mean, std;
+    // The input these statistics were computed on: [0, 1] for a mean/std in
+    // [0, 1], 0..255 for larger ones, unknown otherwise. Both the judge and
+    // the views read it, so the rule lives here once.
+    ValueRange intendedInput() const;
 };
 
 class Transform {

@@ -7,16 +7,6 @@ namespace bs::ui {
 
 namespace {
 
-std::vector<double> numbers(const nlohmann::json& p, const char* key) {
-    std::vector<double> v;
-    if (!p.contains(key)) return v;
-    if (p[key].is_number()) v.push_back(p[key].get<double>());
-    if (p[key].is_array())
-        for (const auto& x : p[key])
-            if (x.is_number()) v.push_back(x.get<double>());
-    return v;
-}
-
 bool allKnown(const ChannelRanges& r) {
     for (const auto& c : r)
         if (!c.known || !(c.hi > c.lo)) return false;
@@ -30,21 +20,11 @@ QString opName(const bs::Pipeline& p, size_t transform) {
 }  // namespace
 
 bool impliedInputRange(const bs::Pipeline& pipeline, size_t transform, bs::ValueRange& out) {
-    if (transform >= pipeline.size() || pipeline.stage(transform).op() != "Normalize") return false;
-    nlohmann::json p;
-    try {
-        p = pipeline.stage(transform).params();
-    } catch (const std::exception&) {
-        return false;
-    }
-    const auto mean = numbers(p, "mean"), sd = numbers(p, "std");
-    if (mean.empty() || sd.empty()) return false;
-    bool unit = true, byte = true;
-    for (double m : mean) unit = unit && m >= 0 && m <= 1, byte = byte && m > 1 && m <= 255;
-    for (double s : sd) unit = unit && s > 0 && s <= 1, byte = byte && s > 1;
-    if (unit) out = bs::ValueRange::of(0, 1);
-    if (byte) out = bs::ValueRange::of(0, 255);
-    return unit || byte;
+    if (transform >= pipeline.size()) return false;
+    const bs::NormalizeParams* n = pipeline.stage(transform).normalization();
+    if (!n) return false;
+    out = n->intendedInput();
+    return out.known;
 }
 
 std::vector<StageRange> bestKnownRanges(const bs::Pipeline& pipeline, bool rawInput) {
