@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/audit/engine_state.h"
+#include "core/audit/target_checks.h"
 #include "core/common/fileio.h"
 
 namespace bs {
@@ -280,6 +281,7 @@ struct AuditEngine::Impl {
     bool datasetObserved = false;
     bool nativeGray = false;
     bool hasRaw = true;
+    TargetSchema targetSchema;  // detection / segmentation datasets
     json datasetIssuesJson = json::array();
     std::vector<std::pair<std::string, size_t>> classCounts;
 
@@ -316,6 +318,8 @@ struct AuditEngine::Impl {
                   size_t k) const;
     void errorHit(const SampleRecord& rec, std::vector<Hit>& hits) const;
     void decodeHits(const SampleRecord& rec, bool nativeGrayData, std::vector<Hit>& hits) const;
+    void targetHits(const SampleResult& s, const TargetSchema& schema,
+                    std::vector<Hit>& hits) const;
     std::vector<StageObs> observeStages(const SampleResult& s) const;
     void deriveStage(std::vector<StageObs>& obs, size_t k) const;
     void checkSample(const SampleResult& s, const std::vector<StageObs>& obs, bool hasRawData,
@@ -493,6 +497,7 @@ void AuditEngine::observeDataset(const Dataset& dataset) {
                     dataset.format() == DatasetFormat::Numpy ||
                     dataset.format() == DatasetFormat::TensorDump;
     d->hasRaw = dataset.hasRaw();
+    d->targetSchema = dataset.targetSchema();
     d->classCounts = counts;
     for (auto& h : hits) d->addHit(std::move(h));
 }
@@ -865,6 +870,21 @@ void AuditEngine::Impl::decodeHits(const SampleRecord& rec, bool nativeGrayData,
     }
 }
 
+// The target rules (core/audit/target_checks.h) on the targets as read,
+// against the decoded image's size.
+void AuditEngine::Impl::targetHits(const SampleResult& s, const TargetSchema& schema,
+                                   std::vector<Hit>& hits) const {
+    if (s.targets.empty()) return;
+    const SampleRecord& rec = s.record;
+    const auto problems = checkTarget(s.targets[0], schema, rec.decode.sourceWidth,
+                                      rec.decode.sourceHeight, "in the annotation");
+    for (const auto& p : problems) {
+        Hit& h = sampleHit(hits, rec, p.kind.c_str(), "file");
+        h.detail = p.detail;
+        h.message = p.message;
+    }
+}
+
 namespace {
 
 // The pixel hash for duplicate detection: of the decoded image, else of the
@@ -1070,10 +1090,12 @@ void AuditEngine::observeSample(const SampleResult& s) {
     const SampleRecord& rec = s.record;
     if (rec.errorKind == "cancelled") return;
     bool nativeGray, hasRaw;
+    TargetSchema schema;
     {
         std::lock_guard<std::mutex> lock(d->mutex);
         nativeGray = d->nativeGray;
         hasRaw = d->hasRaw;
+        if (!s.targets.empty()) schema = d->targetSchema;
     }
     const bool firstEpoch = rec.epoch == 0;
     std::vector<Hit> hits;
@@ -1087,6 +1109,7 @@ void AuditEngine::observeSample(const SampleResult& s) {
         hashed = pixelHashOf(s, pixelHash);
         obs = d->observeStages(s);
         d->checkSample(s, obs, hasRaw, nativeGray, hits);
+        d->targetHits(s, schema, hits);
         if (!obs.empty()) hists = stageHistograms(obs, d->histogramRanges(obs));
     }
     const Impl::SampleDraws draws = d->continuousDraws(rec);
@@ -1101,6 +1124,9 @@ void AuditEngine::observeBatch(const Batch& batch) {
     if (!batch.collateError) return;
     const CollateError& e = *batch.collateError;
     std::lock_guard<std::mutex> lock(d->mutex);
+    // Detection and segmentation loaders collate images of varied sizes as
+    // lists (torchvision's references), not with default_collate's stack.
+    if (d->targetSchema.kind != TargetSchema::Kind::None) return;
     // One hit per sample involved, so the finding lists the indices.
     for (size_t i = 0; i < e.indices.size(); ++i) {
         Hit h;

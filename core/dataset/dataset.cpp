@@ -21,6 +21,7 @@
 #include <map>
 
 #include "core/dataset/dataset_internal.h"
+#include "core/dataset/target_datasets.h"
 #include "core/dataset/torchvision_datasets.h"
 #include "core/dataset/webdataset.h"
 
@@ -36,6 +37,14 @@ std::string formatName(DatasetFormat f) {
         case DatasetFormat::TensorDump: return "pt";
         case DatasetFormat::WebDataset:
             return "webdataset";
+        case DatasetFormat::Voc:
+            return "voc";
+        case DatasetFormat::Coco:
+            return "coco";
+        case DatasetFormat::Yolo:
+            return "yolo";
+        case DatasetFormat::MaskPairs:
+            return "maskpairs";
     }
     return "unknown";
 }
@@ -425,11 +434,15 @@ std::unique_ptr<Dataset> openDataset(const std::string& path, const OpenOptions&
         const std::string idx = findIdxImages(abs);
         if (!idx.empty()) return openIdx(idx, options);
         if (isShardFolder(abs)) return openWebDataset(abs, options);
+        if (auto targets = openTargetDataset(abs, options))
+            return targets;  // VOC, COCO, YOLO, masks
         return openFolder(abs, options);
     }
     const std::string name = lowerAscii(baseName(abs));
     if (isShardName(name)) return openWebDataset(abs, options);
     if (endsWith(name, ".csv")) return openCsv(abs, options);
+    if (endsWith(name, ".json"))
+        if (auto coco = openTargetDataset(abs, options)) return coco;
     if (endsWith(name, ".npy") || endsWith(name, ".npz")) return openNumpy(abs, options);
     if (endsWith(name, ".pt") || endsWith(name, ".pth")) return openTensorDump(abs, options);
     if (name.find("-idx3-ubyte") != std::string::npos || name.find("-idx1-ubyte") != std::string::npos)

@@ -15,9 +15,22 @@
 
 namespace bs {
 
-enum class DatasetFormat { ImageFolder, FlatFolder, Idx, Csv, Numpy, TensorDump, WebDataset };
-std::string formatName(
-    DatasetFormat f);  // "imagefolder", "folder", "idx", "csv", "numpy", "pt", "webdataset"
+enum class DatasetFormat {
+    ImageFolder,
+    FlatFolder,
+    Idx,
+    Csv,
+    Numpy,
+    TensorDump,
+    WebDataset,
+    Voc,
+    Coco,
+    Yolo,
+    MaskPairs  // with targets (core/dataset/target_datasets.h)
+};
+// "imagefolder", "folder", "idx", "csv", "numpy", "pt", "webdataset",
+// "voc", "coco", "yolo", "maskpairs"
+std::string formatName(DatasetFormat f);
 
 // Something found while opening that did not stop the dataset from opening
 // (torchvision would have raised for some of them). The anomaly engine turns
@@ -25,6 +38,7 @@ std::string formatName(
 struct DatasetIssue {
     std::string kind;     // "empty_class", "hidden_class", "skipped_file", "unreadable_file",
                           // shards: "truncated_shard", "missing_image", "ambiguous_sample"
+                          // targets: "missing_target"
     std::string path;     // file or folder concerned
     std::string message;  // one plain sentence
 };

@@ -42,6 +42,9 @@ struct DecodeOptions {
     // stopped in place; the other formats (OpenCV cannot be interrupted) are
     // abandoned to finish on a helper thread while the caller goes on.
     double timeLimitSeconds = kDefaultDecodeTimeLimit;
+    // Masks (decodeMaskFile): a palette PNG keeps its indices and an 8-bit
+    // gray PNG its values, in one channel, as np.array(Image.open(mask)).
+    bool maskValues = false;
 };
 
 struct DecodeInfo {
@@ -74,6 +77,12 @@ Image decodeImageFile(const std::string& path, const DecodeOptions& options = {}
 // Same from memory; `name` only appears in error messages.
 Image decodeImageBuffer(const uint8_t* data, size_t size, const std::string& name,
                         const DecodeOptions& options = {}, DecodeInfo* info = nullptr);
+
+// A segmentation mask as one 8-bit channel of class ids: palette PNG
+// indices (VOC's SegmentationClass), gray values, or an RGB file whose three
+// channels are equal. Throws DecodeError naming the file for colour masks.
+Image decodeMaskFile(const std::string& path, const DecodeOptions& options = {},
+                     DecodeInfo* info = nullptr);
 
 // torchvision's IMG_EXTENSIONS test, case-insensitive:
 // .jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp

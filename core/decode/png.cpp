@@ -179,6 +179,15 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
     info.sourceHeight = h;
     info.bitDepth = hdr->bitDepth;
 
+    const bool oneChannel = hdr->colorType == PNG_COLOR_TYPE_PALETTE ||
+                            (hdr->colorType == PNG_COLOR_TYPE_GRAY && hdr->bitDepth == 8);
+    if (opt.maskValues && oneChannel) {
+        // Raw samples are the palette indices / gray values (no lookup).
+        info.sourceMode = hdr->colorType == PNG_COLOR_TYPE_PALETTE ? "P" : "L";
+        Image mask = Image::allocate(w, h, 1);
+        std::memcpy(mask.pixels.data(), ctx.raw.data(), size_t(w) * h);
+        return mask;
+    }
     Image out = Image::allocate(w, h, 3);
     uint8_t* o = out.pixels.data();
     const size_t n = size_t(w) * h;

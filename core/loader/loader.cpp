@@ -142,6 +142,13 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
         } else {
             input = StageValue::fromTensor(dataset.loadTensor(index));
         }
+        // The targets as read (targets[0], beside the input). Until the
+        // pipeline moves them, the output carries them only when there is
+        // no transform to move them through.
+        if (dataset.targetSchema().kind != TargetSchema::Kind::None) {
+            result.targets.push_back(dataset.loadTarget(index));
+            if (pipeline.empty()) result.outputTarget = result.targets[0];
+        }
     } catch (const DecodeError& e) {
         rec.error = e.what();
         rec.errorKind = decodeErrorKindName(e.kind());

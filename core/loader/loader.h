@@ -76,7 +76,9 @@ struct SampleResult {
     // Detection / segmentation datasets: the sample's targets beside each
     // kept stage value (targets[k] belongs to stages[k]; its mask has the
     // size of that stage's image) and after the last stage. Empty for
-    // datasets without targets.
+    // datasets without targets. For now processSample fills targets[0] (as
+    // read, whether or not stages are kept) and, for an empty pipeline only,
+    // outputTarget: geometric stages do not move targets yet.
     std::vector<Target> targets;
     Target outputTarget;
     bool outputInRow = false;  // the output's values went to SampleOptions::row
