@@ -84,6 +84,85 @@ private Q_SLOTS:
         QCOMPARE(ds->size(), reference_["KMNIST/train"]["size"].get<size_t>());
     }
 
+    // `--split test` on the CLI: Fashion-MNIST laid out as torchvision
+    // expects (symlinks to the Debian package's files), audited by its root.
+    void cliSplitOfFashionRoot() {
+        const QString fashion = "/usr/share/datasets/fashion-mnist";
+        if (!QFileInfo::exists(fashion + "/t10k-images-idx3-ubyte.gz"))
+            BSTEST_SKIP("Fashion-MNIST not installed");
+        QTemporaryDir tmp;
+        const QString raw = tmp.filePath("root/FashionMNIST/raw");
+        QVERIFY(QDir().mkpath(raw));
+        for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+            QVERIFY(QFile::link(fashion + "/" + f, raw + "/" + f));
+        auto audit = [&](const QStringList& extra, const QString& name) {
+            const QString report = tmp.filePath(name);
+            const auto r =
+                bstest::runCli(QStringList{"audit", tmp.filePath("root"), "--limit", "64",
+                                           "--fail-on", "never", "--quiet", "--report", report} +
+                               extra);
+            if (r.exitCode != 0) qWarning("%s", qPrintable(r.err));
+            return bstest::readJson(report);
+        };
+        const auto test = audit({"--split", "test"}, "test.json");
+        QVERIFY2(test.contains("dataset"), "audit --split test wrote no report");
+        QCOMPARE(test["dataset"]["samples"].get<int>(), 10000);
+        QVERIFY2(
+            test["dataset"]["path"].get<std::string>().find("t10k-images") != std::string::npos,
+            test["dataset"].dump().c_str());
+        const auto train = audit({}, "train.json");
+        QVERIFY2(train.contains("dataset"), "audit wrote no report");
+        QCOMPARE(train["dataset"]["samples"].get<int>(), 60000);
+        // The test split's first label, as torchvision's reader reads it
+        // (its FashionMNIST class wants the files unpacked).
+        const QString npy = tmp.filePath("one.npy");
+        const auto dump = bstest::runCli(
+            {"dump", tmp.filePath("root"), "--split", "test", "--indices", "0", "--out", npy});
+        QVERIFY2(dump.exitCode == 0, qPrintable(dump.err));
+        const auto row = nlohmann::json::parse(dump.out.trimmed().toStdString());
+        const auto py = bstest::runPython(
+            {"-c",
+             "import gzip, shutil, sys; from torchvision.datasets.mnist import read_label_file\n"
+             "shutil.copyfileobj(gzip.open(sys.argv[1]), open(sys.argv[2], 'wb'))\n"
+             "print(int(read_label_file(sys.argv[2])[0]))",
+             raw + "/t10k-labels-idx1-ubyte.gz", tmp.filePath("labels")});
+        QVERIFY2(py.exitCode == 0, qPrintable(py.err));
+        QCOMPARE(row["label"].get<int>(), py.out.trimmed().toInt());
+        // A bad split and a split of a folder that is no torchvision root.
+        const auto bad = bstest::runCli({"audit", tmp.filePath("root"), "--split", "val"});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("--split") && bad.err.count('\n') == 1, qPrintable(bad.err));
+        const auto plain = bstest::runCli({"audit", raw, "--split", "test"});
+        QCOMPARE(plain.exitCode, 2);
+        QVERIFY2(plain.err.contains(raw) && plain.err.contains("torchvision"),
+                 qPrintable(plain.err));
+    }
+
+    // CIFAR-10's test_batch and EMNIST's split by their root.
+    void splitOfCifarAndEmnistRoots() {
+        const auto cifarTest =
+            bs::openDataset(root_.filePath("cifar-10-batches-py").toStdString(), [] {
+                bs::OpenOptions o;
+                o.split = "test";
+                return o;
+            }());
+        QCOMPARE(cifarTest->size(), reference_["CIFAR10/test"]["size"].get<size_t>());
+        QCOMPARE(cifarTest->label(0),
+                 reference_["CIFAR10/test"]["samples"][0]["label"].get<int64_t>());
+        // A root holding EMNIST's letters split only.
+        QTemporaryDir only;
+        QVERIFY(QFile::link(root_.filePath("EMNIST"), only.filePath("EMNIST")));
+        const auto letters = bs::openDataset(only.path().toStdString());
+        QCOMPARE(letters->classes(),
+                 reference_["EMNIST/letters/train"]["classes"].get<std::vector<std::string>>());
+        QCOMPARE(letters->size(), reference_["EMNIST/letters/train"]["size"].get<size_t>());
+        bs::OpenOptions test;
+        test.split = "test";
+        checkAgainstTorchvision(*bs::openDataset(only.path().toStdString(), test),
+                                "EMNIST/letters/test");
+    }
+
     // A pickle whose data is os.system(...) is refused by name, and runs nothing.
     void hostilePickleIsRefused() {
         const QString hostile = root_.filePath("hostile");

@@ -107,6 +107,7 @@ out = {
     "KMNIST/test": describe(D.KMNIST(root, train=False)),
     "KMNIST/train": describe(D.KMNIST(root, train=True)),
     "EMNIST/letters/test": describe(D.EMNIST(root, split="letters", train=False)),
+    "EMNIST/letters/train": describe(D.EMNIST(root, split="letters", train=True)),
     "QMNIST/test": describe(D.QMNIST(root, what="test")),
     "QMNIST/train": describe(D.QMNIST(root, what="train")),
     "CIFAR10/train": describe(CIFAR10(root, train=True)),

@@ -22,9 +22,14 @@ std::unique_ptr<Dataset> openTorchvisionDataset(const std::string& root, const s
                                                 const std::string& split = "train",
                                                 const std::string& emnistSplit = "");
 
-// The train split of the first torchvision layout found under `root`, or
-// null when `root` holds none (openDataset's folder detection).
-std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root);
+// `split` ("train" or "test") of the first torchvision layout found under
+// `root`, or null when `root` holds none (openDataset's folder detection).
+// An empty split is train, or test when the root holds only the test files.
+// EMNIST: its "balanced" split when present, else the first split found.
+std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root,
+                                             const std::string& split = "");
+// True when openTorchvisionRoot finds a layout under `root`.
+bool isTorchvisionRoot(const std::string& root);
 
 namespace detail {
 std::unique_ptr<Dataset> openTorchvisionIdx(const std::string& root, const std::string& cls,
