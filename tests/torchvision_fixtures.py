@@ -119,4 +119,6 @@ out = {
 # wrong; the labels as written (column 0, big-endian) are the reference.
 out["QMNIST/test"]["written_labels"] = written["qmnist-test"]
 out["QMNIST/train"]["written_labels"] = written["qmnist-train"]
+# What torchvision 0.14 itself gives as targets (README: the difference).
+out["QMNIST/test"]["torchvision_labels"] = [int(y) for _, y in D.QMNIST(root, what="test")]
 print(json.dumps(out))
