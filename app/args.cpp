@@ -78,6 +78,10 @@ OpenOptions openOptionsFrom(const Args& args) {
     o.split = args.get(kSplitOption);
     if (args.has(kSplitOption) && o.split != "train" && o.split != "test")
         throw Error("--split expects train or test, got '" + o.split + "'");
+    o.cifar100Labels = args.get(kCifar100LabelsOption);
+    if (args.has(kCifar100LabelsOption) && o.cifar100Labels != "fine" &&
+        o.cifar100Labels != "coarse")
+        throw Error("--cifar100-labels expects fine or coarse, got '" + o.cifar100Labels + "'");
     return o;
 }
 

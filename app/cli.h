@@ -45,6 +45,12 @@ constexpr const char* kSplitHelp =
     "                      root/cifar-10-batches-py...): which split to open\n"
     "                      (default train; test when only its files exist)\n";
 
+// CIFAR-100 roots: --cifar100-labels fine|coarse.
+constexpr const char* kCifar100LabelsOption = "cifar100-labels";
+constexpr const char* kCifar100LabelsHelp =
+    "  --cifar100-labels fine|coarse  CIFAR-100: its 100 fine labels (default,\n"
+    "                      as torchvision) or its 20 coarse superclasses\n";
+
 // Prints "batchscope <cmd>: <message>" on stderr and returns `status`.
 int fail(const std::string& command, const std::string& message, int status = 2);
 

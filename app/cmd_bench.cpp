@@ -68,10 +68,11 @@ int runBench(const std::vector<std::string>& argv) {
         std::fputs(kBenchHelp, stdout);
         std::fputs(kDecodeLimitHelp, stdout);
         std::fputs(kSplitHelp, stdout);
+        std::fputs(kCifar100LabelsHelp, stdout);
         return 0;
     }
     for (const auto& u : args.unknown({"pipeline", "batch-size", "workers", "epochs", "limit",
-                                       kDecodeLimitOption, kSplitOption}))
+                                       kDecodeLimitOption, kSplitOption, kCifar100LabelsOption}))
         return fail("bench", "unknown option " + u + " (see batchscope bench --help)");
     if (args.positional().size() != 1) return fail("bench", "expects exactly one dataset PATH");
     try {

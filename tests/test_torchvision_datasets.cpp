@@ -178,6 +178,23 @@ private Q_SLOTS:
                                 "EMNIST/letters/test");
     }
 
+    // CIFAR-100's coarse superclasses on request (fine stays the default).
+    void cifar100CoarseLabels() {
+        bs::OpenOptions coarse;
+        coarse.split = "test";
+        coarse.cifar100Labels = "coarse";
+        const auto ds = bs::openDataset(root_.filePath("cifar-100-python").toStdString(), coarse);
+        const auto& written = reference_["CIFAR100/test"]["written_coarse"];
+        QCOMPARE(ds->size(), written.size());
+        for (size_t i = 0; i < ds->size(); ++i) QCOMPARE(ds->label(i), written[i].get<int64_t>());
+        QCOMPARE(ds->classes().size(), size_t(20));
+        QCOMPARE(ds->classes().front(), std::string("coarse_00"));
+        const auto r = bstest::runCli(
+            {"audit", root_.filePath("cifar-10-batches-py"), "--cifar100-labels", "coarse"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("CIFAR-100"), qPrintable(r.err));
+    }
+
     // A pickle whose data is os.system(...) is refused by name, and runs nothing.
     void hostilePickleIsRefused() {
         const QString hostile = root_.filePath("hostile");

@@ -37,6 +37,8 @@ struct OpenOptions {
     // torchvision dataset roots only: "train" or "test" (empty: train, or
     // test when the root holds only the test files).
     std::string split;
+    // CIFAR-100 only: "fine" (default, torchvision's) or "coarse" labels.
+    std::string cifar100Labels;
 };
 
 class Dataset {

@@ -98,9 +98,18 @@ bool isTorchvisionRoot(const std::string& root) {
     return idxRootClass(root) || cifarRootClass(root) || isCifarFolder(detail::baseName(root));
 }
 
-std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root, const std::string& split) {
+std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root, const std::string& split,
+                                             bool coarse) {
     if (!split.empty() && split != "train" && split != "test")
         throw Error(root + ": split '" + split + "' is neither train nor test");
+    const char* cifar = cifarRootClass(root);
+    const std::string base = detail::baseName(root);
+    const bool cifar100 = idxRootClass(root) == nullptr &&
+                          (cifar ? std::string(cifar) == "CIFAR100" : base == "cifar-100-python");
+    if (coarse && !cifar100) throw Error(root + ": coarse labels exist only in CIFAR-100");
+    if (coarse)
+        return detail::openCifar(cifar ? root + "/cifar-100-python" : root, true, split != "test",
+                                 true);
     if (const char* cls = idxRootClass(root)) {
         const std::string raw = root + "/" + cls + "/raw";
         const std::string emnist = std::string(cls) == "EMNIST" ? emnistSplitIn(raw) : "";
@@ -111,7 +120,6 @@ std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root, const std:
     if (const char* cls = cifarRootClass(root))
         return openTorchvisionDataset(root, cls, split.empty() ? "train" : split);
     // The CIFAR folder itself.
-    const std::string base = detail::baseName(root);
     if (isCifarFolder(base))
         return detail::openCifar(root, base == "cifar-100-python", split != "test");
     return nullptr;
