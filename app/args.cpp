@@ -75,6 +75,13 @@ OpenOptions openOptionsFrom(const Args& args) {
     o.decode.timeLimitSeconds = args.getDouble(kDecodeLimitOption, kDefaultDecodeTimeLimit);
     if (!(o.decode.timeLimitSeconds >= 0) || o.decode.timeLimitSeconds > 86400)
         throw Error("--decode-time-limit must be between 0 (no limit) and 86400 seconds");
+    o.split = args.get(kSplitOption);
+    if (args.has(kSplitOption) && o.split != "train" && o.split != "test")
+        throw Error("--split expects train or test, got '" + o.split + "'");
+    o.cifar100Labels = args.get(kCifar100LabelsOption);
+    if (args.has(kCifar100LabelsOption) && o.cifar100Labels != "fine" &&
+        o.cifar100Labels != "coarse")
+        throw Error("--cifar100-labels expects fine or coarse, got '" + o.cifar100Labels + "'");
     return o;
 }
 

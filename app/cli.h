@@ -38,6 +38,19 @@ constexpr const char* kDecodeLimitHelp =
     "  --decode-time-limit S  seconds one file may take to decode before it is\n"
     "                      reported as unreadable (default 10; 0 = no limit)\n";
 
+// torchvision dataset roots: --split train|test (train=True/False in Python).
+constexpr const char* kSplitOption = "split";
+constexpr const char* kSplitHelp =
+    "  --split train|test  torchvision dataset roots (root/FashionMNIST/raw,\n"
+    "                      root/cifar-10-batches-py...): which split to open\n"
+    "                      (default train; test when only its files exist)\n";
+
+// CIFAR-100 roots: --cifar100-labels fine|coarse.
+constexpr const char* kCifar100LabelsOption = "cifar100-labels";
+constexpr const char* kCifar100LabelsHelp =
+    "  --cifar100-labels fine|coarse  CIFAR-100: its 100 fine labels (default,\n"
+    "                      as torchvision) or its 20 coarse superclasses\n";
+
 // Prints "batchscope <cmd>: <message>" on stderr and returns `status`.
 int fail(const std::string& command, const std::string& message, int status = 2);
 

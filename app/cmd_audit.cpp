@@ -158,7 +158,7 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     std::vector<std::string> known = {
         "pipeline",    "batch-size", "workers",           "seed",      "epochs",
         "limit",       "report",     "fail-on",           "settings",  "quiet",
-        "screenshots", "html",       "shots-per-finding", "overwrite", kDecodeLimitOption,
+        "screenshots", "html",       "shots-per-finding", "overwrite", kDecodeLimitOption, kSplitOption, kCifar100LabelsOption,
         "list",        "shard",      "num-shards"};
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
@@ -178,6 +178,8 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     if (args.has("help")) {
         std::fputs(kAuditHelp, stdout);
         std::fputs(kDecodeLimitHelp, stdout);
+        std::fputs(kSplitHelp, stdout);
+        std::fputs(kCifar100LabelsHelp, stdout);
         std::fputs(kAuditExitHelp, stdout);
         std::fputs("\nThresholds (settings file keys; on the command line with dashes):\n", stdout);
         for (const auto& [name, help] : AuditSettings::describe()) {

@@ -67,10 +67,12 @@ int runBench(const std::vector<std::string>& argv) {
     if (args.has("help")) {
         std::fputs(kBenchHelp, stdout);
         std::fputs(kDecodeLimitHelp, stdout);
+        std::fputs(kSplitHelp, stdout);
+        std::fputs(kCifar100LabelsHelp, stdout);
         return 0;
     }
-    for (const auto& u :
-         args.unknown({"pipeline", "batch-size", "workers", "epochs", "limit", kDecodeLimitOption}))
+    for (const auto& u : args.unknown({"pipeline", "batch-size", "workers", "epochs", "limit",
+                                       kDecodeLimitOption, kSplitOption, kCifar100LabelsOption}))
         return fail("bench", "unknown option " + u + " (see batchscope bench --help)");
     if (args.positional().size() != 1) return fail("bench", "expects exactly one dataset PATH");
     try {

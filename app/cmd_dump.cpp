@@ -74,10 +74,12 @@ int runDump(const std::vector<std::string>& argv) {
     if (args.has("help")) {
         std::fputs(kDumpHelp, stdout);
         std::fputs(kDecodeLimitHelp, stdout);
+        std::fputs(kSplitHelp, stdout);
+        std::fputs(kCifar100LabelsHelp, stdout);
         return 0;
     }
-    for (const auto& u :
-         args.unknown({"pipeline", "indices", "out", "stage", "seed", "epoch", kDecodeLimitOption}))
+    for (const auto& u : args.unknown({"pipeline", "indices", "out", "stage", "seed", "epoch",
+                                       kDecodeLimitOption, kSplitOption, kCifar100LabelsOption}))
         return fail("dump", "unknown option " + u + " (see batchscope dump --help)");
     if (args.positional().size() != 1) return fail("dump", "expects exactly one dataset PATH");
     if (!args.has("indices")) return fail("dump", "--indices is required");

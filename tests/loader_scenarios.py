@@ -212,6 +212,15 @@ elif mode == "worker_rng_fixed":
                                 np.random.default_rng(torch.utils.data.get_worker_info().seed))
 elif mode == "epoch_rng":
     ds, init_fn = fashion(to01, GlobalNumpyNoiseFashion), seed_numpy_by_worker
+elif mode == "divide_by_zero":
+    # Scaling by the image's minimum: Fashion-MNIST's backgrounds are 0.
+    ds = fashion(T.Compose([T.ToTensor(), T.Lambda(lambda x: x / x.min())]))
+elif mode == "tiny_std":
+    # The std typed a hundred times too small.
+    ds = fashion(T.Compose([T.ToTensor(), T.Normalize(FMEAN, (0.003530,))]))
+elif mode == "mean_std_255":
+    # Statistics of the 0..255 pixels applied to ToTensor's [0, 1] output.
+    ds = fashion(T.Compose([T.ToTensor(), T.Normalize((72.94,), (90.02,))]))
 elif mode == "photos_clean":
     ds = torchvision.datasets.ImageFolder(photo_root(), transform=T.Compose([T.ToTensor(), T.Normalize((0.5,) * 3, (0.25,) * 3)]))
     batch_size = 4

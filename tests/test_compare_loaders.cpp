@@ -39,7 +39,8 @@ class TestCompareLoaders : public QObject {
     QTemporaryDir data_;  // Fashion-MNIST unpacked once, photos: read-only inputs
 
     // Dumps `mode` into its own temporary folder and compares it.
-    bs::CompareReport compareMode(const QString& mode, QTemporaryDir& out) {
+    bs::CompareReport compareMode(const QString& mode, QTemporaryDir& out,
+                                  const bs::CompareOptions& options = {}) {
         const QString dump = out.filePath("dump");
         const auto r =
             bstest::runPython({bstest::sourceDir() + "/tests/loader_scenarios.py",
@@ -48,7 +49,21 @@ class TestCompareLoaders : public QObject {
         if (r.exitCode != 0 || !r.out.contains("ok"))
             throw std::runtime_error(
                 ("python " + mode + " failed: " + r.err.right(1500)).toStdString());
-        return bs::CompareSession(dump.toStdString()).run();
+        return bs::CompareSession(dump.toStdString(), options).run();
+    }
+
+    // The finding `kind` of `r`, at `stage`, blamed on the transform (its
+    // number from 1, or 0 for the loader's output), with the kind's severity.
+    static void expectJudged(const bs::CompareReport& r, const std::string& kind,
+                             const std::string& stage, int stageNumber) {
+        const bs::Finding* f = find(r, kind);
+        QVERIFY2(f, qPrintable("no " + QString::fromStdString(kind) + "\n" + describe(r)));
+        QVERIFY2(f->stage == stage,
+                 qPrintable(QString::fromStdString(f->stage) + "\n" + describe(r)));
+        QCOMPARE(f->stageNumber, stageNumber);
+        QCOMPARE(f->severity, bs::severityOf(kind));
+        QVERIFY(bs::findingKind(kind)->blame == bs::Blame::Transform);
+        QVERIFY2(f->count > 0, qPrintable(describe(r)));
     }
 
     void expectKind(const QString& mode, const std::string& kind, bs::Severity atLeast,
@@ -133,6 +148,61 @@ private Q_SLOTS:
     void unscaledInputBeforeNormalize() {
         try {
             expectKind("unscaled", "unscaled_input", bs::Severity::Error, "4:Normalize");
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // compare's own judging of what the loader yields, whatever the
+    // equality: a Lambda dividing by zero, then the same with the Lambda
+    // given to compare (reproduced: the stage is named, and the faithful
+    // reproduction still matches).
+    void divisionByZeroIsNanOrInf() {
+        try {
+            QTemporaryDir out;
+            auto r = compareMode("divide_by_zero", out);
+            expectJudged(r, "nan_or_inf", "output", 0);
+            QCOMPARE(find(r, "nan_or_inf")->evidence["judged"].get<std::string>(),
+                     std::string("the loader's output tensors"));
+            QVERIFY2(find(r, "unreproducible_pipeline"), qPrintable(describe(r)));
+
+            QTemporaryDir out2;
+            bs::CompareOptions withLambda;
+            withLambda.pipelineFile = out2.filePath("pipeline.json").toStdString();
+            bstest::writeFile(
+                out2.filePath("pipeline.json"),
+                R"json([{"op":"ToTensor"},{"op":"Lambda","expr":"x / x.min()"}])json");
+            r = compareMode("divide_by_zero", out2, withLambda);
+            expectJudged(r, "nan_or_inf", "2:Lambda", 2);
+            QVERIFY2(!find(r, "pipeline_divergence"), qPrintable(describe(r)));
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // Normalize's std typed too small: values far past standardised data.
+    void tinyStdIsExtremeValues() {
+        try {
+            QTemporaryDir out;
+            const auto r = compareMode("tiny_std", out);
+            expectJudged(r, "extreme_values", "2:Normalize", 2);
+            QVERIFY2(!find(r, "pipeline_divergence"), qPrintable(describe(r)));
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // Statistics of 0..255 pixels on ToTensor's [0, 1]: the output's
+    // mean/std are far from 0/1, and the statistics that fit are given.
+    void statisticsOf255AreNormalizationMismatch() {
+        try {
+            QTemporaryDir out;
+            const auto r = compareMode("mean_std_255", out);
+            expectJudged(r, "normalization_mismatch", "2:Normalize", 2);
+            const auto& ev = find(r, "normalization_mismatch")->evidence;
+            const auto fit = ev.value("suggested_mean", nlohmann::json()).dump();
+            QVERIFY2(fit.find("0.2") != std::string::npos, ev.dump().c_str());
+            expectJudged(r, "collapsed_range", "2:Normalize", 2);
         } catch (const std::exception& e) {
             QFAIL(e.what());
         }

@@ -61,6 +61,21 @@ private Q_SLOTS:
                                 "QMNIST/train");
     }
 
+    // QMNIST: batchscope's label is column 0 of the int32 label table (the
+    // class), as written; torchvision 0.14 on a little-endian machine reverses
+    // the table's element order instead of each value's bytes and gives
+    // byte-swapped values of another column. README states the difference.
+    void qmnistLabelsDifferFromTorchvision014() {
+        const auto ds = bs::openTorchvisionDataset(root_.path().toStdString(), "QMNIST", "test");
+        const auto& ref = reference_["QMNIST/test"];
+        int differ = 0;
+        for (size_t i = 0; i < ds->size(); ++i) {
+            QCOMPARE(ds->label(i), ref["written_labels"][i].get<int64_t>());
+            differ += ds->label(i) != ref["torchvision_labels"][i].get<int64_t>();
+        }
+        QVERIFY2(differ > 0, "torchvision now reads QMNIST's classes: update README's note");
+    }
+
     void cifarPickles() {
         const std::string root = root_.path().toStdString();
         checkAgainstTorchvision(*bs::openTorchvisionDataset(root, "CIFAR10", "train"),
@@ -82,6 +97,102 @@ private Q_SLOTS:
         QCOMPARE(ds->classes(),
                  reference_["KMNIST/train"]["classes"].get<std::vector<std::string>>());
         QCOMPARE(ds->size(), reference_["KMNIST/train"]["size"].get<size_t>());
+    }
+
+    // `--split test` on the CLI: Fashion-MNIST laid out as torchvision
+    // expects (symlinks to the Debian package's files), audited by its root.
+    void cliSplitOfFashionRoot() {
+        const QString fashion = "/usr/share/datasets/fashion-mnist";
+        if (!QFileInfo::exists(fashion + "/t10k-images-idx3-ubyte.gz"))
+            BSTEST_SKIP("Fashion-MNIST not installed");
+        QTemporaryDir tmp;
+        const QString raw = tmp.filePath("root/FashionMNIST/raw");
+        QVERIFY(QDir().mkpath(raw));
+        for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"})
+            QVERIFY(QFile::link(fashion + "/" + f, raw + "/" + f));
+        auto audit = [&](const QStringList& extra, const QString& name) {
+            const QString report = tmp.filePath(name);
+            const auto r =
+                bstest::runCli(QStringList{"audit", tmp.filePath("root"), "--limit", "64",
+                                           "--fail-on", "never", "--quiet", "--report", report} +
+                               extra);
+            if (r.exitCode != 0) qWarning("%s", qPrintable(r.err));
+            return bstest::readJson(report);
+        };
+        const auto test = audit({"--split", "test"}, "test.json");
+        QVERIFY2(test.contains("dataset"), "audit --split test wrote no report");
+        QCOMPARE(test["dataset"]["samples"].get<int>(), 10000);
+        QVERIFY2(
+            test["dataset"]["path"].get<std::string>().find("t10k-images") != std::string::npos,
+            test["dataset"].dump().c_str());
+        const auto train = audit({}, "train.json");
+        QVERIFY2(train.contains("dataset"), "audit wrote no report");
+        QCOMPARE(train["dataset"]["samples"].get<int>(), 60000);
+        // The test split's first label, as torchvision's reader reads it
+        // (its FashionMNIST class wants the files unpacked).
+        const QString npy = tmp.filePath("one.npy");
+        const auto dump = bstest::runCli(
+            {"dump", tmp.filePath("root"), "--split", "test", "--indices", "0", "--out", npy});
+        QVERIFY2(dump.exitCode == 0, qPrintable(dump.err));
+        const auto row = nlohmann::json::parse(dump.out.trimmed().toStdString());
+        const auto py = bstest::runPython(
+            {"-c",
+             "import gzip, shutil, sys; from torchvision.datasets.mnist import read_label_file\n"
+             "shutil.copyfileobj(gzip.open(sys.argv[1]), open(sys.argv[2], 'wb'))\n"
+             "print(int(read_label_file(sys.argv[2])[0]))",
+             raw + "/t10k-labels-idx1-ubyte.gz", tmp.filePath("labels")});
+        QVERIFY2(py.exitCode == 0, qPrintable(py.err));
+        QCOMPARE(row["label"].get<int>(), py.out.trimmed().toInt());
+        // A bad split and a split of a folder that is no torchvision root.
+        const auto bad = bstest::runCli({"audit", tmp.filePath("root"), "--split", "val"});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("--split") && bad.err.count('\n') == 1, qPrintable(bad.err));
+        const auto plain = bstest::runCli({"audit", raw, "--split", "test"});
+        QCOMPARE(plain.exitCode, 2);
+        QVERIFY2(plain.err.contains(raw) && plain.err.contains("torchvision"),
+                 qPrintable(plain.err));
+    }
+
+    // CIFAR-10's test_batch and EMNIST's split by their root.
+    void splitOfCifarAndEmnistRoots() {
+        const auto cifarTest =
+            bs::openDataset(root_.filePath("cifar-10-batches-py").toStdString(), [] {
+                bs::OpenOptions o;
+                o.split = "test";
+                return o;
+            }());
+        QCOMPARE(cifarTest->size(), reference_["CIFAR10/test"]["size"].get<size_t>());
+        QCOMPARE(cifarTest->label(0),
+                 reference_["CIFAR10/test"]["samples"][0]["label"].get<int64_t>());
+        // A root holding EMNIST's letters split only.
+        QTemporaryDir only;
+        QVERIFY(QFile::link(root_.filePath("EMNIST"), only.filePath("EMNIST")));
+        const auto letters = bs::openDataset(only.path().toStdString());
+        QCOMPARE(letters->classes(),
+                 reference_["EMNIST/letters/train"]["classes"].get<std::vector<std::string>>());
+        QCOMPARE(letters->size(), reference_["EMNIST/letters/train"]["size"].get<size_t>());
+        bs::OpenOptions test;
+        test.split = "test";
+        checkAgainstTorchvision(*bs::openDataset(only.path().toStdString(), test),
+                                "EMNIST/letters/test");
+    }
+
+    // CIFAR-100's coarse superclasses on request (fine stays the default).
+    void cifar100CoarseLabels() {
+        bs::OpenOptions coarse;
+        coarse.split = "test";
+        coarse.cifar100Labels = "coarse";
+        const auto ds = bs::openDataset(root_.filePath("cifar-100-python").toStdString(), coarse);
+        const auto& written = reference_["CIFAR100/test"]["written_coarse"];
+        QCOMPARE(ds->size(), written.size());
+        for (size_t i = 0; i < ds->size(); ++i) QCOMPARE(ds->label(i), written[i].get<int64_t>());
+        QCOMPARE(ds->classes().size(), size_t(20));
+        QCOMPARE(ds->classes().front(), std::string("coarse_00"));
+        const auto r = bstest::runCli(
+            {"audit", root_.filePath("cifar-10-batches-py"), "--cifar100-labels", "coarse"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("CIFAR-100"), qPrintable(r.err));
     }
 
     // A pickle whose data is os.system(...) is refused by name, and runs nothing.

@@ -59,6 +59,7 @@ def cifar(folder, files, n, meta_name, meta, protocol, fine):
         if fine:
             batch["fine_labels"] = [int(v) for v in rng.integers(0, 100, n)]
             batch["coarse_labels"] = [int(v) for v in rng.integers(0, 20, n)]
+            written["coarse:" + name] = batch["coarse_labels"]
         else:
             batch["labels"] = [int(v) for v in rng.integers(0, 10, n)]
         with open(os.path.join(folder, name), "wb") as f:
@@ -107,6 +108,7 @@ out = {
     "KMNIST/test": describe(D.KMNIST(root, train=False)),
     "KMNIST/train": describe(D.KMNIST(root, train=True)),
     "EMNIST/letters/test": describe(D.EMNIST(root, split="letters", train=False)),
+    "EMNIST/letters/train": describe(D.EMNIST(root, split="letters", train=True)),
     "QMNIST/test": describe(D.QMNIST(root, what="test")),
     "QMNIST/train": describe(D.QMNIST(root, what="train")),
     "CIFAR10/train": describe(CIFAR10(root, train=True)),
@@ -118,4 +120,8 @@ out = {
 # wrong; the labels as written (column 0, big-endian) are the reference.
 out["QMNIST/test"]["written_labels"] = written["qmnist-test"]
 out["QMNIST/train"]["written_labels"] = written["qmnist-train"]
+# torchvision 0.14's CIFAR100 has no coarse labels: as written.
+out["CIFAR100/test"]["written_coarse"] = written["coarse:test"]
+# What torchvision 0.14 itself gives as targets (README: the difference).
+out["QMNIST/test"]["torchvision_labels"] = [int(y) for _, y in D.QMNIST(root, what="test")]
 print(json.dumps(out))

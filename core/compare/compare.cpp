@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -1458,6 +1459,8 @@ private:
             auto it = rename.find(f.stage);
             if (it != rename.end()) {
                 f.stage = it->second;
+                // "output" is no transform; "4:Normalize" is the user's 4th.
+                f.stageNumber = it->second == "output" ? 0 : std::atoi(it->second.c_str());
                 f.message = rewordStage(f.message, it);
                 f.evidence["judged"] = it->second == "output" ? "the loader's output tensors"
                                                               : "the input " + it->second +

@@ -429,8 +429,11 @@ std::unique_ptr<Dataset> openDataset(const std::string& path, const OpenOptions&
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0)
         throw Error(path + ": " + std::strerror(errno) + "; " + kAccepted);
+    if ((!options.split.empty() || options.cifar100Labels == "coarse") && !(S_ISDIR(st.st_mode) && isTorchvisionRoot(abs)))
+        throw Error(path + ": not a torchvision dataset root (root/FashionMNIST/raw, root/cifar-10-batches-py...); "
+                           "a split or coarse labels apply only to those");
     if (S_ISDIR(st.st_mode)) {
-        if (auto tv = openTorchvisionRoot(abs)) return tv;  // root/FashionMNIST/raw, cifar-10-batches-py
+        if (auto tv = openTorchvisionRoot(abs, options.split, options.cifar100Labels == "coarse")) return tv;  // root/FashionMNIST/raw, cifar-10-batches-py
         const std::string idx = findIdxImages(abs);
         if (!idx.empty()) return openIdx(idx, options);
         if (isShardFolder(abs)) return openWebDataset(abs, options);

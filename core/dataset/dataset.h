@@ -48,6 +48,11 @@ struct OpenOptions {
     // Called from the opening thread with the number of entries listed so far;
     // return false to cancel (openDataset then throws Error("cancelled")).
     std::function<bool(size_t listed)> progress;
+    // torchvision dataset roots only: "train" or "test" (empty: train, or
+    // test when the root holds only the test files).
+    std::string split;
+    // CIFAR-100 only: "fine" (default, torchvision's) or "coarse" labels.
+    std::string cifar100Labels;
 };
 
 class Dataset {

@@ -478,7 +478,8 @@ void appendBatch(CifarDataset& d, const std::string& path, bool cifar100) {
 
 namespace detail {
 
-std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, bool train) {
+std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, bool train,
+                                   bool coarse) {
     auto d = std::make_unique<CifarDataset>();
     d->folder = folder;
     std::vector<std::string> files;
@@ -491,7 +492,10 @@ std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, boo
     for (const auto& f : files) appendBatch(*d, folder + "/" + f, cifar100);
     const std::string metaPath = folder + "/" + (cifar100 ? "meta" : "batches.meta");
     const PyRef meta = PickleReader(readWholeFile(metaPath), metaPath).load();
-    d->names = namesOf(meta->get(cifar100 ? "fine_label_names" : "label_names"));
+    d->names = namesOf(meta->get(!cifar100 ? "label_names"
+                                 : coarse  ? "coarse_label_names"
+                                           : "fine_label_names"));
+    if (cifar100 && coarse) d->labels = d->coarse;  // the 20 superclasses
     for (int64_t y : d->labels)
         if (y < 0 || size_t(y) >= d->names.size())
             throw Error(metaPath + ": label " + std::to_string(y) + " has no class name");

@@ -22,16 +22,24 @@ std::unique_ptr<Dataset> openTorchvisionDataset(const std::string& root, const s
                                                 const std::string& split = "train",
                                                 const std::string& emnistSplit = "");
 
-// The train split of the first torchvision layout found under `root`, or
-// null when `root` holds none (openDataset's folder detection).
-std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root);
+// `split` ("train" or "test") of the first torchvision layout found under
+// `root`, or null when `root` holds none (openDataset's folder detection).
+// An empty split is train, or test when the root holds only the test files.
+// EMNIST: its "balanced" split when present, else the first split found.
+// `coarse`: CIFAR-100's 20 superclasses instead of its 100 fine labels
+// (an error for any other layout).
+std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root, const std::string& split = "",
+                                             bool coarse = false);
+// True when openTorchvisionRoot finds a layout under `root`.
+bool isTorchvisionRoot(const std::string& root);
 
 namespace detail {
 std::unique_ptr<Dataset> openTorchvisionIdx(const std::string& root, const std::string& cls,
                                             const std::string& split,
                                             const std::string& emnistSplit);
 // CIFAR-10 / CIFAR-100 from their python pickle folder (the folder itself).
-std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, bool train);
+std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, bool train,
+                                   bool coarse = false);
 }  // namespace detail
 
 }  // namespace bs
