@@ -178,6 +178,10 @@ void TestTargetOverlay::probe_data() {
     QTest::newRow("mask size") << QSize(4, 4) << QPoint(1, 2) << 1 << QString("class 1 aeroplane");
     QTest::newRow("image twice the mask")
         << QSize(8, 8) << QPoint(5, 1) << 0 << QString("class 0 background");
+    QTest::newRow("first pixel right of the class edge")
+        << QSize(4, 4) << QPoint(2, 0) << 0 << QString("class 0 background");
+    QTest::newRow("last pixel left of the class edge, scaled")
+        << QSize(8, 8) << QPoint(3, 5) << 1 << QString("class 1 aeroplane");
     QTest::newRow("ignore") << QSize(8, 8) << QPoint(7, 6) << 255 << QString("class 255 ignore");
     QTest::newRow("outside") << QSize(8, 8) << QPoint(8, 0) << -1 << QString("");
     QTest::newRow("negative") << QSize(8, 8) << QPoint(-1, 0) << -1 << QString("");
@@ -222,6 +226,9 @@ void TestTargetOverlay::legendEmitsSettings() {
     QCOMPARE(emitted, 1);
     QVERIFY(!last.visible(1));
     QVERIFY(last.visible(2));
+    aero->setChecked(true);
+    QVERIFY(last.visible(1));
+    aero->setChecked(false);
     maskBox->setChecked(false);
     QVERIFY(!last.showMask);
     legend.findChild<QSlider*>()->setValue(30);
