@@ -253,6 +253,9 @@ void MainWindow::buildUi() {
     anomDock->setMinimumHeight(120);
     // Stage lines ("interpolation = bilinear") stay whole at 1280 px wide.
     pipeDock->setMinimumWidth(270);
+    tabifyDockWidget(histDock, addPanelDock(QStringLiteral("Targets"), QStringLiteral("targetDock"),
+                                            buildTargetPanel(), Qt::RightDockWidgetArea));
+    histDock->raise();
     // Default proportions once the window has its size (a saved layout
     // restored in the constructor overrides them).
     QTimer::singleShot(0, this, [this, pipeDock, histDock, anomDock, loaderDock] {
@@ -977,7 +980,7 @@ void MainWindow::refreshGrid() {
             item->setIcon(QIcon(errorTile(
                 QString::fromStdString(rec.error.empty() ? "no tensor" : rec.errorKind))));
         else
-            item->setIcon(QIcon(withBadge(img, nf, false)));
+            item->setIcon(QIcon(withBadge(thumbWithTargets(img, i), nf, false)));
         item->setData(kRoleIndex, qulonglong(rec.index));
         QString tip = QString::fromStdString(rec.path);
         if (!rec.error.empty()) tip += "\n" + QString::fromStdString(rec.error);
@@ -993,12 +996,12 @@ void MainWindow::onSampleReady() {
     auto v = session_->sampleView();
     if (!v) return;
     if (!v->raw.isNull())
-        rawView_->setImage(v->raw);
+        rawView_->setImage(withTargets(v->raw, false));
     else
         rawView_->setPlaceholder(
             v->error.isEmpty() ? QStringLiteral("no raw image (stored tensors)") : v->error);
     if (!v->tensor.isNull())
-        tensorView_->setImage(v->tensor);
+        tensorView_->setImage(withTargets(v->tensor, true));
     else
         tensorView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no tensor") : v->error);
     rawView_->syncFrom(tensorView_);
@@ -1208,7 +1211,8 @@ void MainWindow::probeTensor(int px, int py) {
     QStringList vals;
     for (int c = 0; c < pl.c; ++c)
         vals << formatNumber(t.values[(size_t(c) * pl.h + py) * pl.w + px]);
-    QString text = QStringLiteral("tensor (%1,%2) = [%3]").arg(px).arg(py).arg(vals.join(", "));
+    QString text = QStringLiteral("tensor (%1,%2) = [%3]").arg(px).arg(py).arg(vals.join(", ")) +
+                   targetProbe(px, py, true);
     double x = px, y = py;
     const auto& raw = v->result->raw;
     const size_t k = v->stage < 0 ? session_->pipeline().size() : size_t(v->stage);
@@ -1237,7 +1241,8 @@ void MainWindow::onHoverRaw(QPointF p, bool inside) {
     if (x < 0 || y < 0 || x >= raw.width || y >= raw.height) return;
     QStringList rv;
     for (int c = 0; c < raw.channels; ++c) rv << QString::number(raw.at(y, x, c));
-    probe_->setText(QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")));
+    probe_->setText(QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")) +
+                    targetProbe(x, y, false));
 }
 
 void MainWindow::showError(const QString& message) {
@@ -1287,7 +1292,8 @@ QImage MainWindow::composeCurrentScreenshot() const {
     const bool known = v->stage >= 0 && size_t(v->stage) < v->best.size() &&
                        v->best[size_t(v->stage)].known &&
                        expectedDisplay(v->best[size_t(v->stage)].range, exp);
-    return composeScreenshot(v->raw, tensor, v->rawHistogram, v->tensorHistogram,
+    return composeScreenshot(withTargets(v->raw, false), withTargets(tensor, true), v->rawHistogram,
+                             v->tensorHistogram,
                              known ? std::optional<DisplayRange>(exp) : std::nullopt, info);
 }
 

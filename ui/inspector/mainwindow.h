@@ -33,6 +33,7 @@ namespace bs::ui {
 class HistogramWidget;
 class ImageView;
 class PipelinePanel;
+class TargetLegend;
 class Session;
 class StageStrip;
 
@@ -132,6 +133,11 @@ private:
     void rebuildRecentMenu();
     void onHoverTensor(QPointF p, bool inside);
     void onHoverRaw(QPointF p, bool inside);
+    // Targets (masks, boxes) of the sample in view: mainwindow_targets.cpp.
+    QWidget* buildTargetPanel();
+    QImage withTargets(const QImage& img, bool tensor) const;
+    QImage thumbWithTargets(const QImage& thumb, size_t sample) const;
+    QString targetProbe(int x, int y, bool tensor) const;
     void onFindingActivated();
     QTreeWidgetItem* findingItem(const Finding& f, const QColor* sevColor) const;
     QString pipelineKey() const;
@@ -150,6 +156,7 @@ private:
     QLabel* rangeLabel_;
     QLabel* legend_;
     QLabel* probe_;
+    TargetLegend* targetLegend_ = nullptr;
     QLabel* sampleInfo_;
     QLabel* batchLabel_;
     QScrollArea* stripArea_;

@@ -15,6 +15,7 @@
 #include "core/audit/report.h"
 #include "ui/model/model.h"
 #include "ui/render/render.h"
+#include "ui/render/sampletargets.h"
 #include "ui/render/screenshot.h"
 
 namespace bs::ui {
@@ -438,6 +439,12 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     if (!r.raw.empty()) {
         raw = toQImage(r.raw);
         rawHist = byteHistogram(r.raw);
+    }
+    // Masks and boxes as the inspector shows them by default.
+    const bs::TargetSchema schema = dataset.targetSchema();
+    if (schema.kind != bs::TargetSchema::Kind::None) {
+        raw = overlayRaw(raw, r, schema, {});
+        tensorImg = overlayStage(tensorImg, r, shown, schema, {});
     }
     return composeScreenshot(raw, tensorImg, rawHist, tensorHist,
                              known ? std::optional<DisplayRange>(range) : std::nullopt, info, panel);
