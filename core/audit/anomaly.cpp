@@ -318,6 +318,8 @@ struct AuditEngine::Impl {
                   size_t k) const;
     void errorHit(const SampleRecord& rec, std::vector<Hit>& hits) const;
     void decodeHits(const SampleRecord& rec, bool nativeGrayData, std::vector<Hit>& hits) const;
+    void pipelineTargetHits(const SampleResult& s, const TargetSchema& schema,
+                            std::vector<Hit>& hits) const;
     void targetHits(const SampleResult& s, const TargetSchema& schema,
                     std::vector<Hit>& hits) const;
     std::vector<StageObs> observeStages(const SampleResult& s) const;
@@ -885,6 +887,50 @@ void AuditEngine::Impl::targetHits(const SampleResult& s, const TargetSchema& sc
     }
 }
 
+// The target rules on the pipeline's output target: a problem the file did
+// not have is named after the first stage that shows it (the stages are
+// replayed on the targets only, with the run's sizes and draws).
+void AuditEngine::Impl::pipelineTargetHits(const SampleResult& s, const TargetSchema& schema,
+                                           std::vector<Hit>& hits) const {
+    if (s.targets.empty() || s.stageSizes.size() < 2) return;
+    const SampleRecord& rec = s.record;
+    const auto [outW, outH] = s.stageSizes.back();
+    auto problemsAt = [&](const Target& t, int w, int h) {
+        std::vector<TargetProblem> out;
+        checkMaskValues(t, schema, "after the pipeline", out);
+        checkBoxBounds(t, w, h, "after the pipeline", out);
+        return out;
+    };
+    // A mask whose size the file already got wrong is reported there only.
+    std::vector<TargetProblem> found;
+    checkMaskSize(s.targets[0], s.stageSizes[0].first, s.stageSizes[0].second, "", found);
+    if (found.empty())
+        checkMaskSize(s.outputTarget, outW, outH, "after the pipeline", found);
+    else
+        found.clear();
+    for (const auto& p : found) {
+        Hit& h = sampleHit(hits, rec, p.kind.c_str(), stageName(s.stageSizes.size() - 1).c_str());
+        h.detail = p.detail;
+        h.message = p.message;
+    }
+    if (problemsAt(s.outputTarget, outW, outH).empty()) return;
+    std::vector<std::string> seen;
+    for (const auto& p : problemsAt(s.targets[0], s.stageSizes[0].first, s.stageSizes[0].second))
+        seen.push_back(p.kind);
+    Target cur = s.targets[0];
+    for (size_t i = 0; i + 1 < s.stageSizes.size() && i < rec.drawn.size(); ++i) {
+        cur = targetThroughStage(pipeline, i, cur, s.stageSizes, rec.drawn[i]);
+        const auto [w, h] = s.stageSizes[i + 1];
+        for (const auto& p : problemsAt(cur, w, h)) {
+            if (std::find(seen.begin(), seen.end(), p.kind) != seen.end()) continue;
+            seen.push_back(p.kind);
+            Hit& hit = sampleHit(hits, rec, p.kind.c_str(), stageName(i + 1).c_str());
+            hit.detail = p.detail;
+            hit.message = p.message + " (after stage " + stageName(i + 1) + ")";
+        }
+    }
+}
+
 namespace {
 
 // The pixel hash for duplicate detection: of the decoded image, else of the
@@ -1110,6 +1156,7 @@ void AuditEngine::observeSample(const SampleResult& s) {
         obs = d->observeStages(s);
         d->checkSample(s, obs, hasRaw, nativeGray, hits);
         d->targetHits(s, schema, hits);
+        d->pipelineTargetHits(s, schema, hits);
         if (!obs.empty()) hists = stageHistograms(obs, d->histogramRanges(obs));
     }
     const Impl::SampleDraws draws = d->continuousDraws(rec);

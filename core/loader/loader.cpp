@@ -106,6 +106,29 @@ void keepFreedMemory() {
 
 }  // namespace
 
+Target targetThroughStage(const Pipeline& pipeline, size_t i, const Target& in,
+                          const std::vector<std::pair<int, int>>& sizes,
+                          const nlohmann::json& drawn) {
+    if (!pipeline.isEnabled(i) || i + 1 >= sizes.size()) return in;
+    return pipeline.stage(i).applyToTarget(in, sizes[i].first, sizes[i].second, sizes[i + 1].first,
+                                           sizes[i + 1].second, drawn);
+}
+
+// The targets through every stage the image went through, with the sizes and
+// draws of that run: targets[k] for each kept stage value, outputTarget last.
+static void moveTargets(const Pipeline& pipeline, const Pipeline::StageMask& keep,
+                        SampleResult& result) {
+    const nlohmann::json& drawn = result.record.drawn;
+    const size_t n = drawn.size();
+    Target cur = result.targets[0];
+    if (!keep.empty()) result.targets.resize(n + 1);
+    for (size_t i = 0; i < n; ++i) {
+        cur = targetThroughStage(pipeline, i, cur, result.stageSizes, drawn[i]);
+        if (i + 1 < keep.size() && keep[i + 1]) result.targets[i + 1] = cur;
+    }
+    result.outputTarget = std::move(cur);
+}
+
 SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
                            const RandomContext& ctx, bool keepStages, size_t stopAfter) {
     SampleOptions options;
@@ -142,9 +165,8 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
         } else {
             input = StageValue::fromTensor(dataset.loadTensor(index));
         }
-        // The targets as read (targets[0], beside the input). Until the
-        // pipeline moves them, the output carries them only when there is
-        // no transform to move them through.
+        // The targets as read (targets[0], beside the input); the stages
+        // move them after the run (moveTargets).
         if (dataset.targetSchema().kind != TargetSchema::Kind::None) {
             result.targets.push_back(dataset.loadTarget(index));
             if (pipeline.empty()) result.outputTarget = result.targets[0];
@@ -175,6 +197,8 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
             result.output = std::move(r.output.tensor);
         }
         result.stages = std::move(r.stages);
+        result.stageSizes = std::move(r.sizes);
+        if (!result.targets.empty()) moveTargets(pipeline, options.keep, result);
     } catch (const PipelineError& e) {
         rec.error = e.what();
         rec.errorKind = "pipeline";

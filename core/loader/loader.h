@@ -76,13 +76,20 @@ struct SampleResult {
     // Detection / segmentation datasets: the sample's targets beside each
     // kept stage value (targets[k] belongs to stages[k]; its mask has the
     // size of that stage's image) and after the last stage. Empty for
-    // datasets without targets. For now processSample fills targets[0] (as
-    // read, whether or not stages are kept) and, for an empty pipeline only,
-    // outputTarget: geometric stages do not move targets yet.
+    // datasets without targets. targets[0] (as read) is always filled;
+    // targets[k] for each kept stage value; outputTarget after the run.
     std::vector<Target> targets;
     Target outputTarget;
+    // (width, height) of each stage value (Pipeline::Result::sizes).
+    std::vector<std::pair<int, int>> stageSizes;
     bool outputInRow = false;  // the output's values went to SampleOptions::row
 };
+
+// The targets of one sample through transform `i` of `pipeline`, with the
+// sizes (Pipeline::Result::sizes) and draws of the image's own run.
+Target targetThroughStage(const Pipeline& pipeline, size_t i, const Target& in,
+                          const std::vector<std::pair<int, int>>& sizes,
+                          const nlohmann::json& drawn);
 
 struct SampleOptions {
     Pipeline::StageMask keep;  // stage values to keep (Pipeline::run); empty: none

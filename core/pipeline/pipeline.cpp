@@ -511,6 +511,14 @@ bool Pipeline::runFused(size_t i, const Image& in, StageValue& out, const Output
     return true;
 }
 
+// Size of the value a fused pair skips: a Resize's output, or the input's
+// for ToTensor+Normalize (which keep sizes).
+static std::pair<int, int> skippedSize(const Transform& first, const StageValue& in) {
+    int w = in.width(), h = in.height();
+    if (!resizedSizeOf(first, in.width(), in.height(), w, h)) return {in.width(), in.height()};
+    return {w, h};
+}
+
 Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, const StageMask& keep,
                                size_t stopAfter, const OutputRow* row) const {
     Result res;
@@ -519,9 +527,11 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, const
     if (!keep.empty()) res.stages.resize(n + 1);
     StageValue cur = std::move(input);
     res.drawn.reserve(n);
+    res.sizes.push_back({cur.width(), cur.height()});
     for (size_t i = 0; i < n; ++i) {
         const Transform& t = *stages_[i];
         if (!enabled_[i]) {
+            res.sizes.push_back({cur.width(), cur.height()});
             res.drawn.push_back(json::object());
             if (kept(i)) res.stages[i] = cur;  // copy: it also goes on
             continue;
@@ -535,6 +545,8 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, const
             if (!kept(i + 1) && cur.isImage() && i + 1 < n && enabled_[i + 1]) {
                 StageValue fused;
                 if (runFused(i, cur.image, fused, i + 2 == n ? row : nullptr, inRow)) {
+                    res.sizes.push_back(skippedSize(t, cur));
+                    res.sizes.push_back({fused.width(), fused.height()});
                     if (kept(i)) res.stages[i] = std::move(cur);
                     cur = std::move(fused);
                     res.outputInRow = inRow;
@@ -553,6 +565,7 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, const
             // The value before the stage is no longer needed here: moved, not copied.
             if (kept(i)) res.stages[i] = std::move(cur);
             cur = std::move(next);
+            res.sizes.push_back({cur.width(), cur.height()});
             res.drawn.push_back(std::move(drawn));
             if (timer_) timer_->addStage(i, secondsBetween(t0, std::chrono::steady_clock::now()));
         } catch (const PipelineError& e) {

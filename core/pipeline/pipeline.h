@@ -10,11 +10,13 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/common/types.h"
+#include "core/target/target.h"
 
 namespace bs {
 
@@ -113,6 +115,16 @@ public:
                             const nlohmann::json& drawn) const {
         return true;
     }
+    // Moves a sample's targets (mask, boxes) as apply() moved its pixels,
+    // with the same `drawn` parameters: masks resampled NEAREST unless the
+    // stage says otherwise, boxes clipped to the new canvas and those left
+    // empty dropped (counted in droppedBoxes). inW x inH is the stage's
+    // input size; outW/outH its output size, -1 when not known (the stage
+    // then derives it). Photometric stages keep the identity.
+    virtual Target applyToTarget(const Target& in, int inW, int inH, int outW, int outH,
+                                 const nlohmann::json& drawn) const {
+        return in;
+    }
 };
 
 // "stage K" for the transform at 0-based `index`: stages are numbered from 1
@@ -194,6 +206,9 @@ public:
         // values not kept are empty images.
         std::vector<StageValue> stages;
         std::vector<nlohmann::json> drawn;  // one per transform applied
+        // (width, height) of the input then of each value after a transform
+        // applied, the values a fused pair skips included.
+        std::vector<std::pair<int, int>> sizes;
         // The output's values are in OutputRow::data; `output` holds only
         // its shape.
         bool outputInRow = false;

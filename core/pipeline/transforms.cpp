@@ -150,9 +150,10 @@ private:
 };
 
 // Interpolation names as torchvision's InterpolationMode values.
-static ResampleFilter parseInterpolation(const Params& p) {
-    if (!p.has("interpolation")) return ResampleFilter::Bilinear;
-    const json& v = p.at("interpolation");
+static ResampleFilter parseInterpolation(const Params& p, const std::string& key = "interpolation",
+                                         ResampleFilter def = ResampleFilter::Bilinear) {
+    if (!p.has(key)) return def;
+    const json& v = p.at(key);
     if (v.is_number_integer()) {  // PIL constants, deprecated in torchvision but accepted
         switch (v.get<int>()) {
             case 0:
@@ -181,7 +182,7 @@ static ResampleFilter parseInterpolation(const Params& p) {
         if (s == "hamming") return ResampleFilter::Hamming;
         if (s == "lanczos") return ResampleFilter::Lanczos;
     }
-    p.bad("interpolation",
+    p.bad(key,
           "one of \"nearest\", \"bilinear\", \"bicubic\" (or \"box\", \"hamming\", \"lanczos\")");
 }
 
@@ -466,6 +467,43 @@ static bool mapLine(double& v, const std::vector<int>& idx) {
     return true;
 }
 
+// ---------------------------------------------------------------- targets
+
+// Masks move by the image's own remap (constant 0 where padded, as F.pad's
+// default fill); boxes by the stage's affine map, then clipped.
+static Image remapMask(const Image& mask, const Remap& m) {
+    return remap(StageValue::fromImage(mask), m, {}, "mask").image;
+}
+static Image resizeMask(const Image& mask, int w, int h, ResampleFilter f) {
+    if (mask.width == w && mask.height == h) return mask;
+    return resizeImage(mask, w, h, f);
+}
+static void shiftBoxes(Target& t, double dx, double dy) {
+    for (Box& b : t.boxes) {
+        b.x1 += dx, b.x2 += dx;
+        b.y1 += dy, b.y2 += dy;
+    }
+}
+static void scaleBoxes(Target& t, double sx, double sy) {
+    for (Box& b : t.boxes) {
+        b.x1 *= sx, b.x2 *= sx;
+        b.y1 *= sy, b.y2 *= sy;
+    }
+}
+// Clips to [0, w] x [0, h]; a box left without area is dropped and counted.
+static void clipBoxes(Target& t, int w, int h) {
+    std::vector<Box> kept;
+    for (Box b : t.boxes) {
+        b.x1 = std::clamp(b.x1, 0.0, double(w)), b.x2 = std::clamp(b.x2, 0.0, double(w));
+        b.y1 = std::clamp(b.y1, 0.0, double(h)), b.y2 = std::clamp(b.y2, 0.0, double(h));
+        if (b.width() > 0 && b.height() > 0)
+            kept.push_back(b);
+        else
+            ++t.droppedBoxes;
+    }
+    t.boxes = std::move(kept);
+}
+
 // ------------------------------------------------------------------- ops
 
 namespace {
@@ -491,6 +529,7 @@ public:
                         std::to_string(size_[0]));
         hasAntialias_ = p.has("antialias");
         antialias_ = p.boolean("antialias", false);
+        maskFilter_ = parseInterpolation(p, "mask_interpolation", ResampleFilter::Nearest);
     }
     std::string op() const override { return "Resize"; }
     TransformTraits traits() const override {
@@ -504,6 +543,8 @@ public:
                   {"interpolation", resampleFilterName(filter_)}};
         if (maxSize_ > 0) j["max_size"] = maxSize_;
         if (hasAntialias_) j["antialias"] = antialias_;
+        if (maskFilter_ != ResampleFilter::Nearest)
+            j["mask_interpolation"] = resampleFilterName(maskFilter_);
         return j;
     }
     std::string repr() const override {
@@ -530,11 +571,19 @@ public:
         y = (y + 0.5) * inH / outH - 0.5;
         return x >= -0.5 && x < inW - 0.5 && y >= -0.5 && y < inH - 0.5;
     }
+    Target applyToTarget(const Target& in, int inW, int inH, int, int, const json&) const override {
+        int h, w;
+        outputSize(inH, inW, h, w);
+        Target t = in;
+        if (t.hasMask()) t.mask = resizeMask(t.mask, w, h, maskFilter_);
+        if (inW > 0 && inH > 0) scaleBoxes(t, double(w) / inW, double(h) / inH);
+        return t;
+    }
 
 private:
     std::vector<int> size_;
     bool sizeWasInt_ = false;
-    ResampleFilter filter_;
+    ResampleFilter filter_, maskFilter_ = ResampleFilter::Nearest;
     int maxSize_ = 0;
     bool hasAntialias_ = false, antialias_ = false;
 };
@@ -580,6 +629,17 @@ public:
         const bool insideX = mapLine(x, m.cols);
         const bool insideY = mapLine(y, m.rows);
         return insideX && insideY;
+    }
+    Target applyToTarget(const Target& in, int inW, int inH, int, int, const json&) const override {
+        const int th = size_[0], tw = size_[1];
+        // The same pad-then-crop as plan(): a box moves by pad - crop offset.
+        const int padL = tw > inW ? (tw - inW) / 2 : 0, padT = th > inH ? (th - inH) / 2 : 0;
+        const int w = tw > inW ? tw : inW, h = th > inH ? th : inH;
+        Target t = in;
+        if (t.hasMask()) t.mask = remapMask(t.mask, plan(inH, inW));
+        shiftBoxes(t, padL - pyRound((w - tw) / 2.0), padT - pyRound((h - th) / 2.0));
+        clipBoxes(t, tw, th);
+        return t;
     }
 
 private:
@@ -634,18 +694,36 @@ public:
         }
         return p;
     }
-    StageValue apply(const StageValue& in, Rng& rng, json& drawn) const override {
+    // Sequential pads as torchvision does them (matters for reflect modes).
+    StageValue padded(const StageValue& in, const std::vector<double>& fill) const {
         StageValue v = in;
-        // Sequential pads as torchvision does them (matters for reflect modes).
-        if (!padding_.empty()) v = padValue(v, ltrb(padding_), mode_, fill_, "RandomCrop");
+        if (!padding_.empty()) v = padValue(v, ltrb(padding_), mode_, fill, "RandomCrop");
         if (padIfNeeded_ && v.width() < size_[1]) {
             const int d = size_[1] - v.width();
-            v = padValue(v, {d, 0, d, 0}, mode_, fill_, "RandomCrop");
+            v = padValue(v, {d, 0, d, 0}, mode_, fill, "RandomCrop");
         }
         if (padIfNeeded_ && v.height() < size_[0]) {
             const int d = size_[0] - v.height();
-            v = padValue(v, {0, d, 0, d}, mode_, fill_, "RandomCrop");
+            v = padValue(v, {0, d, 0, d}, mode_, fill, "RandomCrop");
         }
+        return v;
+    }
+    Target applyToTarget(const Target& in, int inW, int inH, int, int,
+                         const json& drawn) const override {
+        if (!drawn.is_object() || !drawn.contains("top")) return in;
+        const int top = drawn.value("top", 0), left = drawn.value("left", 0);
+        const auto p = totalPad(inH, inW);
+        Target t = in;
+        if (t.hasMask())
+            t.mask =
+                cropValue(padded(StageValue::fromImage(t.mask), {}), top, left, size_[0], size_[1])
+                    .image;
+        shiftBoxes(t, p[0] - left, p[1] - top);
+        clipBoxes(t, size_[1], size_[0]);
+        return t;
+    }
+    StageValue apply(const StageValue& in, Rng& rng, json& drawn) const override {
+        StageValue v = padded(in, fill_);
         const int h = v.height(), w = v.width(), th = size_[0], tw = size_[1];
         if (h < th || w < tw)
             throw Error("required crop size (" + std::to_string(th) + ", " + std::to_string(tw) +
@@ -700,6 +778,7 @@ public:
         filter_ = parseInterpolation(p);
         hasAntialias_ = p.has("antialias");
         antialias_ = p.boolean("antialias", false);
+        maskFilter_ = parseInterpolation(p, "mask_interpolation", ResampleFilter::Nearest);
     }
     std::string op() const override { return "RandomResizedCrop"; }
     TransformTraits traits() const override {
@@ -715,6 +794,8 @@ public:
                   {"ratio", ratio_},
                   {"interpolation", resampleFilterName(filter_)}};
         if (hasAntialias_) j["antialias"] = antialias_;
+        if (maskFilter_ != ResampleFilter::Nearest)
+            j["mask_interpolation"] = resampleFilterName(maskFilter_);
         return j;
     }
     std::string repr() const override {
@@ -764,6 +845,20 @@ public:
         drawn = {{"top", i}, {"left", j}, {"height", h}, {"width", w}};
         return resizeValue(cropValue(in, i, j, h, w), size_[0], size_[1], filter_, antialias_);
     }
+    Target applyToTarget(const Target& in, int, int, int, int, const json& drawn) const override {
+        if (!drawn.is_object() || !drawn.contains("top")) return in;
+        const int top = drawn.value("top", 0), left = drawn.value("left", 0);
+        const int h = drawn.value("height", 0), w = drawn.value("width", 0);
+        if (h <= 0 || w <= 0) return in;
+        Target t = in;
+        if (t.hasMask())
+            t.mask = resizeMask(cropValue(StageValue::fromImage(t.mask), top, left, h, w).image,
+                                size_[1], size_[0], maskFilter_);
+        shiftBoxes(t, -left, -top);
+        clipBoxes(t, w, h);
+        scaleBoxes(t, double(size_[1]) / w, double(size_[0]) / h);
+        return t;
+    }
     bool mapToInput(double& x, double& y, int inW, int inH, int outW, int outH,
                     const json& drawn) const override {
         if (!drawn.is_object() || !drawn.contains("top") || outW <= 0 || outH <= 0) return false;
@@ -775,7 +870,7 @@ public:
 private:
     std::vector<int> size_;
     std::vector<double> scale_{0.08, 1.0}, ratio_{3.0 / 4.0, 4.0 / 3.0};
-    ResampleFilter filter_;
+    ResampleFilter filter_, maskFilter_ = ResampleFilter::Nearest;
     bool hasAntialias_ = false, antialias_ = false;
 };
 
@@ -814,6 +909,26 @@ public:
                 y = inH - 1 - y;
         }
         return x >= -0.5 && x < inW - 0.5 && y >= -0.5 && y < inH - 0.5;
+    }
+    // Boxes mirrored as references/detection/transforms.py: x1' = W - x2.
+    Target applyToTarget(const Target& in, int inW, int inH, int, int,
+                         const json& drawn) const override {
+        if (!drawn.is_object() || !drawn.value("flipped", false)) return in;
+        Target t = in;
+        if (t.hasMask()) {
+            const int mh = t.mask.height, mw = t.mask.width;
+            Remap m{cropLine(mh, 0, mh), cropLine(mw, 0, mw)};
+            auto& line = horizontal_ ? m.cols : m.rows;
+            std::reverse(line.begin(), line.end());
+            t.mask = remapMask(t.mask, m);
+        }
+        for (Box& b : t.boxes) {
+            if (horizontal_)
+                b = Box{inW - b.x2, b.y1, inW - b.x1, b.y2, b.label, b.crowd};
+            else
+                b = Box{b.x1, inH - b.y2, b.x2, inH - b.y1, b.label, b.crowd};
+        }
+        return t;
     }
 
 private:
@@ -866,6 +981,15 @@ public:
         const bool insideX = mapLine(x, padLine(inW, p[0], p[2], mode_));
         const bool insideY = mapLine(y, padLine(inH, p[1], p[3], mode_));
         return insideX && insideY;
+    }
+    Target applyToTarget(const Target& in, int inW, int inH, int, int, const json&) const override {
+        const auto p = ltrb(padding_);
+        Target t = in;
+        if (t.hasMask())
+            t.mask = padValue(StageValue::fromImage(t.mask), p, mode_, {}, "Pad").image;
+        shiftBoxes(t, p[0], p[1]);
+        clipBoxes(t, inW + p[0] + p[2], inH + p[1] + p[3]);
+        return t;
     }
 
 private:
@@ -1157,10 +1281,11 @@ struct OpInfo {
 
 const std::vector<OpInfo>& ops() {
     static const std::vector<OpInfo> v = {
-        {"Resize", {"size", "interpolation", "max_size", "antialias"}},
+        {"Resize", {"size", "interpolation", "max_size", "antialias", "mask_interpolation"}},
         {"CenterCrop", {"size"}},
         {"RandomCrop", {"size", "padding", "pad_if_needed", "fill", "padding_mode"}},
-        {"RandomResizedCrop", {"size", "scale", "ratio", "interpolation", "antialias"}},
+        {"RandomResizedCrop",
+         {"size", "scale", "ratio", "interpolation", "antialias", "mask_interpolation"}},
         {"RandomHorizontalFlip", {"p"}},
         {"RandomVerticalFlip", {"p"}},
         {"Pad", {"padding", "fill", "padding_mode"}},
@@ -1218,6 +1343,17 @@ bool fuseResizeCenterCrop(const Transform& resize, const Transform& crop, const 
     const int top = pyRound((h - th) / 2.0), left = pyRound((w - tw) / 2.0);
     if (h == in.height && w == in.width) return false;  // Resize is a no-op: plain crop path
     out = resizeImageRegion(in, w, h, r->filter(), left, top, tw, th);
+    return true;
+}
+
+}  // namespace bs
+
+namespace bs {
+
+bool resizedSizeOf(const Transform& t, int inW, int inH, int& outW, int& outH) {
+    const auto* r = dynamic_cast<const Resize*>(&t);
+    if (!r) return false;
+    r->outputSize(inH, inW, outH, outW);
     return true;
 }
 

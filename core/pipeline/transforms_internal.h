@@ -42,6 +42,8 @@ std::string pyFloat(double v);
 // resizeImageRegion (bit-identical to resize then crop) and returns true.
 bool fuseResizeCenterCrop(const Transform& resize, const Transform& crop, const Image& in,
                           Image& out);
+// When `t` is a Resize: its output size for an input of inW x inH.
+bool resizedSizeOf(const Transform& t, int inW, int inH, int& outW, int& outH);
 
 // Shared by ops that need a tensor input: throws the standard message.
 [[noreturn]] void needTensor(const std::string& op);
