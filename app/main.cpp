@@ -28,7 +28,9 @@ Usage:
 PATH may be an ImageFolder root, a flat folder of images, MNIST-style IDX
 files, a CSV manifest (path,label), a .npy/.npz array, a .pt tensor dump, or
 WebDataset shards (a .tar/.tar.gz/.tar.zst file, a folder of them, or a
-quoted brace pattern such as 'data/shard-{000000..000099}.tar').
+quoted brace pattern such as 'data/shard-{000000..000099}.tar'), or a
+dataset with targets: Pascal VOC segmentation, COCO detection
+(instances_*.json), YOLO (images/ + labels/), or images/ + masks/ folders.
 Run `batchscope <command> --help` for the options of each command.
 )";
 
