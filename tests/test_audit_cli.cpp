@@ -151,6 +151,13 @@ private Q_SLOTS:
         QCOMPARE(rep["summary"]["by_severity"]["error"].get<int>(), 0);
         QCOMPARE(rep["stats"].size(), size_t(5));
         QCOMPARE(rep["stats"][4]["name"].get<std::string>(), std::string("4:Normalize"));
+        // The fused Resize's own output is never built: the report says so
+        // instead of a bare "0 samples"; the stages after it were observed.
+        QCOMPARE(rep["stats"][1]["samples"].get<int>(), 0);
+        QVERIFY2(rep["stats"][1].value("not_observed", std::string()).find("fused with 2:CenterCrop") == 0,
+                 rep["stats"][1].dump().substr(0, 300).c_str());
+        QVERIFY(!rep["stats"][2].contains("not_observed"));
+        QCOMPARE(rep["stats"][2]["samples"].get<int>(), 4);
     }
 
     void fashionMnist() {

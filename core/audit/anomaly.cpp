@@ -1612,12 +1612,19 @@ std::vector<Finding> AuditEngine::findings() const {
 }
 
 json AuditEngine::statsJson() const {
+    const Pipeline::StageMask read = stagesRead();  // takes the lock itself
     std::lock_guard<std::mutex> lock(d->mutex);
     json stages = json::array();
     for (size_t k = 0; k < d->accum.size(); ++k) {
         const StageAccum& a = d->accum[k];
         json s = {{"stage", k}, {"name", stageName(k)}, {"samples", a.stats.samples()}};
         if (k > 0) s["op"] = d->info[k - 1].op;
+        // A value the fused path never builds has no statistics: say why,
+        // so "0 samples" is not read as a stage that saw nothing.
+        if (k > 0 && k < read.size() && !read[k] && a.stats.samples() == 0 &&
+            k < d->pipeline.size() && d->pipeline.fusesWithNext(k - 1))
+            s["not_observed"] = "fused with " + stageName(k + 1) +
+                                ": the value between them is never built, and no rule reads it";
         json expected = json::array();
         for (const auto& r : a.expected) expected.push_back(r.known ? rangeJson(r.lo, r.hi) : json());
         s["expected"] = expected;

@@ -228,6 +228,11 @@ QString statsSection(const json& report) {
         h += QStringLiteral("<h3>Stage %1 · %2 <span class=\"meta\">%3 samples</span></h3>")
                  .arg(htmlEscape(qs(str(st, "stage"))), htmlEscape(qs(str(st, "name"))),
                       htmlEscape(qs(str(st, "samples", "0"))));
+        if (st.contains("not_observed") && st["not_observed"].is_string()) {
+            h += QStringLiteral("<p class=\"meta\">Not observed: %1.</p>")
+                     .arg(htmlEscape(qs(st["not_observed"].get<std::string>())));
+            continue;
+        }
         h += QStringLiteral(
             "<table class=\"stats\"><tr><th class=\"l\">ch</th><th>expected</th><th>min</th><th>max</th>"
             "<th>mean</th><th>std</th><th>NaN</th><th>Inf</th><th>below</th><th>above</th>"
