@@ -35,8 +35,12 @@ QImage MainWindow::withTargets(const QImage& img, bool tensor) const {
         targetLegend_->setSchema(schema);
     if (schema.kind == bs::TargetSchema::Kind::None) return img;
     const auto& s = targetLegend_->settings();
-    return tensor ? overlayTensor(img, *v->result, schema, s)
-                  : overlayRaw(img, *v->result, schema, s);
+    if (!tensor) return overlayRaw(img, *v->result, schema, s);
+    // A stage picked in the strip or the list is shown with the targets
+    // kept beside that stage, not the output's (other size, other crop).
+    if (v->stage >= 0 && size_t(v->stage) < v->result->targets.size())
+        return overlayStage(img, *v->result, size_t(v->stage), schema, s);
+    return overlayTensor(img, *v->result, schema, s);
 }
 
 // Thumbnails show the tensor, so the targets after the last stage; a batch
