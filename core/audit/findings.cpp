@@ -90,7 +90,6 @@ const std::vector<FindingKind>& findingKinds() {
         {"unreadable_dump", S::Error, B::File, "a dump file cannot be read"},
         {"unreproducible_sample", S::Warning, B::File, "a sample could not be recomputed here"},
         {"unreproducible_pipeline", S::Info, B::Dataset, "the transform lives in user code; its tensors are judged on their own"},
-        {"unknown_stage", S::Info, B::Transform, "a printed stage batchscope cannot reproduce"},
         {"random_pipeline", S::Info, B::Transform, "random stages: compared by shape and range only"},
         {"no_transform", S::Info, B::Dataset, "the dumped dataset has no transform attribute"},
         {"skipped_file", S::Info, B::Dataset, "a file the dataset format skips"},
