@@ -201,30 +201,153 @@ class _IndexedCollate:
 
 
 _IMAGE_KEYS = ("image", "images", "img", "input", "inputs", "x")
+_LABEL_KEYS = ("label", "labels", "target", "targets", "y")
+_MASK_KEYS = ("mask", "masks", "label_mask", "segmentation", "seg", "semantic")
+_BOX_KEYS = ("boxes", "bboxes", "box")
+
+
+def _image_batch(value):
+    """The collated images: a tensor, or a list/tuple of per-sample tensors
+    (the detection collate `tuple(zip(*batch))`); None otherwise."""
+    if torch.is_tensor(value):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(torch.is_tensor(v) and v.dim() >= 2 for v in value):
+        return list(value)
+    return None
+
+
+def _as_tensor(value, dtype=None):
+    if torch.is_tensor(value):
+        return value.detach().cpu()
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    try:
+        return torch.as_tensor(value, dtype=dtype)
+    except Exception:
+        return None
+
+
+def _sample_boxes(target):
+    """(boxes (K, 4) as x1 y1 x2 y2, labels (K,)) of one sample's target, or
+    None: a dict with "boxes" (torchvision's detection references), or
+    CocoDetection's raw list of annotation dicts ("bbox" as x, y, w, h)."""
+    if isinstance(target, dict):
+        key = next((k for k in _BOX_KEYS if k in target), None)
+        if key is None:
+            return None
+        boxes = _as_tensor(target[key], torch.float64)
+        if boxes is None:
+            return None
+        boxes = boxes.reshape(-1, 4).to(torch.float64)
+        labels = _as_tensor(target.get("labels", target.get("category_id", [])), torch.int64)
+        labels = labels.reshape(-1).to(torch.int64) if labels is not None else torch.zeros(0, dtype=torch.int64)
+        if labels.numel() != boxes.shape[0]:
+            labels = torch.full((boxes.shape[0],), -1, dtype=torch.int64)
+        return boxes, labels
+    if isinstance(target, (list, tuple)) and all(isinstance(a, dict) and "bbox" in a for a in target):
+        rows = [[float(v) for v in a["bbox"]] for a in target]
+        boxes = torch.tensor(rows, dtype=torch.float64).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        labels = torch.tensor([int(a.get("category_id", -1)) for a in target], dtype=torch.int64)
+        return boxes, labels
+    return None
+
+
+def _mask_batch(value):
+    """Per-sample masks (H, W) from a collated mask tensor (N, H, W) or
+    (N, 1, H, W), or a list of per-sample mask tensors; None otherwise."""
+    if torch.is_tensor(value) and value.dim() in (3, 4):
+        if value.dim() == 4 and value.shape[1] != 1:
+            return None
+        return [m.reshape(m.shape[-2], m.shape[-1]) for m in value]
+    if isinstance(value, (list, tuple)) and value and all(
+            torch.is_tensor(v) and v.dim() in (2, 3) and (v.dim() == 2 or v.shape[0] == 1) for v in value):
+        return [v.reshape(v.shape[-2], v.shape[-1]) for v in value]
+    return None
+
+
+def _ragged(tensors, values_key, shapes_key):
+    """Per-sample tensors of different shapes as two plain tensors: the
+    values, flattened one after another, and the shapes (one row each).
+    libtorch's unpickler reads tensors and dicts but not every list a
+    pickle may hold (a one-element list uses an opcode it lacks)."""
+    rank = max((t.dim() for t in tensors), default=1)
+    shapes = torch.tensor([[1] * (rank - t.dim()) + list(t.shape) for t in tensors],
+                          dtype=torch.int64).reshape(len(tensors), rank)
+    values = torch.cat([t.detach().cpu().reshape(-1) for t in tensors]) if tensors else torch.zeros(0)
+    return {values_key: values.contiguous(), shapes_key: shapes}
+
+
+def _targets_of(value):
+    """The batch's targets from the element beside the images: masks, or
+    boxes per sample. Returns a dict for the payload, or None."""
+    masks = _mask_batch(value)
+    if masks is not None:
+        return _ragged([m.to(torch.float64) if m.is_floating_point() else m for m in masks],
+                       "mask_values", "mask_shapes")
+    if isinstance(value, dict):  # a collated target dict: {"boxes": [...], "labels": [...]}
+        boxes = value.get(next((k for k in _BOX_KEYS if k in value), None))
+        if isinstance(boxes, (list, tuple)):
+            labels = value.get("labels", [None] * len(boxes))
+            value = [{"boxes": b, "labels": l if l is not None else []} for b, l in zip(boxes, labels)]
+    if isinstance(value, (list, tuple)) and value:
+        per_sample = [_sample_boxes(t) for t in value]
+        if all(p is not None for p in per_sample):
+            return {"boxes": torch.cat([p[0] for p in per_sample]).reshape(-1, 4).contiguous(),
+                    "box_labels": torch.cat([p[1] for p in per_sample]).contiguous(),
+                    "box_counts": torch.tensor([p[0].shape[0] for p in per_sample], dtype=torch.int64)}
+    return None
 
 
 def _split_batch(batch):
-    """Finds the image tensor and the label tensor in a collated batch."""
+    """Finds the images, the label tensor and the targets (masks or boxes)
+    in a collated batch."""
     if torch.is_tensor(batch):
-        return batch, None
+        return batch, None, None
     if isinstance(batch, dict):
-        images = labels = None
+        images = labels = targets = None
         for key in _IMAGE_KEYS:
-            if torch.is_tensor(batch.get(key)):
-                images = batch[key]
+            if _image_batch(batch.get(key)) is not None:
+                images = _image_batch(batch[key])
                 break
         if images is None:
             images = next((v for v in batch.values() if torch.is_tensor(v) and v.dim() >= 3), None)
-        for key in ("label", "labels", "target", "targets", "y"):
-            if torch.is_tensor(batch.get(key)):
-                labels = batch[key]
+        for key in _MASK_KEYS + _BOX_KEYS:
+            if key in batch:
+                targets = _targets_of(batch[key] if key in _MASK_KEYS else
+                                      {"boxes": batch[key], "labels": batch.get("labels")})
+                if targets is not None:
+                    break
+        for key in _LABEL_KEYS:
+            value = batch.get(key)
+            if torch.is_tensor(value) and value.dim() == 1:
+                labels = value
                 break
-        return images, labels
+            if targets is None and value is not None:
+                targets = _targets_of(value)
+        return images, labels, targets
     if isinstance(batch, (list, tuple)) and batch:
-        images = batch[0] if torch.is_tensor(batch[0]) else None
-        labels = batch[1] if len(batch) > 1 and torch.is_tensor(batch[1]) else None
-        return images, labels
-    return None, None
+        images = _image_batch(batch[0])
+        labels = targets = None
+        if len(batch) > 1:
+            second = batch[1]
+            if torch.is_tensor(second) and second.dim() <= 1:
+                labels = second
+            else:
+                targets = _targets_of(second)
+        return images, labels, targets
+    return None, None, None
+
+
+def _images_payload(images):
+    """A stacked tensor when every image has the same shape, else a list
+    (detection batches of different sizes)."""
+    if torch.is_tensor(images):
+        return {"images": images.detach().cpu().contiguous()}
+    if len({tuple(t.shape) for t in images}) == 1:
+        return {"images": torch.stack([t.detach().cpu() for t in images]).contiguous()}
+    return _ragged(images, "image_values", "image_shapes")
 
 
 def _base_dataset(dataset):
@@ -276,6 +399,52 @@ def _split_of(base):
     return split
 
 
+_ROOT_ATTRS = ("root", "root_dir", "data_root", "data_dir", "dataset_dir")
+_ANNOTATION_ATTRS = ("ann_file", "annFile", "annotation_file", "annotations_file", "ann_path")
+
+
+def _coco_annotation_file(base, root):
+    """The annotation file of a COCO-style dataset: an attribute naming it,
+    else the instances_*.json near the image root that lists as many images
+    as the dataset has (pycocotools' COCO does not keep the path)."""
+    for attr in _ANNOTATION_ATTRS:
+        value = getattr(base, attr, None)
+        if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+            return os.path.abspath(os.fspath(value))
+    if root is None or getattr(base, "coco", None) is None:
+        return None
+    wanted = len(getattr(base, "ids", []))
+    parent = os.path.dirname(root)
+    for folder in (root, parent, os.path.join(parent, "annotations")):
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                with open(path) as f:
+                    if len(json.load(f).get("images", [])) == wanted:
+                        return os.path.abspath(path)
+            except (OSError, ValueError, AttributeError):
+                continue
+    return None
+
+
+def _target_source(base, root):
+    """What `compare` needs to read the targets the way the dataset does:
+    VOCSegmentation's year and image set, a COCO annotation file."""
+    out = {}
+    for attr in ("year", "image_set"):
+        value = getattr(base, attr, None)
+        if isinstance(value, str):
+            out[attr] = value
+    annotation = _coco_annotation_file(base, root)
+    if annotation is not None:
+        out["annotation_file"] = annotation
+    return out
+
+
 def _describe_dataset(dataset):
     base, index_map = _base_dataset(dataset)
     desc = {
@@ -289,9 +458,15 @@ def _describe_dataset(dataset):
         "target_transform": None,
     }
     desc.update(_split_of(base))
-    root = getattr(base, "root", None)
-    if isinstance(root, (str, os.PathLike)):
-        desc["root"] = os.path.abspath(os.fspath(root))
+    for attr in _ROOT_ATTRS:
+        root = getattr(base, attr, None)
+        if isinstance(root, (str, os.PathLike)):
+            desc["root"] = os.path.abspath(os.fspath(root))
+            break
+    desc.update(_target_source(base, desc["root"]))
+    joint = getattr(base, "transforms", None)
+    if joint is not None and type(joint).__name__ != "StandardTransform":
+        desc["joint_transform"] = str(joint)  # transforms=: image and target together
     transform = getattr(base, "transform", None)
     if transform is not None:
         desc["transform"] = str(transform)
@@ -400,20 +575,19 @@ def _dump_variant(loader, num_workers, variant, epochs, num_batches, out_dir, in
             if collated is None:
                 continue  # every sample of the batch failed; named in problems
             indices, workers, batch = collated
-            images, labels = _split_batch(batch)
+            images, labels, targets = _split_batch(batch)
             if images is None:
                 raise TypeError(
                     "batchscope_dump: cannot find an image tensor in the collated batch "
-                    "(expected a tensor, a (images, labels) pair or a dict with 'image')"
+                    "(expected a tensor, a (images, labels) pair, (images, masks), "
+                    "(images, target dicts) or a dict with 'image')"
                 )
             name = "%s_%03d.pt" % (epoch_variant, k)
-            payload = {
-                "images": images.detach().cpu().contiguous(),
-                "indices": indices,
-                "workers": workers,
-            }
+            payload = dict(_images_payload(images), indices=indices, workers=workers)
             if labels is not None:
                 payload["labels"] = labels.detach().cpu().contiguous()
+            if targets is not None:
+                payload.update(targets)
             torch.save(payload, os.path.join(out_dir, name))
             idx = [int(i) for i in indices.tolist()]
             record = {
@@ -424,8 +598,10 @@ def _dump_variant(loader, num_workers, variant, epochs, num_batches, out_dir, in
                 "indices": idx if index_map is None else [index_map[i] for i in idx],
                 "labels": labels.tolist() if labels is not None and labels.dim() == 1 else None,
                 "workers": [int(w) for w in workers.tolist()],
-                "shape": list(images.shape),
-                "dtype": str(images.dtype).replace("torch.", ""),
+                "shape": list(payload["images"].shape) if "images" in payload else None,
+                "shapes": payload["image_shapes"].tolist() if "image_shapes" in payload else None,
+                "dtype": str((images if torch.is_tensor(images) else images[0]).dtype).replace("torch.", ""),
+                "targets": None if targets is None else ("masks" if "masks" in targets else "boxes"),
             }
             if index_map is not None:
                 record["loader_indices"] = idx
