@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/pickle.h>
@@ -18,6 +19,8 @@
 #include "core/common/safe_unpickle.h"
 
 #include "core/common/torch_bridge.h"
+#include "core/compare/compare_findings.h"
+#include "core/dataset/target_datasets.h"
 #include "core/dataset/torchvision_datasets.h"
 #include "core/loader/loader.h"
 
@@ -26,8 +29,6 @@ namespace fs = std::filesystem;
 namespace bs {
 
 namespace {
-
-constexpr size_t kMaxListed = 20;  // samples listed per finding
 
 std::vector<int64_t> intList(const nlohmann::json& j) {
     std::vector<int64_t> out;
@@ -204,6 +205,10 @@ DumpManifest readDumpManifest(const std::string& dumpDir) {
             m.split = ds["train"].get<bool>() ? "train" : "test";
         if (!str(ds, "what").empty()) m.split = str(ds, "what");
         m.emnistSplit = str(ds, "split");
+        m.vocYear = str(ds, "year");
+        m.vocImageSet = str(ds, "image_set");
+        m.annotationFile = str(ds, "annotation_file");
+        m.jointTransform = str(ds, "joint_transform");
         const auto& gi = ds.value("getitem", nlohmann::json());
         if (gi.is_object()) {
             m.getitemClass = str(gi, "class");
@@ -243,6 +248,77 @@ DumpManifest readDumpManifest(const std::string& dumpDir) {
     return m;
 }
 
+namespace {
+
+// Per-sample tensors flattened one after another (`values`) with one shape
+// row each (`shapes`), as batchscope_dump.py writes ragged data.
+std::vector<at::Tensor> unflatten(const at::Tensor& values, const at::Tensor& shapes,
+                                  const std::string& what) {
+    if (shapes.dim() != 2) throw Error(what + " shapes are not a (N, rank) tensor");
+    const at::Tensor flat = values.reshape({-1});
+    const at::Tensor dims = shapes.to(at::kLong).contiguous();
+    std::vector<at::Tensor> out;
+    int64_t offset = 0;
+    for (int64_t r = 0; r < dims.size(0); ++r) {
+        std::vector<int64_t> shape(dims.data_ptr<int64_t>() + r * dims.size(1),
+                                   dims.data_ptr<int64_t>() + (r + 1) * dims.size(1));
+        int64_t n = 1;
+        for (int64_t d : shape) {
+            if (d < 0 || d > (int64_t(1) << 31)) throw Error(what + " shape out of range");
+            n *= d;
+        }
+        if (offset + n > flat.numel()) throw Error(what + " values end before their shapes");
+        out.push_back(flat.narrow(0, offset, n).reshape(shape));
+        offset += n;
+    }
+    return out;
+}
+
+// Per-row boxes from the batch's "boxes" (K, 4), "box_labels" (K) and
+// "box_counts" (boxes per row).
+void readBoxes(const at::Tensor& boxes, const at::Tensor& labels, const at::Tensor& counts,
+               DumpBatchData& out) {
+    out.hasBoxes = true;
+    const at::Tensor b = boxes.to(at::kDouble).reshape({-1, 4}).contiguous();
+    const at::Tensor l = labels.defined() ? labels.to(at::kLong).reshape({-1}).contiguous()
+                                          : at::full({b.size(0)}, -1, at::kLong);
+    const std::vector<int64_t> perRow = tensorInts(counts);
+    out.targets.resize(std::max(out.targets.size(), perRow.size()));
+    int64_t k = 0;
+    for (size_t r = 0; r < perRow.size(); ++r)
+        for (int64_t j = 0; j < perRow[r]; ++j, ++k) {
+            if (k >= b.size(0)) throw Error("box_counts add up to more boxes than \"boxes\" holds");
+            const double* p = b.data_ptr<double>() + 4 * k;
+            Box box{p[0], p[1], p[2], p[3]};
+            if (k < l.numel()) box.label = l.data_ptr<int64_t>()[k];
+            out.targets[r].boxes.push_back(box);
+        }
+}
+
+void readMasks(const std::vector<at::Tensor>& masks, DumpBatchData& out) {
+    out.hasMasks = true;
+    out.targets.resize(std::max(out.targets.size(), masks.size()));
+    for (size_t r = 0; r < masks.size(); ++r) {
+        const at::Tensor m = masks[r];
+        if (m.dim() < 2) continue;
+        out.targets[r].mask = fromAten(m.reshape({m.size(-2), m.size(-1)}));
+    }
+}
+
+}  // namespace
+
+size_t DumpBatchData::rows() const {
+    return imageList.empty() ? size_t(images.dim(0)) : imageList.size();
+}
+
+Tensor DumpBatchData::image(size_t row) const {
+    if (imageList.empty()) return tensorRow(images, row);
+    if (row >= imageList.size())
+        throw Error("row " + std::to_string(row) + " outside a batch of " +
+                    std::to_string(imageList.size()) + " images");
+    return imageList[row];
+}
+
 DumpBatchData readDumpBatchFile(const std::string& path) {
     regularFileSize(path);
     std::ifstream in(path, std::ios::binary);
@@ -256,19 +332,28 @@ DumpBatchData readDumpBatchFile(const std::string& path) {
             return out;
         }
         if (!v.isGenericDict()) throw Error("expected a dict of tensors");
-        for (const auto& kv : v.toGenericDict()) {
-            if (!kv.key().isString() || !kv.value().isTensor()) continue;
-            const std::string key = kv.key().toStringRef();
-            const at::Tensor t = kv.value().toTensor();
+        std::map<std::string, at::Tensor> t;  // every tensor of the dict by key
+        for (const auto& kv : v.toGenericDict())
+            if (kv.key().isString() && kv.value().isTensor())
+                t[kv.key().toStringRef()] = kv.value().toTensor();
+        for (const auto& [key, value] : t) {
             if (key == "images")
-                out.images = fromAten(t);
+                out.images = fromAten(value);
             else if (key == "indices")
-                out.indices = tensorInts(t);
-            else if (key == "labels" && t.dim() == 1)
-                out.labels = tensorInts(t);
+                out.indices = tensorInts(value);
+            else if (key == "labels" && value.dim() == 1)
+                out.labels = tensorInts(value);
             else if (key == "workers")
-                out.workers = tensorInts(t);
+                out.workers = tensorInts(value);
         }
+        if (t.count("image_values") && t.count("image_shapes"))
+            for (const auto& image : unflatten(t["image_values"], t["image_shapes"], "image"))
+                out.imageList.push_back(fromAten(image));
+        if (t.count("mask_values") && t.count("mask_shapes"))
+            readMasks(unflatten(t["mask_values"], t["mask_shapes"], "mask"), out);
+        if (t.count("boxes") && t.count("box_counts"))
+            readBoxes(t["boxes"], t.count("box_labels") ? t["box_labels"] : at::Tensor(),
+                      t["box_counts"], out);
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     } catch (const std::exception& e) {
@@ -276,7 +361,7 @@ DumpBatchData readDumpBatchFile(const std::string& path) {
         msg = msg.substr(0, msg.find('\n'));
         throw Error(path + ": not a readable torch.save file (" + msg + ")");
     }
-    if (out.images.empty()) throw Error(path + ": no \"images\" tensor");
+    if (out.images.empty() && out.imageList.empty()) throw Error(path + ": no \"images\" tensor");
     return out;
 }
 
@@ -435,6 +520,10 @@ public:
 // The manifest's dataset: torchvision's class and split when it is one of
 // the built-in datasets, else the layout found at the root.
 std::unique_ptr<Dataset> openManifestDataset(const DumpManifest& m, const std::string& root) {
+    if (m.torchvisionClass == "VOCSegmentation")
+        return openVocSegmentation(root, m.vocYear.empty() ? "2012" : m.vocYear,
+                                   m.vocImageSet.empty() ? "train" : m.vocImageSet);
+    if (!m.annotationFile.empty()) return openCocoDetection(root, m.annotationFile);
     if (isTorchvisionDatasetClass(m.torchvisionClass))
         return openTorchvisionDataset(root, m.torchvisionClass, m.split, m.emnistSplit);
     return openDataset(root);
@@ -519,6 +608,9 @@ std::string CompareSession::unreproducibleReason() const {
             names += (names.empty() ? "" : ", ") + stageLabel(u.position, u.name);
         return "the printed transform has stages batchscope cannot read (" + names + ")";
     }
+    if (!manifest_.jointTransform.empty() && options_.pipelineFile.empty())
+        return "the dataset's transforms= callable (" + manifest_.jointTransform.substr(0, 80) +
+               ") transforms image and target together in user code";
     if (pipelineSource_ == "default" && manifest_.getitemUserCode)
         return "the dataset has no transform attribute and its __getitem__ is user code (" +
                manifest_.getitemClass + " at " + manifest_.getitemWhere +
@@ -541,7 +633,7 @@ const DumpBatchData& CompareSession::batchData(size_t batch) const {
 }
 
 Tensor CompareSession::userSample(size_t batch, size_t row) const {
-    return tensorRow(batchData(batch).images, row);
+    return batchData(batch).image(row);
 }
 
 SampleResult CompareSession::compute(int64_t index, int64_t epoch, bool keepStages) const {
@@ -556,6 +648,16 @@ SampleResult CompareSession::compute(int64_t index, int64_t epoch, bool keepStag
 
 std::vector<StageValue> CompareSession::reproduceStages(int64_t index, int64_t epoch) const {
     return compute(index, epoch, true).stages;
+}
+
+CompareSession::TargetReproduction CompareSession::reproduceTarget(int64_t index,
+                                                                   int64_t epoch) const {
+    SampleResult r = compute(index, epoch, false);
+    TargetReproduction t;
+    if (!r.targets.empty()) t.raw = std::move(r.targets.front());
+    t.expected = std::move(r.outputTarget);
+    if (!r.stageSizes.empty()) std::tie(t.rawWidth, t.rawHeight) = r.stageSizes.front();
+    return t;
 }
 
 Tensor CompareSession::reproduce(int64_t index, int64_t epoch) const {
@@ -812,37 +914,6 @@ bool isChannelSwap(const Tensor& user, const Tensor& reference, double tol) {
     return diffTensors(user, reversedChannels(reference), tol).within(tol);
 }
 
-FindingSample findingSample(const CompareSession& s, const SampleComparison& sc,
-                            nlohmann::json detail = nlohmann::json::object()) {
-    FindingSample f;
-    f.index = size_t(std::max<int64_t>(sc.index, 0));
-    try {
-        f.path = s.dataset().path(f.index);
-    } catch (const std::exception&) {
-    }
-    detail["batch"] = s.manifest().batches[sc.batch].batch;
-    detail["row"] = sc.row;
-    detail["variant"] = sc.variant;
-    detail["epoch"] = sc.epoch;
-    detail["worker"] = sc.worker;
-    f.detail = std::move(detail);
-    return f;
-}
-
-void addSample(Finding& f, FindingSample sample) {
-    ++f.count;
-    if (f.samples.size() < kMaxListed) f.samples.push_back(std::move(sample));
-}
-
-Finding makeFinding(const std::string& kind, const std::string& stage, std::string message = {}) {
-    Finding f;
-    f.kind = kind;
-    f.severity = severityOf(kind);
-    f.stage = stage;
-    f.message = std::move(message);
-    return f;
-}
-
 // The value checks of the anomaly engine, the ones that judge tensors (the
 // dataset-level ones need the whole dataset and belong to `audit`).
 bool isValueKind(const std::string& kind) {
@@ -884,6 +955,7 @@ public:
         checkLoaderProblems();
         compareSamples();
         reportSampleFindings();
+        checkTargets();
         judgeValues();
         checkEpochCoverage();
         checkWorkersAgree();
@@ -964,6 +1036,11 @@ private:
                                     "shapes and value ranges only, pixel comparison skipped");
         f.evidence = {{"random_stages", randomStages}};
         report.findings.push_back(std::move(f));
+    }
+
+    // Masks and boxes of detection / segmentation loaders (compare_targets.cpp).
+    void checkTargets() {
+        for (auto& f : judgeDumpedTargets(s, report.samples)) report.findings.push_back(std::move(f));
     }
 
     void checkDatasetSize() {
@@ -1047,10 +1124,10 @@ private:
             if (!data) continue;
             const DumpBatchInfo& info = m.batches[b];
             const std::vector<int64_t>& indices = data->indices.empty() ? info.indices : data->indices;
-            const size_t rows = size_t(data->images.dim(0));
+            const size_t rows = data->rows();
             for (size_t r = 0; r < rows && r < indices.size() && !cancelled; ++r) {
                 SampleComparison sc = describeSample(*data, b, r, indices[r]);
-                compareSample(sc, tensorRow(data->images, r));
+                compareSample(sc, data->image(r));
                 report.samples.push_back(std::move(sc));
                 ++done;
                 if (progress_ && !progress_(done, total)) cancelled = true;
@@ -1379,7 +1456,7 @@ private:
         Finding f = makeFinding("collapsed_range", "output");
         double lo = INFINITY, hi = -INFINITY;
         for (const auto& [b, r] : judgeAlone) {
-            const Tensor user = tensorRow(s.batchData(b).images, r);
+            const Tensor user = s.batchData(b).image(r);
             if (user.dtype != DType::Float32 || user.values.empty()) continue;
             const auto [mn, mx] = std::minmax_element(user.values.begin(), user.values.end());
             const double spread = double(*mx) - double(*mn);
@@ -1406,7 +1483,7 @@ private:
 
     std::optional<SampleResult> aloneSample(size_t b, size_t r, const Pipeline* norm) const {
         if (m.batches[b].indices.size() <= r) return std::nullopt;
-        const Tensor user = tensorRow(s.batchData(b).images, r);
+        const Tensor user = s.batchData(b).image(r);
         SampleResult res;
         res.record.index = size_t(std::max<int64_t>(m.batches[b].indices[r], 0));
         res.output = user;
@@ -1691,6 +1768,39 @@ private:
 
 CompareReport CompareSession::run(std::function<bool(size_t, size_t)> progress) const {
     return CompareRun(*this, std::move(progress)).run();
+}
+
+// ---------------------------------------------------------------- finding helpers
+
+FindingSample findingSample(const CompareSession& s, const SampleComparison& sc,
+                            nlohmann::json detail) {
+    FindingSample f;
+    f.index = size_t(std::max<int64_t>(sc.index, 0));
+    try {
+        f.path = s.dataset().path(f.index);
+    } catch (const std::exception&) {
+    }
+    detail["batch"] = s.manifest().batches[sc.batch].batch;
+    detail["row"] = sc.row;
+    detail["variant"] = sc.variant;
+    detail["epoch"] = sc.epoch;
+    detail["worker"] = sc.worker;
+    f.detail = std::move(detail);
+    return f;
+}
+
+void addSample(Finding& f, FindingSample sample) {
+    ++f.count;
+    if (f.samples.size() < kCompareMaxListed) f.samples.push_back(std::move(sample));
+}
+
+Finding makeFinding(const std::string& kind, const std::string& stage, std::string message) {
+    Finding f;
+    f.kind = kind;
+    f.severity = severityOf(kind);
+    f.stage = stage;
+    f.message = std::move(message);
+    return f;
 }
 
 }  // namespace bs

@@ -22,6 +22,7 @@
 #include "core/audit/anomaly.h"
 #include "core/dataset/dataset.h"
 #include "core/pipeline/pipeline.h"
+#include "core/target/target.h"
 #include "core/common/types.h"
 
 namespace bs {
@@ -63,16 +64,35 @@ struct DumpManifest {
     // collate_error), as recorded; and the worker RNG probe (null when not run).
     std::vector<nlohmann::json> problems;
     nlohmann::json rngProbe;
+    // Where targets come from: VOCSegmentation's year and image set, a COCO
+    // annotation file; a joint `transforms=` callable (user code) as printed.
+    std::string vocYear, vocImageSet, annotationFile, jointTransform;
 };
 
 // Throws Error naming the file when manifest.json is missing or malformed.
 DumpManifest readDumpManifest(const std::string& dumpDir);
 
+// The targets of one dumped sample, as the user's loader yielded them.
+struct DumpedTarget {
+    Tensor mask;             // (H, W), values as dumped (a float mask keeps its fractions)
+    std::vector<Box> boxes;  // corners x1 y1 x2 y2 in the dumped image's pixels
+    bool hasMask() const { return !mask.empty(); }
+};
+
 // The tensors of one batch file. `images` is (N, C, H, W) (or whatever the
 // user's collate produced), as float values; dtype kept as UInt8/Float32.
+// A detection batch of differently sized images comes as `imageList`.
 struct DumpBatchData {
     Tensor images;
+    std::vector<Tensor> imageList;
     std::vector<int64_t> indices, labels, workers;
+    // Per row, when the batch carries masks or boxes ("masks", "boxes" and
+    // "box_labels" in the file); empty otherwise.
+    std::vector<DumpedTarget> targets;
+    bool hasMasks = false, hasBoxes = false;
+
+    size_t rows() const;
+    Tensor image(size_t row) const;  // throws Error for a row outside the batch
 };
 // Reads a .pt written by torch.save (a dict of tensors, or a single tensor
 // which becomes `images`). Throws Error naming the file.
@@ -179,6 +199,14 @@ public:
     Tensor reproduce(int64_t index, int64_t epoch = 0) const;
     // Reproduction with every intermediate stage (stages[0] = input).
     std::vector<StageValue> reproduceStages(int64_t index, int64_t epoch = 0) const;
+    // A detection / segmentation sample's targets as the dataset reads them
+    // (with the raw image's size) and as batchscope's pipeline moves them.
+    // Throws Error when the sample fails.
+    struct TargetReproduction {
+        Target raw, expected;
+        int rawWidth = 0, rawHeight = 0;
+    };
+    TargetReproduction reproduceTarget(int64_t index, int64_t epoch = 0) const;
 
     // Compares every dumped sample; `progress(done, total)` returns false to cancel.
     CompareReport run(std::function<bool(size_t, size_t)> progress = {}) const;

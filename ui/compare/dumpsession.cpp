@@ -234,9 +234,9 @@ void DumpSession::requestThumbs(size_t b) {
         std::vector<QImage> thumbs;
         try {
             const auto& data = s->batchData(b);
-            const size_t n = data.images.shape.empty() ? 0 : size_t(data.images.shape[0]);
+            const size_t n = data.rows();
             for (size_t r = 0; r < n && !cancel; ++r) {
-                const bs::Tensor t = bs::tensorRow(data.images, r);
+                const bs::Tensor t = data.image(r);
                 RenderOptions ro;
                 ro.range = jointRange(t, bs::Tensor());
                 thumbs.push_back(renderTensor(t, ro).scaled(
