@@ -5,7 +5,7 @@
 writes 20 random 32x32 PNGs as an ImageFolder under DATA_ROOT and a
 batchscope_dump of a loader over them to OUT_DIR. MODE picks the planted
 problem (correct, offbyone, shared_state, lambda, wrong_normalize, bad_sampler,
-random_ok, random_repeat).
+random_ok, random_repeat, no_transform).
 Images: 2 classes x 10.
 """
 import os, random, sys
@@ -46,8 +46,13 @@ class ReseedingFolder(torchvision.datasets.ImageFolder):
         torch.manual_seed(i)
         return super().__getitem__(i)
 
+def pil_collate(batch):
+    # The conversion a loader without a dataset transform does in its collate_fn.
+    return (torch.stack([T.functional.to_tensor(img) for img, _ in batch]),
+            torch.tensor([label for _, label in batch]))
+
 random_tf = T.Compose([T.RandomResizedCrop(24), T.RandomHorizontalFlip(), T.ToTensor()])
-workers, sampler, shuffle = 2, None, True
+workers, sampler, shuffle, collate = 2, None, True, None
 if mode == "correct":
     ds = torchvision.datasets.ImageFolder(root, transform=tf)
 elif mode == "offbyone":
@@ -66,12 +71,15 @@ elif mode == "bad_sampler":
     ds = torchvision.datasets.ImageFolder(root, transform=tf)
     order = list(range(20)); order[7] = 3  # 3 twice, 7 never
     sampler, shuffle, workers = order, False, 0
+elif mode == "no_transform":
+    ds = torchvision.datasets.ImageFolder(root)
+    collate = pil_collate
 else:
     sys.exit("unknown mode " + mode)
 
 def make_loader():
     return torch.utils.data.DataLoader(ds, batch_size=4, shuffle=shuffle, sampler=sampler,
-                                       num_workers=workers)
+                                       num_workers=workers, collate_fn=collate)
 
 torch.manual_seed(1234)
 loader = make_loader()

@@ -99,6 +99,7 @@ private Q_SLOTS:
         QVERIFY(s.reproducible());
         const auto r = s.run();
         QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
+        QVERIFY2(!find(r, "no_transform"), qPrintable(describe(r)));  // the transform was read
         QCOMPARE(r.summary["samples"].get<int>(), 60);
         QCOMPARE(r.summary["pixel_compared"].get<int>(), 60);
         QCOMPARE(r.summary["matching"].get<int>(), 60);
@@ -115,6 +116,24 @@ private Q_SLOTS:
                 (b.variant == "workers0" ? zeroWorkers : mainWorkers).insert(w);
         QCOMPARE(mainWorkers, (std::set<int64_t>{0, 1}));
         QCOMPARE(zeroWorkers, (std::set<int64_t>{-1}));
+    }
+
+    // A dataset without a transform whose collate_fn makes the tensors:
+    // said (info), and compared against ToTensor, which matches.
+    void noTransformIsNamed() {
+        QTemporaryDir tmp;
+        Dump d;
+        QString why;
+        QVERIFY2(makeDump(tmp, "no_transform", d, why), qPrintable(why));
+        bs::CompareSession s(d.dir.toStdString());
+        QCOMPARE(s.pipelineSource(), std::string("default"));
+        const auto r = s.run();
+        const bs::Finding* f = find(r, "no_transform");
+        QVERIFY2(f, qPrintable(describe(r)));
+        QCOMPARE(f->severity, bs::Severity::Info);
+        QVERIFY2(f->message.find("--pipeline") != std::string::npos, f->message.c_str());
+        QCOMPARE(r.summary["matching"].get<int>(), 60);
+        QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
     }
 
     void offByOneNamesTheNeighbour() {
