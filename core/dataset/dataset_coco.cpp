@@ -1,6 +1,9 @@
 // COCO detection, as torchvision.datasets.CocoDetection reads it: samples in
 // sorted image-id order, image <imageRoot>/<file_name>, target the image's
 // annotations; bbox [x, y, w, h] is held as corners [x, y, x + w, y + h].
+// Annotations with a "segmentation" (polygons or RLE) also give the image a
+// semantic mask, as torchvision's segmentation references build it
+// (core/target/coco_mask.h), made when the sample's target is read.
 #include <fstream>
 #include <map>
 
@@ -9,6 +12,7 @@
 #include "core/dataset/dataset_internal.h"
 #include "core/dataset/target_dataset_base.h"
 #include "core/dataset/target_datasets.h"
+#include "core/target/coco_mask.h"
 
 namespace bs {
 namespace detail {
@@ -17,27 +21,57 @@ namespace {
 
 using json = nlohmann::json;
 
+// The segmentations of one image, rasterised when its target is read.
+struct ImageSegments {
+    int width = 0, height = 0;  // from the image entry
+    std::vector<json> segmentations;
+    std::vector<int64_t> categories;
+};
+
 class CocoDataset : public TargetDatasetBase {
 public:
     CocoDataset(std::string root, std::vector<std::string> images,
-                std::vector<std::vector<Box>> boxes, std::vector<std::string> errors,
-                TargetSchema schema, std::vector<DatasetIssue> issues, DecodeOptions decode)
+                std::vector<std::vector<Box>> boxes, std::vector<ImageSegments> segments,
+                std::vector<std::string> errors, TargetSchema schema,
+                std::vector<DatasetIssue> issues, DecodeOptions decode, std::string annFile)
         : TargetDatasetBase(DatasetFormat::Coco, std::move(root), std::move(images),
                             std::move(schema), std::move(issues), decode),
           boxes_(std::move(boxes)),
-          errors_(std::move(errors)) {}
+          segments_(std::move(segments)),
+          errors_(std::move(errors)),
+          annFile_(std::move(annFile)) {}
     Target loadTarget(size_t i) const override {
         if (!errors_[checked(i)].empty())
             throw DecodeError(DecodeErrorKind::Unreadable, errors_[i]);
         Target t;
         t.boxes = boxes_[i];
+        const ImageSegments& seg = segments_[i];
+        if (seg.segmentations.empty()) return t;
+        std::vector<Image> instances;
+        try {
+            for (const auto& s : seg.segmentations)
+                instances.push_back(cocoInstanceMask(s, seg.width, seg.height));
+        } catch (const Error& e) {
+            throw DecodeError(DecodeErrorKind::Unreadable,
+                              annFile_ + ": a segmentation of " + path(i) + ": " + e.what());
+        }
+        t.mask = semanticMask(instances, seg.categories, seg.width, seg.height);
         return t;
     }
 
 private:
     std::vector<std::vector<Box>> boxes_;
+    std::vector<ImageSegments> segments_;
     std::vector<std::string> errors_;  // per sample: an unreadable annotation, named
+    std::string annFile_;
 };
+
+// An annotation's non-empty "segmentation", or null.
+const json* segmentationOf(const json& a) {
+    if (!a.contains("segmentation")) return nullptr;
+    const json& s = a["segmentation"];
+    return (s.is_array() && !s.empty()) || s.is_object() ? &s : nullptr;
+}
 
 json readJsonFile(const std::string& file) {
     std::ifstream in(file);
@@ -99,11 +133,15 @@ std::unique_ptr<Dataset> openCocoFile(const std::string& imageRoot, const std::s
         throw Error(annFile + ": no 'images' list (not a COCO instances file)");
     TargetSchema schema = cocoSchema(doc, annFile);
     std::map<int64_t, std::string> files;  // sorted image ids, as CocoDetection
+    std::map<int64_t, ImageSegments> segments;
     for (const auto& im : doc["images"]) {
         if (!im.is_object() || !im.contains("id") || !im["id"].is_number_integer() ||
             !im.contains("file_name") || !im["file_name"].is_string())
             throw Error(annFile + ": an image entry without integer 'id' and 'file_name'");
         files[im["id"].get<int64_t>()] = im["file_name"].get<std::string>();
+        ImageSegments& seg = segments[im["id"].get<int64_t>()];
+        seg.width = im.value("width", 0);
+        seg.height = im.value("height", 0);
     }
     std::map<int64_t, std::vector<Box>> boxes;
     std::map<int64_t, std::string> errors;
@@ -120,13 +158,20 @@ std::unique_ptr<Dataset> openCocoFile(const std::string& imageRoot, const std::s
         }
         Box b;
         std::string err;
-        if (boxOf(a, annFile, b, err))
+        if (boxOf(a, annFile, b, err)) {
             boxes[id].push_back(b);
-        else if (!errors.count(id))
+            if (const json* s = segmentationOf(a)) {
+                segments[id].segmentations.push_back(*s);
+                segments[id].categories.push_back(b.label);
+            }
+        } else if (!errors.count(id)) {
             errors[id] = err;
+        }
     }
     std::vector<std::string> images, errorList;
     std::vector<std::vector<Box>> boxList;
+    std::vector<ImageSegments> segmentList;
+    bool anyMask = false;
     for (const auto& [id, name] : files) {
         const std::string path = imageRoot + "/" + name;
         if (!isRegularFile(path)) {
@@ -140,11 +185,19 @@ std::unique_ptr<Dataset> openCocoFile(const std::string& imageRoot, const std::s
                               "Image " + path + " has no annotation in " + annFile + "."});
         images.push_back(path);
         boxList.push_back(boxes[id]);
+        anyMask = anyMask || !segments[id].segmentations.empty();
+        segmentList.push_back(std::move(segments[id]));
         errorList.push_back(errors.count(id) ? errors[id] : std::string());
     }
+    if (anyMask) {  // the semantic mask's background and overlap values
+        schema.classIds.insert(schema.classIds.begin(), 0);
+        schema.classNames.insert(schema.classNames.begin(), "background");
+        schema.ignoreIndex = 255;
+    }
     return std::make_unique<CocoDataset>(imageRoot, std::move(images), std::move(boxList),
-                                         std::move(errorList), std::move(schema), std::move(issues),
-                                         options.decode);
+                                         std::move(segmentList), std::move(errorList),
+                                         std::move(schema), std::move(issues), options.decode,
+                                         annFile);
 }
 
 }  // namespace detail
