@@ -150,6 +150,14 @@ private:
 };
 
 // Interpolation names as torchvision's InterpolationMode values.
+// The class id padded mask pixels get ("mask_fill", default 0); the
+// segmentation references pad masks with 255, their ignore index.
+static int parseMaskFill(const Params& p) {
+    const int v = p.integer("mask_fill", 0);
+    if (v < 0 || v > 255) p.bad("mask_fill", "a class id from 0 to 255");
+    return v;
+}
+
 static ResampleFilter parseInterpolation(const Params& p, const std::string& key = "interpolation",
                                          ResampleFilter def = ResampleFilter::Bilinear) {
     if (!p.has(key)) return def;
@@ -656,6 +664,7 @@ public:
         padIfNeeded_ = p.boolean("pad_if_needed", false);
         if (p.has("fill")) fill_ = p.numbers("fill", "a number or a list of numbers");
         mode_ = parsePadMode(p);
+        maskFill_ = parseMaskFill(p);
     }
     std::string op() const override { return "RandomCrop"; }
     TransformTraits traits() const override {
@@ -670,6 +679,7 @@ public:
         if (padIfNeeded_) j["pad_if_needed"] = true;
         if (!fill_.empty()) j["fill"] = fill_.size() == 1 ? json(fill_[0]) : json(fill_);
         if (mode_ != PadMode::Constant) j["padding_mode"] = padModeName(mode_);
+        if (maskFill_) j["mask_fill"] = maskFill_;
         return j;
     }
     std::string repr() const override {
@@ -716,7 +726,8 @@ public:
         Target t = in;
         if (t.hasMask())
             t.mask =
-                cropValue(padded(StageValue::fromImage(t.mask), {}), top, left, size_[0], size_[1])
+                cropValue(padded(StageValue::fromImage(t.mask), {double(maskFill_)}), top, left,
+                          size_[0], size_[1])
                     .image;
         shiftBoxes(t, p[0] - left, p[1] - top);
         clipBoxes(t, size_[1], size_[0]);
@@ -764,6 +775,7 @@ private:
     std::vector<int> size_, padding_;
     bool paddingWasInt_ = false, padIfNeeded_ = false;
     std::vector<double> fill_;
+    int maskFill_ = 0;
     PadMode mode_ = PadMode::Constant;
 };
 
@@ -944,6 +956,7 @@ public:
         paddingWasInt_ = p.at("padding").is_number_integer();
         if (p.has("fill")) fill_ = p.numbers("fill", "a number or a list of numbers");
         mode_ = parsePadMode(p);
+        maskFill_ = parseMaskFill(p);
     }
     std::string op() const override { return "Pad"; }
     TransformTraits traits() const override {
@@ -955,6 +968,7 @@ public:
         json j = {{"padding", paddingWasInt_ ? json(padding_[0]) : json(padding_)},
                   {"padding_mode", padModeName(mode_)}};
         j["fill"] = fill_.size() == 1 ? json(fill_[0]) : json(fill_);
+        if (maskFill_) j["mask_fill"] = maskFill_;
         return j;
     }
     std::string repr() const override {
@@ -986,7 +1000,7 @@ public:
         const auto p = ltrb(padding_);
         Target t = in;
         if (t.hasMask())
-            t.mask = padValue(StageValue::fromImage(t.mask), p, mode_, {}, "Pad").image;
+            t.mask = padValue(StageValue::fromImage(t.mask), p, mode_, {double(maskFill_)}, "Pad").image;
         shiftBoxes(t, p[0], p[1]);
         clipBoxes(t, inW + p[0] + p[2], inH + p[1] + p[3]);
         return t;
@@ -997,6 +1011,7 @@ private:
     bool paddingWasInt_ = false;
     std::vector<double> fill_{0};
     PadMode mode_ = PadMode::Constant;
+    int maskFill_ = 0;
 };
 
 class Grayscale : public Transform {
@@ -1283,12 +1298,12 @@ const std::vector<OpInfo>& ops() {
     static const std::vector<OpInfo> v = {
         {"Resize", {"size", "interpolation", "max_size", "antialias", "mask_interpolation"}},
         {"CenterCrop", {"size"}},
-        {"RandomCrop", {"size", "padding", "pad_if_needed", "fill", "padding_mode"}},
+        {"RandomCrop", {"size", "padding", "pad_if_needed", "fill", "padding_mode", "mask_fill"}},
         {"RandomResizedCrop",
          {"size", "scale", "ratio", "interpolation", "antialias", "mask_interpolation"}},
         {"RandomHorizontalFlip", {"p"}},
         {"RandomVerticalFlip", {"p"}},
-        {"Pad", {"padding", "fill", "padding_mode"}},
+        {"Pad", {"padding", "fill", "padding_mode", "mask_fill"}},
         {"Grayscale", {"num_output_channels"}},
         {"ToTensor", {}},
         {"PILToTensor", {}},

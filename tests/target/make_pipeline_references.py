@@ -98,6 +98,10 @@ def main():
     cases.append(case({"op": "RandomCrop", "size": [th, tw], "padding": 2},
                       {"top": 0, "left": 1, "height": th, "width": tw, "padding": [2, 2, 2, 2]},
                       F.crop(F.pad(mask, 2), 0, 1, th, tw), b, labels, dropped))
+    # The segmentation references pad the target with 255 (their ignore index).
+    cases.append(case({"op": "RandomCrop", "size": [th, tw], "padding": 2, "mask_fill": 255},
+                      {"top": 0, "left": 1, "height": th, "width": tw, "padding": [2, 2, 2, 2]},
+                      F.crop(F.pad(mask, 2, fill=255), 0, 1, th, tw), b, labels, dropped))
 
     top, left, h, w = 2, 4, 8, 12
     b, labels, dropped = clip_and_drop(shifted(boxes, -left, -top), LABELS, w, h)
@@ -119,6 +123,8 @@ def main():
 
     cases.append(case({"op": "Pad", "padding": [1, 2, 3, 4]}, {}, F.pad(mask, [1, 2, 3, 4]),
                       shifted(boxes, 1, 2), LABELS))
+    cases.append(case({"op": "Pad", "padding": [1, 2, 3, 4], "mask_fill": 255}, {},
+                      F.pad(mask, [1, 2, 3, 4], fill=255), shifted(boxes, 1, 2), LABELS))
     cases.append(case({"op": "Pad", "padding": [2, 1], "padding_mode": "reflect"}, {},
                       F.pad(mask, [2, 1], padding_mode="reflect"), shifted(boxes, 2, 1), LABELS))
 

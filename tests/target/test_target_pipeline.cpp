@@ -83,7 +83,7 @@ private Q_SLOTS:
         in.mask = maskFromRows(ref["mask"]);
         in.boxes = boxesFrom(ref["boxes"], ref["labels"]);
         const int W = ref["width"], H = ref["height"];
-        QVERIFY(ref["cases"].size() >= 14);
+        QVERIFY(ref["cases"].size() >= 16);
         for (const json& c : ref["cases"]) {
             const std::string name = c["stage"].dump() + " drawn " + c["drawn"].dump();
             const auto t = Pipeline::makeTransform(c["stage"], 0);
