@@ -4,6 +4,7 @@
 // the histograms.
 #include <QCheckBox>
 #include <QDir>
+#include <QFile>
 #include <QListWidget>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -59,6 +60,7 @@ private Q_SLOTS:
     void screenshotExport();
     void auditAndJumpToFinding();
     void sampleComputedOnce();
+    void targetsFollowThePipeline();
 };
 
 void TestGuiInspector::stepThroughBatches() {
@@ -372,6 +374,50 @@ void TestGuiInspector::sampleComputedOnce() {
         nan |= f.kind == "nan_or_inf";
     }
     QVERIFY(nan);
+}
+
+// A segmentation dataset (images/ + masks/) in the window: the mask is
+// painted over the raw view as read and over the tensor view as the Resize
+// moved it (NEAREST), and the probe names the class under the cursor.
+void TestGuiInspector::targetsFollowThePipeline() {
+    QTemporaryDir dir;
+    const QString root = dir.path() + "/seg";
+    QDir(root).mkpath("images");
+    QDir(root).mkpath("masks");
+    QImage black(20, 20, QImage::Format_RGB888);
+    black.fill(Qt::black);
+    QImage mask(20, 20, QImage::Format_Grayscale8);
+    mask.fill(0);
+    for (int y = 4; y < 12; ++y)
+        for (int x = 4; x < 12; ++x) mask.scanLine(y)[x] = 1;  // 8x8 of class 1
+    for (const char* stem : {"a", "b"}) {
+        QVERIFY(black.save(QStringLiteral("%1/images/%2.png").arg(root, stem)));
+        QVERIFY(mask.save(QStringLiteral("%1/masks/%2.png").arg(root, stem)));
+    }
+    QFile classes(root + "/classes.txt");
+    QVERIFY(classes.open(QIODevice::WriteOnly));
+    classes.write("background\nthing\n");
+    classes.close();
+
+    MainWindow w(dir.path() + "/settings.ini");
+    QVERIFY(bstest::openWithPipeline(w, root, R"([{"op":"Resize","size":[10,10]},{"op":"ToTensor"}])"));
+    w.goToSampleIndex(0);
+    QVERIFY(waitIdle(w));
+    // Class 1 is VOC's dark red (128, 0, 0), blended at the default opacity
+    // 0.5 over black; class 0's colour is black.
+    const QColor painted(64, 0, 0);
+    QCOMPARE(bs::formatName(w.session()->dataset()->format()), std::string("maskpairs"));
+    QCOMPARE(w.rawView()->image().size(), QSize(20, 20));
+    QCOMPARE(w.rawView()->image().pixelColor(5, 5), painted);
+    QCOMPARE(countColour(w.rawView()->image(), painted), 64);
+    QCOMPARE(w.tensorView()->image().size(), QSize(10, 10));
+    QCOMPARE(countColour(w.tensorView()->image(), painted), 16);  // rows/cols 2..5
+    QCOMPARE(w.tensorView()->image().pixelColor(2, 2), painted);
+    QCOMPARE(w.tensorView()->image().pixelColor(6, 6), QColor(Qt::black));
+    w.probeTensor(3, 3);
+    QVERIFY2(w.probeText().contains("thing"), qPrintable(w.probeText()));
+    w.probeTensor(8, 8);
+    QVERIFY2(!w.probeText().contains("thing"), qPrintable(w.probeText()));
 }
 
 QTEST_MAIN(TestGuiInspector)
