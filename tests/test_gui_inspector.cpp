@@ -5,7 +5,9 @@
 #include <QCheckBox>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QListWidget>
+#include <QMenu>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -61,6 +63,7 @@ private Q_SLOTS:
     void auditAndJumpToFinding();
     void sampleComputedOnce();
     void targetsFollowThePipeline();
+    void splitMenuReopensTorchvisionRoot();
 };
 
 void TestGuiInspector::stepThroughBatches() {
@@ -418,6 +421,47 @@ void TestGuiInspector::targetsFollowThePipeline() {
     QVERIFY2(w.probeText().contains("thing"), qPrintable(w.probeText()));
     w.probeTensor(8, 8);
     QVERIFY2(!w.probeText().contains("thing"), qPrintable(w.probeText()));
+}
+
+// A torchvision root (Fashion-MNIST's real files in torchvision's layout)
+// opens on its train split; File > Split > Test reopens it on the test split.
+void TestGuiInspector::splitMenuReopensTorchvisionRoot() {
+    const QString fashion = QStringLiteral("/usr/share/datasets/fashion-mnist");
+    if (!QFileInfo::exists(fashion)) BSTEST_SKIP("Fashion-MNIST (dataset-fashion-mnist) not installed");
+    QTemporaryDir dir;
+    const QString raw = dir.path() + "/root/FashionMNIST/raw";
+    QVERIFY(QDir().mkpath(raw));
+    for (const QString& f : QDir(fashion).entryList({"*-ubyte.gz"}))
+        QVERIFY(QFile::link(fashion + "/" + f, raw + "/" + f));
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    w.openPath(dir.path() + "/root");
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.session()->hasDataset());
+    QCOMPARE(w.session()->dataset()->size(), size_t(60000));
+    QAction* test = nullptr;
+    QAction* train = nullptr;
+    for (QAction* a : w.findChildren<QAction*>()) {
+        if (a->data() == QStringLiteral("test")) test = a;
+        if (a->data() == QStringLiteral("train")) train = a;
+    }
+    QVERIFY(test && train);
+    QMenu* splitMenu = nullptr;
+    for (QMenu* m : w.findChildren<QMenu*>())
+        if (m->title() == QStringLiteral("&Split")) splitMenu = m;
+    QVERIFY(splitMenu && splitMenu->isEnabled());
+    QVERIFY(train->isChecked() && !test->isChecked());
+    test->trigger();
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->dataset()->size(), size_t(10000));
+    QVERIFY(test->isChecked());
+    // Another dataset goes back to its default, and a folder has no split.
+    makeFolder(dir.path() + "/data");
+    w.openPath(dir.path() + "/data");
+    QVERIFY(waitIdle(w));
+    QVERIFY(w.session()->split().isEmpty());
+    QVERIFY(!test->isChecked() && !train->isChecked());
+    QVERIFY(!splitMenu->isEnabled());
 }
 
 QTEST_MAIN(TestGuiInspector)

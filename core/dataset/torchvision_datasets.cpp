@@ -98,6 +98,15 @@ bool isTorchvisionRoot(const std::string& root) {
     return idxRootClass(root) || cifarRootClass(root) || isCifarFolder(detail::baseName(root));
 }
 
+std::string torchvisionDefaultSplit(const std::string& root) {
+    if (const char* cls = idxRootClass(root)) {
+        const std::string raw = root + "/" + cls + "/raw";
+        const std::string emnist = std::string(cls) == "EMNIST" ? emnistSplitIn(raw) : "";
+        return hasFile(trainImagesFile(raw, cls, emnist)) ? "train" : "test";
+    }
+    return isTorchvisionRoot(root) ? "train" : "";
+}
+
 std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root, const std::string& split,
                                              bool coarse) {
     if (!split.empty() && split != "train" && split != "test")

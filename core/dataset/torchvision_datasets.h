@@ -32,6 +32,10 @@ std::unique_ptr<Dataset> openTorchvisionRoot(const std::string& root, const std:
                                              bool coarse = false);
 // True when openTorchvisionRoot finds a layout under `root`.
 bool isTorchvisionRoot(const std::string& root);
+// The split openTorchvisionRoot opens when none is asked for ("train", or
+// "test" when only the test files are there); empty when `root` is no
+// torchvision layout. Looks at file names only.
+std::string torchvisionDefaultSplit(const std::string& root);
 
 namespace detail {
 std::unique_ptr<Dataset> openTorchvisionIdx(const std::string& root, const std::string& cls,

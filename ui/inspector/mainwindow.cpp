@@ -626,6 +626,7 @@ void MainWindow::buildMenus() {
     recentMenu_ = file->addMenu(QStringLiteral("Open &Recent"));
     file->addAction(QStringLiteral("Open &Demo Dataset"), this,
                     [this] { openPath(demoDatasetPath()); });
+    buildSplitMenu(file);
     file->addSeparator();
     QAction* exp =
         file->addAction(QStringLiteral("&Export Screenshot…"), this, &MainWindow::exportScreenshot);
@@ -823,6 +824,7 @@ void MainWindow::onOpened() {
     updatingControls_ = true;
     indexSpin_->setRange(0, int(std::max<size_t>(1, session_->dataset()->size()) - 1));
     updatingControls_ = false;
+    refreshSplitMenu();
     refreshStatus();
 }
 

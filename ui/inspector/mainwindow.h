@@ -138,6 +138,9 @@ private:
     QImage withTargets(const QImage& img, bool tensor) const;
     QImage thumbWithTargets(const QImage& thumb, size_t sample) const;
     QString targetProbe(int x, int y, bool tensor) const;
+    // File > Split for torchvision dataset roots: mainwindow_split.cpp.
+    void buildSplitMenu(QMenu* file);
+    void refreshSplitMenu();
     void onFindingActivated();
     QTreeWidgetItem* findingItem(const Finding& f, const QColor* sevColor) const;
     QString pipelineKey() const;
@@ -185,6 +188,7 @@ private:
     QLabel* statusSample_;
     QLabel* statusBatch_;
     QMenu* recentMenu_;
+    QMenu* splitMenu_ = nullptr;
     std::optional<size_t> pendingSelect_;
     int selectedRow_ = 0;
     int shownStage_ = -1;    // stage value shown, -1 = the last

@@ -186,11 +186,24 @@ QString Session::datasetSummary() const {
     return s;
 }
 
+void Session::setSplit(const QString& split) {
+    if (split == split_ || path_.isEmpty()) return;
+    split_ = split;
+    openWithSplit(path_, split_);
+}
+
 void Session::open(const QString& path) {
+    if (path != path_) split_.clear();
+    openWithSplit(path, split_);
+}
+
+void Session::openWithSplit(const QString& path, const QString& split) {
     QPointer<QObject> self(this);
     const std::string p = path.toStdString();
-    openSlot_->submit([self, p, path](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
+    const std::string splitName = split.toStdString();
+    openSlot_->submit([self, p, path, splitName](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
         bs::OpenOptions opts;
+        opts.split = splitName;
         QElapsedTimer last;
         last.start();
         opts.progress = [&](size_t listed) {

@@ -32,6 +32,11 @@ public:
 
     // Starts opening in the background (supersedes an open in progress).
     void open(const QString& path);
+    // torchvision dataset roots (MNIST, CIFAR, ...): the split to open,
+    // "train" or "test"; empty for the format's default. Reopens the dataset
+    // in view; opening another path goes back to the default.
+    void setSplit(const QString& split);
+    QString split() const { return split_; }
     bool hasDataset() const { return bool(dataset_); }
     const bs::Dataset* dataset() const { return dataset_.get(); }
     // Shared ownership for work that may outlive the dataset in view.
@@ -90,6 +95,7 @@ Q_SIGNALS:
     void busyChanged();
 
 private:
+    void openWithSplit(const QString& path, const QString& split);
     void rebuildLoader();
     void startBatchJob(size_t b, bool prefetch);
     void deliverBatch(std::shared_ptr<const BatchView> v);
@@ -111,6 +117,7 @@ private:
     AsyncSlot* judgeSlot_;
 
     QString path_;
+    QString split_;
     std::shared_ptr<const bs::Dataset> dataset_;
     bs::Pipeline pipeline_;
     std::vector<ChannelRanges> ranges_;
