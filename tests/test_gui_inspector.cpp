@@ -64,6 +64,7 @@ private Q_SLOTS:
     void sampleComputedOnce();
     void targetsFollowThePipeline();
     void splitMenuReopensTorchvisionRoot();
+    void shardsShownBeforeAllAreIndexed();
 };
 
 void TestGuiInspector::stepThroughBatches() {
@@ -462,6 +463,44 @@ void TestGuiInspector::splitMenuReopensTorchvisionRoot() {
     QVERIFY(w.session()->split().isEmpty());
     QVERIFY(!test->isChecked() && !train->isChecked());
     QVERIFY(!splitMenu->isEnabled());
+}
+
+// A folder of WebDataset shards (make_shards.py: real photos and
+// Fashion-MNIST in 4 shards) is shown from its first shard, before the
+// others are indexed; then it grows to every shard.
+void TestGuiInspector::shardsShownBeforeAllAreIndexed() {
+    QTemporaryDir dir;
+    const auto r = bstest::runPython(
+        {bstest::sourceDir() + "/tests/webdataset/make_shards.py", dir.path()}, 300000);
+    if (r.exitCode == -2) BSTEST_SKIP("needs /usr/bin/python3 with Pillow and skimage");
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
+    const QString shards = dir.path() + "/shards";
+    const QStringList files = QDir(shards).entryList({"*.tar"}, QDir::Files, QDir::Name);
+    QVERIFY(files.size() > 1);
+    const size_t firstShard = bs::openDataset((shards + "/" + files[0]).toStdString())->size();
+    const size_t all = bs::openDataset((dir.path() + "/folder").toStdString())->size();
+    QVERIFY(firstShard > 0 && firstShard < all);
+
+    MainWindow w(dir.path() + "/settings.ini");
+    w.show();
+    std::vector<size_t> sizeWhenOpened;
+    bool indexingWhenOpened = false;
+    connect(w.session(), &Session::opened, this, [&] {
+        sizeWhenOpened.push_back(w.session()->dataset()->size());
+        indexingWhenOpened = w.session()->indexing();
+    });
+    QSignalSpy grew(w.session(), &Session::datasetGrew);
+    w.openPath(shards);
+    QVERIFY(waitIdle(w));
+    QCOMPARE(sizeWhenOpened, std::vector<size_t>{firstShard});
+    QVERIFY(indexingWhenOpened);
+    QCOMPARE(grew.count(), 1);
+    QCOMPARE(w.session()->dataset()->size(), all);
+    QVERIFY(!w.session()->indexing());
+    // Every sample can be stepped to, the last shard's too.
+    w.goToSampleIndex(int(all - 1));
+    QVERIFY(waitIdle(w));
+    QCOMPARE(w.session()->sampleView()->index, all - 1);
 }
 
 QTEST_MAIN(TestGuiInspector)

@@ -53,6 +53,9 @@ struct OpenOptions {
     std::string split;
     // CIFAR-100 only: "fine" (default, torchvision's) or "coarse" labels.
     std::string cifar100Labels;
+    // WebDataset only: index just the first `maxShards` shards (0: all), for
+    // a preview shown while the rest is indexed.
+    size_t maxShards = 0;
 };
 
 class Dataset {

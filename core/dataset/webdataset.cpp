@@ -5,7 +5,9 @@
 // member data skipped (a seek for plain .tar; compressed shards are
 // decompressed once), except the small `cls` / `json` label members. The
 // index holds, per sample, its key, the ordinal of its image member and its
-// label; image bytes are never kept. Consecutive members sharing a key (the
+// label; image bytes are never kept. OpenOptions::maxShards stops after the
+// first shards (the inspector shows them while it indexes the rest).
+// Consecutive members sharing a key (the
 // member name up to the first dot of its base name) form one sample, as
 // WebDataset groups them.
 //
@@ -438,6 +440,7 @@ std::unique_ptr<Dataset> openWebDataset(const std::string& path, const OpenOptio
         files = {root};
     }
     if (files.empty()) throw Error(path + ": no .tar shards found");
+    if (options.maxShards && files.size() > options.maxShards) files.resize(options.maxShards);
     std::vector<Shard> shards;
     std::vector<DatasetIssue> issues;
     size_t listed = 0;
@@ -463,6 +466,15 @@ size_t webDatasetShardOf(const Dataset& dataset, size_t index, size_t* shardCoun
     if (!w) return size_t(-1);
     if (shardCount) *shardCount = w->shardCount();
     return w->shardOf(index);
+}
+
+size_t webDatasetShardFileCount(const std::string& path) {
+    if (detail::isBracePattern(path)) {
+        std::vector<std::string> expanded;
+        return detail::expandBraces(detail::absolutePath(path), expanded) ? expanded.size() : 0;
+    }
+    if (detail::isDirectory(path)) return detail::shardsInFolder(detail::absolutePath(path)).size();
+    return detail::isShardName(detail::baseName(path)) ? 1 : 0;
 }
 
 std::string webDatasetShardPath(const Dataset& dataset, size_t shard) {

@@ -18,6 +18,10 @@ size_t webDatasetShardOf(const Dataset& dataset, size_t index, size_t* shardCoun
 // Path of shard `shard` of a WebDataset (empty for other datasets).
 std::string webDatasetShardPath(const Dataset& dataset, size_t shard);
 
+// The number of shard files `path` names (a shard, a folder of shards, a
+// brace pattern), from names only: nothing is read; 0 when it names none.
+size_t webDatasetShardFileCount(const std::string& path);
+
 namespace detail {
 bool isShardName(const std::string& name);  // .tar, .tar.gz, .tgz, .tar.zst
 bool isBracePattern(const std::string& path);

@@ -174,6 +174,15 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWind
         showError(m);
     });
     connect(session_, &Session::opened, this, &MainWindow::onOpened);
+    connect(session_, &Session::datasetGrew, this, [this] {
+        openProgress_->hide();
+        updatingControls_ = true;
+        indexSpin_->setRange(0, int(std::max<size_t>(1, session_->dataset()->size()) - 1));
+        updatingControls_ = false;
+        refreshStatus();
+        statusBar()->showMessage(
+            QStringLiteral("All shards indexed: %1 samples").arg(session_->dataset()->size()), 15000);
+    });
     connect(session_, &Session::batchLoading, this, [this](qulonglong b) {
         statusBatch_->setText(
             QStringLiteral("batch %1/%2 loading…").arg(b + 1).arg(session_->numBatches()));
@@ -560,6 +569,11 @@ QLayout* MainWindow::buildAnomalyControls() {
     ah->addWidget(auditCancel_);
     connect(auditButton_, &QPushButton::clicked, this, [this] {
         if (!session_->hasDataset()) return;
+        if (session_->indexing()) {
+            statusBar()->showMessage(
+                QStringLiteral("The audit starts once every shard is indexed"), 8000);
+            return;
+        }
         auditButton_->setEnabled(false);
         auditCancel_->setEnabled(true);
         auditProgress_->setRange(0, int(session_->dataset()->size()));
@@ -807,6 +821,10 @@ MainWindow::PipelineChoice MainWindow::choosePipeline() const {
 
 void MainWindow::onOpened() {
     openProgress_->hide();
+    if (session_->indexing()) {  // the first shard, while the others are indexed
+        openProgress_->setFormat(QStringLiteral("indexing the other shards…"));
+        openProgress_->show();
+    }
     resetForNewDataset();
     const QString path = session_->datasetPath();
     addRecent(path);

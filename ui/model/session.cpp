@@ -14,6 +14,7 @@
 #include "core/audit/audit.h"
 #include "core/audit/report.h"
 #include "core/dataset/dataset.h"
+#include "core/dataset/webdataset.h"
 #include "core/loader/loader.h"
 #include "ui/model/stagerange.h"
 
@@ -201,7 +202,9 @@ void Session::openWithSplit(const QString& path, const QString& split) {
     QPointer<QObject> self(this);
     const std::string p = path.toStdString();
     const std::string splitName = split.toStdString();
-    openSlot_->submit([self, p, path, splitName](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
+    const int generation = ++openGeneration_;
+    openSlot_->submit([self, p, path, splitName,
+                       generation](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
         bs::OpenOptions opts;
         opts.split = splitName;
         QElapsedTimer last;
@@ -216,6 +219,22 @@ void Session::openWithSplit(const QString& path, const QString& split) {
             }
             return !cancel.load();
         };
+        // Sharded: the first shard is shown while the others are indexed.
+        if (bs::webDatasetShardFileCount(p) > 1) {
+            bs::OpenOptions first = opts;
+            first.maxShards = 1;
+            std::shared_ptr<const bs::Dataset> preview;
+            try {
+                preview = bs::openDataset(p, first);
+            } catch (const std::exception&) {
+                // The whole open below reports what is wrong.
+            }
+            if (preview && preview->format() == bs::DatasetFormat::WebDataset && !cancel.load())
+                postToGui(self, [self, preview, path, generation] {
+                    auto* s = static_cast<Session*>(self.data());
+                    if (s->openGeneration_ == generation) s->install(preview, path, false);
+                });
+        }
         std::shared_ptr<const bs::Dataset> ds;
         QString error;
         try {
@@ -226,24 +245,40 @@ void Session::openWithSplit(const QString& path, const QString& split) {
         if (cancel.load()) return nullptr;
         Session* s = static_cast<Session*>(self.data());
         return [s, ds, error, path] {
-            if (!ds) {
-                Q_EMIT s->openFailed(error.isEmpty() ? QStringLiteral("cannot open %1").arg(path)
-                                                     : error);
+            if (ds) {
+                s->install(ds, path, true);
                 return;
             }
-            s->dataset_ = ds;
-            s->path_ = path;
-            s->auditFindings_.clear();
-            s->selected_.reset();
-            s->sampleView_.reset();
-            s->batchView_.reset();
-            s->wantedBatch_ = 0;
-            s->rebuildLoader();
-            Q_EMIT s->opened();
-            s->requestBatch(0);
+            if (path == s->path_) s->indexing_ = false;  // the preview stays in view
+            Q_EMIT s->openFailed(error.isEmpty() ? QStringLiteral("cannot open %1").arg(path)
+                                                 : error);
         };
     });
     Q_EMIT busyChanged();
+}
+
+void Session::install(std::shared_ptr<const bs::Dataset> ds, const QString& path, bool complete) {
+    const bool growing = indexing_ && path == path_ && dataset_;
+    dataset_ = std::move(ds);
+    indexing_ = !complete;
+    if (growing) {
+        // The preview's samples keep their indices in the whole dataset:
+        // stay on the batch and the sample in view.
+        rebuildLoader();
+        Q_EMIT datasetGrew();
+        requestBatch(wantedBatch_);
+        if (selected_) requestSample(*selected_);
+        return;
+    }
+    path_ = path;
+    auditFindings_.clear();
+    selected_.reset();
+    sampleView_.reset();
+    batchView_.reset();
+    wantedBatch_ = 0;
+    rebuildLoader();
+    Q_EMIT opened();
+    requestBatch(0);
 }
 
 void Session::setPipeline(const bs::Pipeline& pipeline) {
@@ -559,7 +594,7 @@ void Session::renderSample() {
 }
 
 void Session::startAudit() {
-    if (!dataset_) return;
+    if (!dataset_ || indexing_) return;
     auditing_ = true;
     auditFindings_.clear();
     auditSummary_.clear();

@@ -37,6 +37,9 @@ public:
     // in view; opening another path goes back to the default.
     void setSplit(const QString& split);
     QString split() const { return split_; }
+    // A sharded dataset is in view from its first shard while the others are
+    // indexed (opened(), then datasetGrew() once they are); no audit until then.
+    bool indexing() const { return indexing_; }
     bool hasDataset() const { return bool(dataset_); }
     const bs::Dataset* dataset() const { return dataset_.get(); }
     // Shared ownership for work that may outlive the dataset in view.
@@ -82,6 +85,9 @@ public:
 Q_SIGNALS:
     void openProgress(qulonglong listed);
     void opened();
+    // The dataset in view was replaced by a larger one holding the same
+    // samples first (all shards indexed); the selection stays.
+    void datasetGrew();
     void openFailed(const QString& message);
     void batchLoading(qulonglong number);
     void batchReady();
@@ -96,6 +102,7 @@ Q_SIGNALS:
 
 private:
     void openWithSplit(const QString& path, const QString& split);
+    void install(std::shared_ptr<const bs::Dataset> ds, const QString& path, bool complete);
     void rebuildLoader();
     void startBatchJob(size_t b, bool prefetch);
     void deliverBatch(std::shared_ptr<const BatchView> v);
@@ -118,6 +125,8 @@ private:
 
     QString path_;
     QString split_;
+    bool indexing_ = false;
+    int openGeneration_ = 0;  // a preview of a superseded open is dropped
     std::shared_ptr<const bs::Dataset> dataset_;
     bs::Pipeline pipeline_;
     std::vector<ChannelRanges> ranges_;
