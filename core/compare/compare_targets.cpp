@@ -154,30 +154,26 @@ private:
         const bool resized = width != tr.rawWidth || height != tr.rawHeight;
         const std::string geometric = geometricStages();
         const std::string at = exact && !geometric.empty() ? geometric : stage;
-        if (!dumped.boxes.empty() && sameBoxes(dumped.boxes, tr.raw.boxes)) {
-            const bool moved = exact ? !sameBoxes(tr.expected.boxes, tr.raw.boxes) : resized;
-            if (moved)
-                add(sc, "target_not_transformed", at,
-                    {{"target", "boxes"}, {"image_size", {width, height}},
-                     {"raw_image_size", {tr.rawWidth, tr.rawHeight}}},
-                    "the boxes are as annotated while the image went through " +
-                        (exact ? geometric : "a resize (" + std::to_string(tr.rawWidth) + "x" +
-                                                 std::to_string(tr.rawHeight) + " to " +
-                                                 std::to_string(width) + "x" +
-                                                 std::to_string(height) + ")") +
-                        ": transform boxes with the image (transforms.v2, or the detection "
-                        "references' joint transforms).");
-        }
-        if (dumped.hasMask() && tr.raw.hasMask() && sameMask(ids.mask, tr.raw.mask)) {
-            const bool moved = exact ? !sameMask(tr.expected.mask, tr.raw.mask) : resized;
-            if (moved)
-                add(sc, "target_not_transformed", at,
-                    {{"target", "mask"}, {"image_size", {width, height}},
-                     {"raw_image_size", {tr.rawWidth, tr.rawHeight}}},
-                    "the mask is as read from its file while the image went through " +
-                        (exact ? geometric : std::string("a resize")) +
-                        ": apply the geometric stages to the mask too (with NEAREST).");
-        }
+        const std::string how =
+            exact ? geometric
+                  : "a resize (" + std::to_string(tr.rawWidth) + "x" + std::to_string(tr.rawHeight) +
+                        " to " + std::to_string(width) + "x" + std::to_string(height) + ")";
+        auto detail = [&](const char* target) {
+            return nlohmann::json{{"target", target},
+                                  {"image_size", {width, height}},
+                                  {"raw_image_size", {tr.rawWidth, tr.rawHeight}}};
+        };
+        if (!dumped.boxes.empty() && sameBoxes(dumped.boxes, tr.raw.boxes) &&
+            (exact ? !sameBoxes(tr.expected.boxes, tr.raw.boxes) : resized))
+            add(sc, "target_not_transformed", at, detail("boxes"),
+                "the boxes are as annotated while the image went through " + how +
+                    ": transform boxes with the image (transforms.v2, or the detection "
+                    "references' joint transforms).");
+        if (dumped.hasMask() && tr.raw.hasMask() && sameMask(ids.mask, tr.raw.mask) &&
+            (exact ? !sameMask(tr.expected.mask, tr.raw.mask) : resized))
+            add(sc, "target_not_transformed", at, detail("mask"),
+                "the mask is as read from its file while the image went through " + how +
+                    ": apply the geometric stages to the mask too (with NEAREST).");
     }
 };
 
