@@ -349,8 +349,10 @@ DumpBatchData readDumpBatchFile(const std::string& path) {
         if (t.count("image_values") && t.count("image_shapes"))
             for (const auto& image : unflatten(t["image_values"], t["image_shapes"], "image"))
                 out.imageList.push_back(fromAten(image));
-        if (t.count("mask_values") && t.count("mask_shapes"))
+        if (t.count("mask_values") && t.count("mask_shapes")) {
             readMasks(unflatten(t["mask_values"], t["mask_shapes"], "mask"), out);
+            out.masksIntegral = !t["mask_values"].is_floating_point();
+        }
         if (t.count("boxes") && t.count("box_counts"))
             readBoxes(t["boxes"], t.count("box_labels") ? t["box_labels"] : at::Tensor(),
                       t["box_counts"], out);

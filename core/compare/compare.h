@@ -90,6 +90,10 @@ struct DumpBatchData {
     // "box_labels" in the file); empty otherwise.
     std::vector<DumpedTarget> targets;
     bool hasMasks = false, hasBoxes = false;
+    // The masks came as an integer tensor (class ids). A float "mask" may be
+    // a regression target (a depth map, a clean image) and is judged as a
+    // mask only when the dataset itself has masks.
+    bool masksIntegral = false;
 
     size_t rows() const;
     Tensor image(size_t row) const;  // throws Error for a row outside the batch

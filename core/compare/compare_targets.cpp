@@ -73,7 +73,9 @@ public:
         for (const auto& sc : samples) {
             try {
                 const DumpBatchData& data = s.batchData(sc.batch);
-                if (sc.row < data.targets.size()) judge(sc, data.targets[sc.row], data.image(sc.row));
+                if (sc.row < data.targets.size())
+                    judge(sc, data.targets[sc.row], data.image(sc.row),
+                          data.masksIntegral || schema.kind == TargetSchema::Kind::Mask);
             } catch (const std::exception&) {
                 // An unreadable batch is reported by the image checks.
             }
@@ -100,13 +102,16 @@ private:
         addSample(f, findingSample(s, sc, detail));
     }
 
-    void judge(const SampleComparison& sc, const DumpedTarget& dumped, const Tensor& image) {
+    // `masks`: the dumped masks are class ids (an integer tensor, or a
+    // dataset with masks); otherwise they are left alone.
+    void judge(const SampleComparison& sc, const DumpedTarget& dumped, const Tensor& image,
+               bool masks) {
         if (image.shape.size() < 2) return;
         const int width = int(image.shape.back()), height = int(image.shape[image.shape.size() - 2]);
         Target t;
         t.boxes = dumped.boxes;
         MaskIds ids;
-        if (dumped.hasMask()) {
+        if (masks && dumped.hasMask()) {
             ids = maskIds(dumped.mask);
             t.mask = ids.ids;
         }
@@ -169,7 +174,7 @@ private:
                 "the boxes are as annotated while the image went through " + how +
                     ": transform boxes with the image (transforms.v2, or the detection "
                     "references' joint transforms).");
-        if (dumped.hasMask() && tr.raw.hasMask() && sameMask(ids.mask, tr.raw.mask) &&
+        if (ids.hasMask() && tr.raw.hasMask() && sameMask(ids.mask, tr.raw.mask) &&
             (exact ? !sameMask(tr.expected.mask, tr.raw.mask) : resized))
             add(sc, "target_not_transformed", at, detail("mask"),
                 "the mask is as read from its file while the image went through " + how +

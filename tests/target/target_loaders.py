@@ -12,6 +12,9 @@ MODE (the planted problem, or none):
   voc_tv_mask_resized  the same with the mask resized by NEAREST (clean)
   voc_tv_mask_totensor the mask through ToTensor (divided by 255)
   coco_boxes_kept      a user COCO dataset: the image is resized, the boxes not
+  gray_targets         not a segmentation loader: (image, its grey version)
+                       pairs, float (N, 1, H, W) targets over a plain image
+                       folder (clean: nothing to judge as a mask)
   coco_boxes_raw       no resize, images of different sizes, the detection
                        collate tuple(zip(*batch)), a CocoDetection-like class
                        that does not keep its annotation path (clean)
@@ -89,6 +92,21 @@ class CocoLike(CocoBoxes):
         self.coco = object()
 
 
+class GrayPairs(torch.utils.data.Dataset):
+    """An autoencoder-style dataset: the target is an image, not a mask."""
+
+    def __init__(self, root):
+        self.root = root
+        self.files = sorted(os.listdir(root))
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        image = F.to_tensor(F.resize(Image.open(os.path.join(self.root, self.files[i])).convert("RGB"), SIZE))
+        return image, image.mean(0, keepdim=True)
+
+
 def detection_collate(batch):
     return tuple(zip(*batch))
 
@@ -118,6 +136,8 @@ elif mode == "coco_boxes_kept":
                    os.path.join(coco, "annotations", "instances_train2017.json"),
                    T.Compose([T.Resize(SIZE), T.ToTensor()]))
     collate = detection_collate
+elif mode == "gray_targets":
+    ds = GrayPairs(os.path.join(coco, "train2017"))
 elif mode == "coco_boxes_raw":
     ds = CocoLike(os.path.join(coco, "train2017"),
                    os.path.join(coco, "annotations", "instances_train2017.json"), T.ToTensor())

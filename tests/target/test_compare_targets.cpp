@@ -138,6 +138,16 @@ private Q_SLOTS:
         QCOMPARE(int(f->count), 5);
     }
 
+    // A float (N, 1, H, W) target over a dataset without masks is a
+    // regression target (here the grey image), not a mask to judge.
+    void floatImageTargetsAreNotMasks() {
+        std::unique_ptr<CompareSession> s;
+        const auto r = compare("gray_targets", &s);
+        QVERIFY(s);
+        QVERIFY(s->batchData(0).hasMasks && !s->batchData(0).masksIntegral);
+        expectNoTargetError(r);
+    }
+
     // Images of different sizes in one batch (image_list), boxes as annotated.
     void cocoRawDetectionBatchIsClean() {
         std::unique_ptr<CompareSession> s;
