@@ -264,7 +264,8 @@ std::vector<at::Tensor> unflatten(const at::Tensor& values, const at::Tensor& sh
                                    dims.data_ptr<int64_t>() + (r + 1) * dims.size(1));
         int64_t n = 1;
         for (int64_t d : shape) {
-            if (d < 0 || d > (int64_t(1) << 31)) throw Error(what + " shape out of range");
+            // Checked before multiplying: a hostile shape must not overflow n.
+            if (d < 0 || (d > 0 && n > flat.numel() / d)) throw Error(what + " shape out of range");
             n *= d;
         }
         if (offset + n > flat.numel()) throw Error(what + " values end before their shapes");

@@ -60,7 +60,8 @@ std::vector<uint32_t> decodeCocoRleString(const std::string& counts) {
         int shift = 0;
         bool more = true;
         while (more) {
-            if (p >= counts.size() || shift > 60) throw Error("truncated RLE string");
+            // 12 characters of 5 bits hold any run; more would shift past 63 bits.
+            if (p >= counts.size() || shift >= 60) throw Error("truncated or overlong RLE string");
             const int c = counts[p++] - 48;
             if (c < 0 || c > 63) throw Error("RLE string has a character outside '0'..'o'");
             x |= int64_t(c & 0x1f) << shift;
