@@ -102,6 +102,27 @@ class _IndexedDataset(tud.Dataset):
             sample = _Failed(type(e).__name__, str(e).split("\n")[0][:500], _user_frame(e.__traceback__))
         return int(index), worker, sample
 
+    # DataLoader fetches a whole batch with one __getitems__ call when the
+    # dataset has one (a batched read, often on a thread pool). Without this
+    # method here, __getattr__ would hand the fetcher the user's method and
+    # the batch would lose its indices; and a dump through __getitem__ alone
+    # would not run the user's batched code at all.
+    def __getitems__(self, indices):
+        batched = getattr(self.dataset, "__getitems__", None)
+        if not batched:
+            return [self[i] for i in indices]
+        info = tud.get_worker_info()
+        worker = info.id if info is not None else -1
+        try:
+            samples = list(batched(list(indices)))
+        except Exception:  # one bad sample fails the whole call: name it by fetching one by one
+            return [self[i] for i in indices]
+        if len(samples) != len(indices):
+            failed = _Failed("ValueError", "__getitems__ returned %d samples for %d indices"
+                             % (len(samples), len(indices)), None)
+            return [(int(i), worker, failed) for i in indices]
+        return [(int(i), worker, s) for i, s in zip(indices, samples)]
+
 
 def _image_of(sample):
     """The element of one sample that becomes the batch's image tensor."""

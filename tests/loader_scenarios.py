@@ -9,10 +9,13 @@ DATA_DIR/FashionMNIST/raw from /usr/share/datasets/fashion-mnist) or
 scikit-image's photos as an ImageFolder (DATA_DIR/photos), and dumps it with
 batchscope_dump to OUT_DIR. Prints "ok" on success.
 """
+import contextlib
 import gzip
 import os
 import shutil
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, sys.argv[1])
 import numpy as np
@@ -169,6 +172,35 @@ class SharedBufferFashion(UserFashion):
         return self.buffer, y
 
 
+class ThreadedFashion(UserFashion):
+    """Reads the raw IDX file itself and fetches a whole batch at once on a
+    thread pool (__getitems__, which DataLoader calls when it exists), to
+    hide read latency. All threads share the one file handle opened in
+    __init__: seek() and read() are two calls, and without a lock another
+    thread's seek() can move the offset in between, so a sample gets
+    another image's pixels. With locked=True the pair is guarded."""
+
+    def __init__(self, *args, locked=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.images = open(os.path.join(self.raw_folder, "t10k-images-idx3-ubyte"), "rb", buffering=0)
+        self.lock = threading.Lock() if locked else contextlib.nullcontext()
+        self.pool = None
+
+    def _read(self, i):
+        with self.lock:
+            self.images.seek(16 + 28 * 28 * i)
+            pixels = self.images.read(28 * 28)
+        return self.transform(Image.frombytes("L", (28, 28), pixels)), int(self.targets[i])
+
+    def __getitem__(self, i):
+        return self._read(i)
+
+    def __getitems__(self, indices):
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=8)
+        return list(self.pool.map(self._read, indices))
+
+
 def seed_numpy_by_worker(worker_id):
     np.random.seed(worker_id)  # the same seeds in every epoch
 
@@ -204,6 +236,9 @@ elif mode == "offbyone":
     ds = fashion(norm, ShiftedFashion)
 elif mode == "shared_buffer":
     ds, workers = fashion(norm, SharedBufferFashion), 0
+elif mode in ("thread_race", "thread_locked"):
+    ds = ThreadedFashion(fashion_root(), train=False, transform=norm, locked=mode == "thread_locked")
+    workers = 0
 elif mode == "worker_rng":
     ds = fashion(to01, NoisyFashion)
 elif mode == "worker_rng_fixed":

@@ -38,9 +38,10 @@ std::vector<int64_t> intList(const nlohmann::json& j) {
     return out;
 }
 
-std::string str(const nlohmann::json& j, const char* key) {
+// A dump is written by user-side Python: a key may be missing or null.
+std::string str(const nlohmann::json& j, const char* key, const std::string& fallback = {}) {
     auto it = j.find(key);
-    return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+    return (it != j.end() && it->is_string()) ? it->get<std::string>() : fallback;
 }
 
 std::vector<int64_t> tensorInts(const at::Tensor& t) {
@@ -1103,19 +1104,18 @@ private:
         const std::string cls = m.datasetClass.empty() ? "the dataset" : m.datasetClass;
         if (f.kind == "getitem_error")
             return std::to_string(f.count) + " call(s) of " + cls + ".__getitem__ raised" + first +
-                   ", " + d.value("type", std::string("Exception")) + ": " +
-                   d.value("message", std::string()) + " at " + d.value("where", std::string("?")) +
+                   ", " + str(d, "type", "Exception") + ": " + str(d, "message") + " at " +
+                   str(d, "where", "?") +
                    "); the dump skipped them, training would stop there";
         if (f.kind == "invalid_sample")
             return std::to_string(f.count) + " sample(s) of " + cls +
                    " are not tensors the batch can hold" + first + " gave " +
-                   d.value("type", std::string("?")) + "; the collate said: " +
-                   d.value("message", std::string()) +
+                   str(d, "type", "?") + "; the collate said: " + str(d, "message") +
                    "). A __getitem__ returning None for a missing file is the usual cause";
         std::string shapes = d.value("shapes", nlohmann::json::array()).dump();
         return std::to_string(f.count) + " batch(es) could not be stacked: indices " +
                d.value("indices", nlohmann::json::array()).dump() + " have shapes " + shapes +
-               " (" + d.value("message", std::string()) +
+               " (" + str(d, "message") +
                "); resize to one size in the transform, or write a collate_fn that pads";
     }
 
@@ -1361,16 +1361,12 @@ private:
             }
         const auto common = std::max_element(offsets.begin(), offsets.end(),
                                              [](auto& a, auto& b) { return a.second < b.second; });
+        const size_t sameBatch = samplesHoldingBatchNeighbours();
         indexMismatch.message =
             std::to_string(indexMismatch.count) + " dumped sample(s) are not dataset[index] but " +
             "another sample: index " + std::to_string(indexMismatch.samples.front().index) +
             " holds dataset[" + std::to_string(d["matched_index"].get<int64_t>()) + "]" +
-            (common->second == indexMismatch.count && common->first != 0
-                 ? " (always index " + std::string(common->first > 0 ? "+" : "") +
-                       std::to_string(common->first) +
-                       ": an off-by-one or a wrong lookup in __getitem__)"
-                 : " (a wrong lookup in __getitem__ or a different file order)");
-        const size_t sameBatch = samplesHoldingBatchNeighbours();
+            mismatchCause(common->first, common->second, sameBatch);
         if (sameBatch)
             indexMismatch.message += "; " + std::to_string(sameBatch) +
                                      " of them hold another sample of their own batch: one "
@@ -1380,6 +1376,26 @@ private:
                                   {"holding_a_batch_neighbour", sameBatch}};
         for (const auto& [o, c] : offsets) indexMismatch.evidence["offsets"][std::to_string(o)] = c;
         report.findings.push_back(indexMismatch);
+    }
+
+    // What the pattern of held indices points at. One offset for all is a
+    // shifted lookup; mostly batch neighbours is one shared buffer (said by
+    // the caller); some but not all samples at no common offset is what
+    // reads that race look like (only the reads that lost the race are wrong).
+    std::string mismatchCause(int64_t commonOffset, size_t withCommonOffset,
+                              size_t holdingBatchNeighbours) const {
+        const size_t n = indexMismatch.count;
+        if (withCommonOffset == n && commonOffset != 0)
+            return " (always index " + std::string(commonOffset > 0 ? "+" : "") +
+                   std::to_string(commonOffset) + ": an off-by-one or a wrong lookup in __getitem__)";
+        const size_t compared = report.samples.size();
+        if (n < compared && 2 * withCommonOffset < n && 2 * holdingBatchNeighbours < n)
+            return " (only " + std::to_string(n) + " of " +
+                   std::to_string(compared) +
+                   " samples, at no common offset: reads that race, through a file handle, buffer "
+                   "or cache shared by threads (or by worker processes that inherited an open "
+                   "file) without a lock, or a cache keyed by the wrong value)";
+        return " (a wrong lookup in __getitem__ or a different file order)";
     }
 
     // Samples whose tensor is another index of the same dumped batch.
