@@ -477,6 +477,17 @@ private Q_SLOTS:
         QVERIFY2(!find(broken, "nondeterministic_transform"), qPrintable(describe(broken)));
         const auto clean = auditWith(root, std::make_shared<WorkerStateStage>(false), opt);
         QVERIFY2(!find(clean, "loader_mismatch"), qPrintable(describe(clean)));
+        // A limit that cuts a batch short: the Loader's whole batch is not
+        // compared with the cut one (it would differ by design).
+        for (size_t limit : {3, 6}) {
+            opt.limit = limit;
+            const auto cut = auditWith(root, std::make_shared<WorkerStateStage>(false), opt);
+            QVERIFY2(!find(cut, "loader_mismatch"), qPrintable(describe(cut)));
+        }
+        opt.limit = 6;  // batch 0 is still whole, and still checked
+        QVERIFY2(find(auditWith(root, std::make_shared<WorkerStateStage>(true), opt),
+                      "loader_mismatch"),
+                 "a broken Loader is still found in the whole batches before the limit");
     }
 
     // nondeterministic_transform names the stage whose replay differs.

@@ -126,8 +126,10 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     const AuditSettings& cfg = engine.settings();
 
     // Batches whose Loader output is checked: spread over the full batches.
+    // A batch cut short by --limit is not one the Loader yields, so with a
+    // limit only the whole batches before it can be compared.
     std::vector<size_t> checkBatches;
-    const size_t fullBatches = n / bs ? n / bs : numBatches;
+    const size_t fullBatches = n / bs ? n / bs : (n == dataset->size() ? numBatches : 0);
     const size_t wanted = std::min(size_t(std::max(cfg.loaderCheckBatches, 0)), fullBatches);
     for (size_t i = 0; i < wanted; ++i) {
         const size_t b = wanted == 1 ? 0 : i * (fullBatches - 1) / (wanted - 1);
