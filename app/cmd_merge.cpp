@@ -117,11 +117,19 @@ int runMerge(const std::vector<std::string>& argv, int argc, char** argvFull) {
         std::shared_ptr<const Dataset> dataset;
         Pipeline pipeline;
         try {
-            dataset = openDataset(report["dataset"]["path"].get<std::string>());
+            dataset = openDataset(report["dataset"]["path"].get<std::string>(),
+                                  reportOpenOptions(report));
             pipeline = Pipeline::fromJson(report["pipeline"]["stages"]);
         } catch (const std::exception& e) {
             return fail("merge", std::string("--html needs the dataset: ") + e.what());
         }
+        // The pages show samples by index: another set of samples would put
+        // the wrong images beside the findings.
+        const size_t audited = report["dataset"].value("samples", size_t(0));
+        if (dataset->size() != audited)
+            return fail("merge", "--html: " + dataset->root() + " now has " +
+                                     std::to_string(dataset->size()) + " samples, the audit read " +
+                                     std::to_string(audited) + " (it changed since)");
         if (int status =
                 writeAuditExports(exportRequest, *dataset, pipeline, report, argc, argvFull))
             return status;

@@ -195,6 +195,34 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("CIFAR-100"), qPrintable(r.err));
     }
 
+    // A CIFAR root holds both splits: an audit of the test split, split
+    // into parts, merges into an HTML report of the test images (merge
+    // reopens the dataset from the report, so the report must say which).
+    void mergeHtmlReopensTheAuditedSplit() {
+        QTemporaryDir out;
+        const QString cifar = root_.filePath("cifar-100-python");
+        QStringList parts;
+        for (int i = 0; i < 2; ++i) {
+            parts << out.filePath(QStringLiteral("part%1.json").arg(i));
+            const auto r = bstest::runCli({"audit", cifar, "--split", "test", "--cifar100-labels",
+                                           "coarse", "--shard", QStringLiteral("%1/2").arg(i),
+                                           "--report", parts.back(), "--quiet"});
+            QVERIFY2(r.exitCode == 0 || r.exitCode == 1, qPrintable(r.err));
+        }
+        const auto merged = bstest::runCli(QStringList{"merge"} + parts +
+                                           QStringList{"--report", out.filePath("merged.json"),
+                                                       "--html", out.filePath("merged.html"),
+                                                       "--quiet", "--fail-on", "never"});
+        QVERIFY2(merged.exitCode == 0, qPrintable(merged.err));
+        QVERIFY(QFileInfo(out.filePath("merged.html")).size() > 0);
+        const auto report = bstest::readJson(out.filePath("merged.json"));
+        QCOMPARE(report["dataset"]["split"].get<std::string>(), std::string("test"));
+        QCOMPARE(report["dataset"]["cifar100_labels"].get<std::string>(), std::string("coarse"));
+        QCOMPARE(report["dataset"]["samples"].get<size_t>(),
+                 reference_["CIFAR100/test"]["size"].get<size_t>());
+        QCOMPARE(report["dataset"]["classes"].size(), size_t(20));
+    }
+
     // A pickle whose data is os.system(...) is refused by name, and runs nothing.
     void hostilePickleIsRefused() {
         const QString hostile = root_.filePath("hostile");

@@ -18,6 +18,9 @@ json buildReport(const AuditEngine& engine, const ReportContext& ctx) {
                              {"samples", d.size()},
                              {"classes", d.classes()},
                              {"has_raw", d.hasRaw()}};
+        const OpenOptions again = d.reopenOptions();
+        if (!again.split.empty()) report["dataset"]["split"] = again.split;
+        if (!again.cifar100Labels.empty()) report["dataset"]["cifar100_labels"] = again.cifar100Labels;
     }
     if (ctx.pipeline) {
         json p = {{"stages", ctx.pipeline->toJson()},
@@ -39,6 +42,15 @@ json buildReport(const AuditEngine& engine, const ReportContext& ctx) {
     report["findings"] = body["findings"];
     report["summary"] = body["summary"];
     return report;
+}
+
+OpenOptions reportOpenOptions(const json& report) {
+    OpenOptions o;
+    const json d = report.value("dataset", json::object());
+    if (d.contains("split") && d["split"].is_string()) o.split = d["split"];
+    if (d.contains("cifar100_labels") && d["cifar100_labels"].is_string())
+        o.cifar100Labels = d["cifar100_labels"];
+    return o;
 }
 
 int worstSeverity(const json& report) {

@@ -4,7 +4,8 @@
 //
 // Report layout (keys are stable; consumers should ignore unknown keys):
 //   tool      {name: "batchscope", version}
-//   dataset   {path, format, samples, classes: [names], has_raw}
+//   dataset   {path, format, samples, classes: [names], has_raw, split?,
+//              cifar100_labels?}  (Dataset::reopenOptions: what reopens it)
 //   pipeline  {stages: [{op, ...params}], repr, default: bool, note?}
 //             stage k of findings/stats = the first k transforms applied,
 //             k from 1 ("4:Normalize"); stage 0 = decoded input
@@ -41,6 +42,10 @@ struct ReportContext {
 };
 
 nlohmann::json buildReport(const AuditEngine& engine, const ReportContext& context);
+
+// The options that open the report's dataset as the audit did (its split,
+// CIFAR-100's label kind), for exports that need the images again.
+OpenOptions reportOpenOptions(const nlohmann::json& report);
 
 // Counts by severity and the top `top` findings, each with its stage and one
 // example path; a few lines of plain text ending with a newline.

@@ -63,6 +63,11 @@ public:
     virtual ~Dataset() = default;
     virtual DatasetFormat format() const = 0;
     virtual std::string root() const = 0;  // absolute path that was opened
+    // The options that, with root(), open this dataset again (a report
+    // records them for exports that reopen it). Empty for most formats: a
+    // torchvision MNIST root resolves to its split's images file, but a CIFAR
+    // root stays a folder holding both splits.
+    virtual OpenOptions reopenOptions() const { return {}; }
     virtual size_t size() const = 0;
     // Class names in class_to_idx order; empty when the format has none.
     virtual std::vector<std::string> classes() const { return {}; }

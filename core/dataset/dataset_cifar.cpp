@@ -420,10 +420,12 @@ public:
     std::string pixels;              // N * 3072
     std::vector<int64_t> labels, coarse;
     std::vector<std::string> names;
+    OpenOptions opened;  // split and CIFAR-100 label kind, for reopenOptions
 
     // The pixels are a NumPy array inside the pickle.
     DatasetFormat format() const override { return DatasetFormat::Numpy; }
     std::string root() const override { return folder; }
+    OpenOptions reopenOptions() const override { return opened; }
     size_t size() const override { return labels.size(); }
     std::vector<std::string> classes() const override { return names; }
     std::string path(size_t i) const override {
@@ -482,6 +484,8 @@ std::unique_ptr<Dataset> openCifar(const std::string& folder, bool cifar100, boo
                                    bool coarse) {
     auto d = std::make_unique<CifarDataset>();
     d->folder = folder;
+    d->opened.split = train ? "train" : "test";
+    if (cifar100) d->opened.cifar100Labels = coarse ? "coarse" : "fine";
     std::vector<std::string> files;
     if (cifar100)
         files = {train ? "train" : "test"};
