@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dataset/dataset.h"
+#include "core/dataset/webdataset.h"
 #include "core/loader/loader.h"
 #include "core/pipeline/pipeline.h"
 #include "support/testsupport.h"
@@ -29,8 +30,10 @@ using bstest::readJson;
 // "<root>/a/f00.png" and "<shard>.tar:a_f00" name the same sample.
 std::string sampleName(const std::string& path) {
     const size_t colon = path.rfind(".tar");
-    if (colon != std::string::npos && path.find(':', colon) != std::string::npos)
-        return path.substr(path.find(':', colon) + 1);
+    if (colon != std::string::npos && path.find(':', colon) != std::string::npos) {
+        const std::string key = path.substr(path.find(':', colon) + 1);
+        return key.substr(key.find_last_of('/') + 1);  // npos + 1: no folder
+    }
     const size_t slash = path.find_last_of('/');
     const size_t cls = path.find_last_of('/', slash - 1);
     const std::string stem = path.substr(slash + 1, path.find_last_of('.') - slash - 1);
@@ -75,15 +78,21 @@ private Q_SLOTS:
     }
 
     void sameSamplesAndTensorsAsFolder_data() {
+        // direct: plain .tar shards are read by offset, compressed ones through
+        // libarchive; both must give the folder's bytes.
         QTest::addColumn<QString>("shards");
-        QTest::newRow("tar folder") << "shards";
-        QTest::newRow("brace pattern") << "shards/shard-{000000..000003}.tar";
-        QTest::newRow("one shard file") << "shards/shard-000001.tar";
-        QTest::newRow("tar.gz") << "gz";
-        QTest::newRow("tar.zst") << "zst";
+        QTest::addColumn<bool>("direct");
+        QTest::newRow("tar folder") << "shards" << true;
+        QTest::newRow("brace pattern") << "shards/shard-{000000..000003}.tar" << true;
+        QTest::newRow("one shard file") << "shards/shard-000001.tar" << true;
+        QTest::newRow("pax long names") << "pax" << true;
+        QTest::newRow("gnu long names") << "gnu" << true;
+        QTest::newRow("tar.gz") << "gz" << false;
+        QTest::newRow("tar.zst") << "zst" << false;
     }
     void sameSamplesAndTensorsAsFolder() {
         QFETCH(QString, shards);
+        QFETCH(bool, direct);
         if (shards == "zst" && !QDir(root_ + "/zst").exists())
             BSTEST_SKIP("no zstd command to make .tar.zst");
         const auto folder = bs::openDataset((root_ + "/folder").toStdString());
@@ -91,6 +100,9 @@ private Q_SLOTS:
         QCOMPARE(bs::formatName(web->format()), std::string("webdataset"));
         QCOMPARE(web->classes(), folder->classes());
         QVERIFY(web->issues().empty());
+        size_t shardCount = 0;
+        bs::webDatasetShardOf(*web, 0, &shardCount);
+        QCOMPARE(bs::webDatasetDirectShards(*web), direct ? shardCount : size_t(0));
         // A single shard holds a run of the folder's samples: find its start.
         size_t offset = 0;
         while (offset < folder->size() &&

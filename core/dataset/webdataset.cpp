@@ -11,8 +11,14 @@
 // member name up to the first dot of its base name) form one sample, as
 // WebDataset groups them.
 //
-// Random access: a small pool of open readers ("cursors"), each positioned
-// in one shard. A read takes the cursor of that shard standing at or before
+// Random access, plain .tar: libarchive's reader reports where each image
+// member's data starts (the bytes its tar reader consumed up to it), so a
+// read is one pread of that range, as cheap as reading a file of a folder.
+// The offsets are trusted only after the shard's first image member, read
+// both ways at indexing, gave the same bytes.
+//
+// Random access, compressed shards: a small pool of open readers
+// ("cursors"), each positioned in one shard. A read takes the cursor of that shard standing at or before
 // the wanted member and skips forward; otherwise it reopens the shard. An
 // audit reads in order, so each worker thread's cursor only moves forward;
 // a jump backwards in the GUI costs one header scan of that shard.
@@ -31,6 +37,8 @@
 #include <sstream>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "core/common/fileio.h"
 #include "core/dataset/dataset_internal.h"
@@ -78,12 +86,31 @@ struct ShardSample {
     std::string key;
     uint32_t imageMember = 0;  // ordinal of the image member in its shard
     int32_t label = -1;
+    int64_t dataOffset = -1;  // plain .tar: where the image bytes start
+    int64_t dataSize = 0;
 };
 
 struct Shard {
     std::string path;
     std::vector<ShardSample> samples;
+    bool direct = false;  // dataOffset/dataSize are verified: read with pread
 };
+
+// `size` bytes of `path` from `offset`; false when the file is shorter.
+bool readRange(const std::string& path, int64_t offset, int64_t size, std::vector<uint8_t>& out) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    out.resize(size_t(size));
+    size_t have = 0;
+    while (have < out.size()) {
+        const ssize_t n = ::pread(fd, out.data() + have, out.size() - have, off_t(offset + int64_t(have)));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        have += size_t(n);
+    }
+    ::close(fd);
+    return have == out.size();
+}
 
 struct ArchiveCloser {
     void operator()(archive* a) const { archive_read_free(a); }
@@ -170,7 +197,10 @@ public:
         const std::string suffix = lowerSuffix(name.substr(name.find_last_of('/') + 1));
         if (isImageSuffix(suffix)) {
             images_.push_back(name);
-            if (images_.size() == 1) current_.imageMember = ordinal;
+            if (images_.size() == 1) {
+                current_.imageMember = ordinal;
+                noteDataRange(a, e);
+            }
         } else if (suffix == "cls" || suffix == "cls.txt" || suffix == "json") {
             std::vector<uint8_t> data;
             if (readMember(a, e, data, 1 << 20)) {
@@ -200,6 +230,24 @@ public:
         current_ = ShardSample();
     }
 
+    // Plain .tar only (no filter in between): the tar reader has consumed
+    // exactly the headers, so what it consumed is where the data starts. The
+    // shard's first image is read both ways to confirm it.
+    void noteDataRange(archive* a, archive_entry* e) {
+        if (!plain_ || !archive_entry_size_is_set(e) || archive_entry_sparse_count(e) > 0) return;
+        current_.dataOffset = archive_filter_bytes(a, 0);
+        current_.dataSize = archive_entry_size(e);
+        if (verified_) return;
+        verified_ = true;
+        std::vector<uint8_t> viaArchive, viaOffset;
+        shard_.direct = current_.dataSize <= kMaxImageFileBytes &&
+                        readMember(a, e, viaArchive, size_t(kMaxImageFileBytes)) &&
+                        readRange(shard_.path, current_.dataOffset, current_.dataSize, viaOffset) &&
+                        viaArchive == viaOffset;
+    }
+
+    void setPlain(bool plain) { plain_ = plain; }
+
     // A truncated shard: the key being read is incomplete, so it is dropped.
     void abandon() {
         open_ = false;
@@ -213,6 +261,8 @@ private:
     ShardSample current_;
     std::vector<std::string> images_;
     bool open_ = false;
+    bool plain_ = false;     // no compression filter
+    bool verified_ = false;  // the first image's offset was checked
 };
 
 void indexShard(Shard& shard, std::vector<DatasetIssue>& issues, const OpenOptions& options,
@@ -225,6 +275,7 @@ void indexShard(Shard& shard, std::vector<DatasetIssue>& issues, const OpenOptio
         return;
     }
     ShardIndexer indexer(shard, issues);
+    bool first = true;
     uint32_t ordinal = 0;
     std::string lastName;
     while (true) {
@@ -241,6 +292,11 @@ void indexShard(Shard& shard, std::vector<DatasetIssue>& issues, const OpenOptio
                      std::to_string(shard.samples.size()) +
                      " complete sample(s) before it are read."});
             return;
+        }
+        if (first) {  // the filters are known once the first header is read
+            first = false;
+            indexer.setPlain(archive_filter_count(a.get()) == 1 &&
+                             archive_filter_code(a.get(), 0) == ARCHIVE_FILTER_NONE);
         }
         const uint32_t mine = ordinal++;
         if (archive_entry_filetype(e) != AE_IFREG) continue;
@@ -320,12 +376,16 @@ public:
     }
     Image loadRaw(size_t i, DecodeInfo* info) const override {
         const auto [s, k] = locate(i);
-        const std::vector<uint8_t> bytes = readImage(s, shards_[s].samples[k].imageMember);
+        const std::vector<uint8_t> bytes = readImage(s, shards_[s].samples[k]);
         return decodeImageBuffer(bytes.data(), bytes.size(), path(i), decode_, info);
     }
     std::vector<DatasetIssue> issues() const override { return issues_; }
 
     size_t shardCount() const { return shards_.size(); }
+    size_t directShardCount() const {
+        return size_t(std::count_if(shards_.begin(), shards_.end(),
+                                    [](const Shard& s) { return s.direct; }));
+    }
     size_t shardOf(size_t i) const { return locate(i).first; }
     std::string shardPath(size_t s) const { return shards_[s].path; }
 
@@ -359,9 +419,17 @@ private:
         pool_.push_back(std::move(c));
     }
 
-    std::vector<uint8_t> readImage(size_t shard, uint32_t member) const {
-        std::unique_ptr<Cursor> c = takeCursor(shard, member);
+    std::vector<uint8_t> readImage(size_t shard, const ShardSample& sample) const {
         const std::string& path = shards_[shard].path;
+        if (shards_[shard].direct && sample.dataOffset >= 0) {
+            std::vector<uint8_t> bytes;
+            if (!readRange(path, sample.dataOffset, sample.dataSize, bytes))
+                throw DecodeError(DecodeErrorKind::Unreadable,
+                                  path + ": shard ends before member '" + sample.key + "' ends");
+            return bytes;
+        }
+        const uint32_t member = sample.imageMember;
+        std::unique_ptr<Cursor> c = takeCursor(shard, member);
         if (!c->archive || c->shard != shard || c->next > member) {
             c->archive = openArchive(path);
             c->shard = shard;
@@ -475,6 +543,11 @@ size_t webDatasetShardFileCount(const std::string& path) {
     }
     if (detail::isDirectory(path)) return detail::shardsInFolder(detail::absolutePath(path)).size();
     return detail::isShardName(detail::baseName(path)) ? 1 : 0;
+}
+
+size_t webDatasetDirectShards(const Dataset& dataset) {
+    const auto* w = dynamic_cast<const detail::WebDataset*>(&dataset);
+    return w ? w->directShardCount() : 0;
 }
 
 std::string webDatasetShardPath(const Dataset& dataset, size_t shard) {

@@ -15,6 +15,10 @@ namespace bs {
 // shards that were opened.
 size_t webDatasetShardOf(const Dataset& dataset, size_t index, size_t* shardCount = nullptr);
 
+// How many shards of a WebDataset are read by offset (plain .tar whose
+// offsets checked out at indexing); the others go through libarchive.
+size_t webDatasetDirectShards(const Dataset& dataset);
+
 // Path of shard `shard` of a WebDataset (empty for other datasets).
 std::string webDatasetShardPath(const Dataset& dataset, size_t shard);
 

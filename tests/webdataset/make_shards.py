@@ -101,6 +101,21 @@ def build_shards(root, samples):
         f.write("a\nb\nc\n")
 
 
+def build_long_names(root, samples, tar_format):
+    """One shard whose member names pass tar's 100-character field: the
+    format adds a header (PAX 'x' or GNU 'L') before each member's own."""
+    os.makedirs(root)
+    folder = "/".join(["a_rather_long_folder_name_%d" % i for i in range(5)])
+    with tarfile.open(os.path.join(root, "shard-000000.tar"), "w", format=tar_format) as tar:
+        for cls, name, data, label in samples:
+            stem, ext = name.rsplit(".", 1)
+            key = "%s/%s_%s" % (folder, cls, stem)
+            add(tar, key + "." + ext, data)
+            add(tar, key + ".cls", str(label).encode())
+    with open(os.path.join(root, "classes.txt"), "w") as f:
+        f.write("a\nb\nc\n")
+
+
 def build_damaged(root, samples):
     os.makedirs(root)
     good = samples[:6]
@@ -151,6 +166,8 @@ def main():
     samples = build_folder(os.path.join(out, "folder"))
     build_shards(os.path.join(out, "shards"), samples)
     build_compressed(os.path.join(out, "shards"), os.path.join(out, "gz"), os.path.join(out, "zst"))
+    build_long_names(os.path.join(out, "pax"), samples, tarfile.PAX_FORMAT)
+    build_long_names(os.path.join(out, "gnu"), samples, tarfile.GNU_FORMAT)
     build_damaged(os.path.join(out, "damaged"), samples)
     print(len(samples))
 
