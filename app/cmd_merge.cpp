@@ -104,9 +104,10 @@ int runMerge(const std::vector<std::string>& argv, int argc, char** argvFull) {
 
     nlohmann::json report;
     try {
-        std::vector<nlohmann::json> parts;
-        for (const auto& p : args.positional()) parts.push_back(readPart(p));
-        report = mergePartialReports(parts, args.positional());
+        // One part's JSON at a time: only the decoded states add up.
+        std::vector<PartialPart> parts;
+        for (const auto& p : args.positional()) parts.push_back(readPartialPart(readPart(p), p));
+        report = mergePartialReports(std::move(parts), args.positional());
         writeJsonFile(args.get("report"), report);
         if (args.has("list")) writeFindingsCsv(report, args.get("list"));
     } catch (const std::exception& e) {

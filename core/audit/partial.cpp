@@ -341,39 +341,29 @@ json comparable(const json& part, const char* key) {
     return v;
 }
 
-void checkParts(const std::vector<json>& parts, const std::vector<std::string>& names) {
+void checkParts(const std::vector<PartialPart>& parts, const std::vector<std::string>& names) {
     if (parts.empty()) throw Error("no partial reports given");
-    for (size_t i = 0; i < parts.size(); ++i)
-        if (!parts[i].is_object() || !parts[i].contains("partial") ||
-            !parts[i].contains("partial_state"))
-            throw Error(
-                names[i] +
-                ": not a partial report (written by `batchscope audit --shard I/N --report`)");
-    for (size_t i = 0; i < parts.size(); ++i)
-        if (parts[i]["partial"].value("version", 0) != kPartialVersion)
-            throw Error(names[i] + ": partial report version " +
-                        parts[i]["partial"].value("version", json()).dump() +
-                        " is not the version " + std::to_string(kPartialVersion) +
-                        " this batchscope reads");
-    const size_t n = parts[0]["partial"].value("parts", size_t(0));
+    auto header = [&](size_t i) -> const json& { return parts[i].header; };
+    const size_t n = header(0)["partial"].value("parts", size_t(0));
     for (size_t i = 1; i < parts.size(); ++i) {
         for (const auto& [key, word] : sameEverywhere())
-            if (comparable(parts[i], key) != comparable(parts[0], key))
+            if (comparable(header(i), key) != comparable(header(0), key))
                 throw Error(
                     names[i] + ": a different " + std::string(word) + " than " + names[0] +
                     " (parts of one audit must share dataset, pipeline, settings and options)");
-        if (parts[i]["partial"].value("parts", size_t(0)) != n)
-            throw Error(names[i] + ": part of " + parts[i]["partial"]["parts"].dump() + " parts, " +
-                        names[0] + " of " + std::to_string(n));
-        if (parts[i]["partial"].value("assignment", "") !=
-            parts[0]["partial"].value("assignment", ""))
-            throw Error(names[i] + ": assigned by " + parts[i]["partial"].value("assignment", "") +
-                        ", " + names[0] + " by " + parts[0]["partial"].value("assignment", ""));
+        const json& mine = header(i)["partial"];
+        const json& theirs = header(0)["partial"];
+        if (mine.value("parts", size_t(0)) != n)
+            throw Error(names[i] + ": part of " + mine["parts"].dump() + " parts, " + names[0] +
+                        " of " + std::to_string(n));
+        if (mine.value("assignment", "") != theirs.value("assignment", ""))
+            throw Error(names[i] + ": assigned by " + mine.value("assignment", "") + ", " +
+                        names[0] + " by " + theirs.value("assignment", ""));
     }
     std::vector<std::string> seen(n);
     std::string repeated;
     for (size_t i = 0; i < parts.size(); ++i) {
-        const size_t p = parts[i]["partial"].value("part", size_t(-1));
+        const size_t p = header(i)["partial"].value("part", size_t(-1));
         if (p >= n) throw Error(names[i] + ": part number out of range");
         if (!seen[p].empty())
             throw Error("part " + std::to_string(p) + " given twice: " + seen[p] + " and " +
@@ -392,37 +382,55 @@ void checkParts(const std::vector<json>& parts, const std::vector<std::string>& 
 
 }  // namespace
 
-json mergePartialReports(const std::vector<json>& partsIn,
-                         const std::vector<std::string>& namesIn) {
-    checkParts(partsIn, namesIn);
+PartialPart readPartialPart(json&& report, const std::string& name) {
+    if (!report.is_object() || !report.contains("partial") || !report["partial"].is_object() ||
+        !report.contains("partial_state"))
+        throw Error(name +
+                    ": not a partial report (written by `batchscope audit --shard I/N --report`)");
+    if (report["partial"].value("version", 0) != kPartialVersion)
+        throw Error(name + ": partial report version " +
+                    report["partial"].value("version", json()).dump() + " is not the version " +
+                    std::to_string(kPartialVersion) + " this batchscope reads");
+    PartialPart part;
+    try {
+        part.state = stateFrom(report.at("partial_state"));
+    } catch (const std::exception& e) {
+        throw Error(name + ": damaged partial report (" + e.what() + ")");
+    }
+    report.erase("partial_state");  // the bulk of the file, now decoded
+    part.header = std::move(report);
+    return part;
+}
+
+json mergePartialReports(std::vector<PartialPart> parts, const std::vector<std::string>& names) {
+    checkParts(parts, names);
     // Part 0 first: where a part's first sample decided something (histogram
     // ranges), the part holding the dataset's first samples decides.
-    std::vector<size_t> order(partsIn.size());
+    std::vector<size_t> order(parts.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-        return partsIn[a]["partial"]["part"].get<size_t>() <
-               partsIn[b]["partial"]["part"].get<size_t>();
-    });
-    const json& first = partsIn[order[0]];
+    auto partNumber = [&](size_t i) { return parts[i].header["partial"]["part"].get<size_t>(); };
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return partNumber(a) < partNumber(b); });
+    const json first = parts[order[0]].header;
     Pipeline pipeline;
     AuditSettings settings;
     try {
         pipeline = Pipeline::fromJson(first.at("pipeline").at("stages"));
         settings.applyJson(first.at("settings"));
     } catch (const std::exception& e) {
-        throw Error(namesIn[order[0]] + ": its pipeline or settings cannot be rebuilt (" +
-                    e.what() + ")");
+        throw Error(names[order[0]] + ": its pipeline or settings cannot be rebuilt (" + e.what() +
+                    ")");
     }
     AuditEngine engine(pipeline, settings);
     json run = {{"cancelled", false}, {"scanned", 0}, {"total", 0}, {"seconds", 0.0}};
     for (size_t i : order) {
-        const json& p = partsIn[i];
         try {
-            engine.mergeState(stateFrom(p.at("partial_state")));
+            engine.mergeState(parts[i].state);
         } catch (const std::exception& e) {
-            throw Error(namesIn[i] + ": damaged partial report (" + e.what() + ")");
+            throw Error(names[i] + ": damaged partial report (" + e.what() + ")");
         }
-        const json& r = p.value("run", json::object());
+        parts[i].state = AuditEngineState();  // merged: its memory is not needed twice
+        const json r = parts[i].header.value("run", json::object());
         run["cancelled"] = run["cancelled"].get<bool>() || r.value("cancelled", false);
         run["scanned"] = run["scanned"].get<size_t>() + r.value("scanned", size_t(0));
         run["total"] = run["total"].get<size_t>() + r.value("total", size_t(0));
@@ -434,7 +442,7 @@ json mergePartialReports(const std::vector<json>& partsIn,
     for (const char* key : {"tool", "dataset", "pipeline", "options", "settings"})
         if (first.contains(key)) report[key] = first[key];
     report["run"] = run;
-    report["merged"] = {{"parts", partsIn.size()}, {"assignment", first["partial"]["assignment"]}};
+    report["merged"] = {{"parts", parts.size()}, {"assignment", first["partial"]["assignment"]}};
     const json body = engine.toJson();
     report["stats"] = body["stats"];
     report["findings"] = body["findings"];

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/audit/anomaly.h"
+#include "core/audit/engine_state.h"
 #include "core/audit/report.h"
 #include "core/dataset/dataset.h"
 
@@ -87,11 +88,22 @@ private:
 nlohmann::json buildPartialReport(const AuditEngine& engine, const DatasetPart& part,
                                   const ReportContext& context);
 
-// Combines partial reports (`names` name them in messages) into the report
-// of one audit. Throws Error with a one-line reason naming the part at fault:
-// not a partial report, different dataset/pipeline/settings, a part missing
-// or repeated.
-nlohmann::json mergePartialReports(const std::vector<nlohmann::json>& parts,
+// One partial report as the merge needs it: its description (the report
+// without its state) and its state, decoded. Read parts one at a time into
+// these, so that a merge of many parts never holds all their JSON at once.
+struct PartialPart {
+    nlohmann::json header;
+    AuditEngineState state;
+};
+
+// Takes `report` apart (it is consumed). Throws Error naming `name` when it
+// is not a partial report, of another version, or its state is damaged.
+PartialPart readPartialPart(nlohmann::json&& report, const std::string& name);
+
+// Combines the parts (`names` name them in messages) into the report of one
+// audit. Throws Error with a one-line reason naming the part at fault:
+// different dataset/pipeline/settings, a part missing or repeated.
+nlohmann::json mergePartialReports(std::vector<PartialPart> parts,
                                    const std::vector<std::string>& names);
 
 // One CSV row per affected sample: path,index,kind,severity,stage.
