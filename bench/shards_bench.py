@@ -58,6 +58,16 @@ def audit_rate(bs, data, pipeline, workers, report):
     return run["scanned"] / run["seconds"]
 
 
+def peak_rss_mib(cmd):
+    """Runs cmd; its own peak resident memory (wait4's rusage, this child only)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit("%s exited with %d" % (cmd[1], p.returncode))
+    return usage.ru_maxrss / 1024.0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("folder")
@@ -91,14 +101,19 @@ def main():
                        check=True, stdout=subprocess.DEVNULL)
     files = sorted(glob.glob(os.path.join(parts, "part-*.json")))
     size = sum(os.path.getsize(p) for p in files)
-    times = []
+    times, peaks = [], []
     for _ in range(a.rounds):
         t = time.perf_counter()
-        subprocess.run([a.batchscope, "merge", *files, "--report", os.path.join(a.work, "merged.json"),
-                        "--quiet", "--fail-on", "never"], check=True)
+        peaks.append(peak_rss_mib([a.batchscope, "merge", *files, "--report",
+                                   os.path.join(a.work, "merged.json"), "--quiet", "--fail-on", "never"]))
         times.append(time.perf_counter() - t)
     print("merge_parts=%d parts_bytes=%d merge_seconds=%.2f (%s)" %
           (len(files), size, statistics.median(times), ", ".join("%.2f" % t for t in times)))
+    # The libraries alone (libtorch, OpenCV) account for most of a process's
+    # peak: `merge --help` loads them and does nothing else.
+    base = peak_rss_mib([a.batchscope, "merge", "--help"])
+    print("merge_peak_rss_mib=%.1f (libraries alone: %.1f, merge's own: %.1f)" %
+          (max(peaks), base, max(peaks) - base))
 
 
 if __name__ == "__main__":
