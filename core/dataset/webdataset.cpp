@@ -18,10 +18,11 @@
 // both ways at indexing, gave the same bytes.
 //
 // Random access, compressed shards: a small pool of open readers
-// ("cursors"), each positioned in one shard. A read takes the cursor of that shard standing at or before
-// the wanted member and skips forward; otherwise it reopens the shard. An
-// audit reads in order, so each worker thread's cursor only moves forward;
-// a jump backwards in the GUI costs one header scan of that shard.
+// ("cursors"), each positioned in one shard. A read takes the cursor of
+// that shard standing at or before the wanted member and skips forward;
+// otherwise it reopens the shard. An audit reads in order, so each worker
+// thread's cursor only moves forward; a jump backwards in the GUI costs one
+// header scan of that shard.
 //
 // Damage becomes DatasetIssues and the rest is read: a shard ending inside
 // a member (truncated_shard), a key without an image member (missing_image),
@@ -103,7 +104,8 @@ bool readRange(const std::string& path, int64_t offset, int64_t size, std::vecto
     out.resize(size_t(size));
     size_t have = 0;
     while (have < out.size()) {
-        const ssize_t n = ::pread(fd, out.data() + have, out.size() - have, off_t(offset + int64_t(have)));
+        const ssize_t n =
+            ::pread(fd, out.data() + have, out.size() - have, off_t(offset + int64_t(have)));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         have += size_t(n);
