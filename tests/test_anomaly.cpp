@@ -485,9 +485,9 @@ private Q_SLOTS:
             QVERIFY2(!find(cut, "loader_mismatch"), qPrintable(describe(cut)));
         }
         opt.limit = 6;  // batch 0 is still whole, and still checked
-        QVERIFY2(find(auditWith(root, std::make_shared<WorkerStateStage>(true), opt),
-                      "loader_mismatch"),
-                 "a broken Loader is still found in the whole batches before the limit");
+        QVERIFY2(
+            find(auditWith(root, std::make_shared<WorkerStateStage>(true), opt), "loader_mismatch"),
+            "a broken Loader is still found in the whole batches before the limit");
     }
 
     // nondeterministic_transform names the stage whose replay differs.

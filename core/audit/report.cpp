@@ -20,7 +20,8 @@ json buildReport(const AuditEngine& engine, const ReportContext& ctx) {
                              {"has_raw", d.hasRaw()}};
         const OpenOptions again = d.reopenOptions();
         if (!again.split.empty()) report["dataset"]["split"] = again.split;
-        if (!again.cifar100Labels.empty()) report["dataset"]["cifar100_labels"] = again.cifar100Labels;
+        if (!again.cifar100Labels.empty())
+            report["dataset"]["cifar100_labels"] = again.cifar100Labels;
     }
     if (ctx.pipeline) {
         json p = {{"stages", ctx.pipeline->toJson()},

@@ -1105,12 +1105,11 @@ private:
         if (f.kind == "getitem_error")
             return std::to_string(f.count) + " call(s) of " + cls + ".__getitem__ raised" + first +
                    ", " + str(d, "type", "Exception") + ": " + str(d, "message") + " at " +
-                   str(d, "where", "?") +
-                   "); the dump skipped them, training would stop there";
+                   str(d, "where", "?") + "); the dump skipped them, training would stop there";
         if (f.kind == "invalid_sample")
             return std::to_string(f.count) + " sample(s) of " + cls +
-                   " are not tensors the batch can hold" + first + " gave " +
-                   str(d, "type", "?") + "; the collate said: " + str(d, "message") +
+                   " are not tensors the batch can hold" + first + " gave " + str(d, "type", "?") +
+                   "; the collate said: " + str(d, "message") +
                    "). A __getitem__ returning None for a missing file is the usual cause";
         std::string shapes = d.value("shapes", nlohmann::json::array()).dump();
         return std::to_string(f.count) + " batch(es) could not be stacked: indices " +
@@ -1387,11 +1386,11 @@ private:
         const size_t n = indexMismatch.count;
         if (withCommonOffset == n && commonOffset != 0)
             return " (always index " + std::string(commonOffset > 0 ? "+" : "") +
-                   std::to_string(commonOffset) + ": an off-by-one or a wrong lookup in __getitem__)";
+                   std::to_string(commonOffset) +
+                   ": an off-by-one or a wrong lookup in __getitem__)";
         const size_t compared = report.samples.size();
         if (n < compared && 2 * withCommonOffset < n && 2 * holdingBatchNeighbours < n)
-            return " (only " + std::to_string(n) + " of " +
-                   std::to_string(compared) +
+            return " (only " + std::to_string(n) + " of " + std::to_string(compared) +
                    " samples, at no common offset: reads that race, through a file handle, buffer "
                    "or cache shared by threads (or by worker processes that inherited an open "
                    "file) without a lock, or a cache keyed by the wrong value)";

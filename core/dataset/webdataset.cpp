@@ -385,8 +385,8 @@ public:
 
     size_t shardCount() const { return shards_.size(); }
     size_t directShardCount() const {
-        return size_t(std::count_if(shards_.begin(), shards_.end(),
-                                    [](const Shard& s) { return s.direct; }));
+        return size_t(
+            std::count_if(shards_.begin(), shards_.end(), [](const Shard& s) { return s.direct; }));
     }
     size_t shardOf(size_t i) const { return locate(i).first; }
     std::string shardPath(size_t s) const { return shards_[s].path; }

@@ -57,7 +57,8 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, decodeCocoRleString("Q"));    // continuation, then nothing
         QVERIFY_THROWS_EXCEPTION(Error, decodeCocoRleString("4\x01"));  // below '0'
         QVERIFY_THROWS_EXCEPTION(Error, decodeCocoRleString("0:I"));  // a third run of -7
-        QVERIFY_THROWS_EXCEPTION(Error, decodeCocoRleString(std::string(13, 'o') + "0"));  // > 63 bits
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 decodeCocoRleString(std::string(13, 'o') + "0"));  // > 63 bits
     }
 
     // Column-major: the 2 foreground pixels after 4 background ones are
