@@ -67,6 +67,12 @@ def _user_frame(tb):
     return "%s:%d" % (frames[-1].filename, frames[-1].lineno) if frames else None
 
 
+def _worker_id():
+    """The DataLoader worker running this call, -1 in the main process."""
+    info = tud.get_worker_info()
+    return info.id if info is not None else -1
+
+
 class _IndexedDataset(tud.Dataset):
     """Returns (index, worker id, sample); worker id -1 in the main process.
     An exception of the user's __getitem__ becomes a _Failed sample."""
@@ -94,8 +100,7 @@ class _IndexedDataset(tud.Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index):
-        info = tud.get_worker_info()
-        worker = info.id if info is not None else -1
+        worker = _worker_id()
         try:
             sample = self.dataset[index]
         except Exception as e:  # the user's code: any exception is a finding
@@ -111,8 +116,7 @@ class _IndexedDataset(tud.Dataset):
         batched = getattr(self.dataset, "__getitems__", None)
         if not batched:
             return [self[i] for i in indices]
-        info = tud.get_worker_info()
-        worker = info.id if info is not None else -1
+        worker = _worker_id()
         try:
             samples = list(batched(list(indices)))
         except Exception:  # one bad sample fails the whole call: name it by fetching one by one
