@@ -1,7 +1,5 @@
 #include "core/loader/loader.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +11,7 @@
 #include <numeric>
 #include <thread>
 
+#include "core/common/allocator.h"
 #include "core/common/timing.h"
 
 namespace bs {
@@ -87,22 +86,6 @@ private:
     std::condition_variable wake_;
     bool stopping_ = false;
 };
-
-// Every sample allocates its decoded image and output tensor (hundreds of
-// KiB) and every batch its stack (tens of MiB). With glibc's defaults such
-// blocks are mmap'ed and returned to the kernel on free, so each sample pays
-// page faults and zeroing again (a third of the loader's time in a profile).
-// Keeping freed memory in the heap lets the next sample reuse it; the
-// process's footprint stays at its working set.
-void keepFreedMemory() {
-#ifdef M_MMAP_THRESHOLD
-    static std::once_flag once;
-    std::call_once(once, [] {
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
-        mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    });
-#endif
-}
 
 }  // namespace
 
