@@ -353,8 +353,9 @@ void TestGuiInspector::auditAndJumpToFinding() {
     QVERIFY(!w.session()->sampleView()->error.isEmpty());
 }
 
-// Issue 12: a sample of the batch in view is computed once, by the batch,
-// with its stages; the sample view shows that very result and the judge's
+// Issue 12: a sample of the batch in view is computed once, by the batch;
+// the sample at the selected row keeps all its stages and the sample view
+// shows that very result, the others keep what the judge reads; the judge's
 // findings name the batch's samples.
 void TestGuiInspector::sampleComputedOnce() {
     QTemporaryDir dir;
@@ -364,12 +365,28 @@ void TestGuiInspector::sampleComputedOnce() {
                                      R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 0 / 0"}])"));
     w.grid()->setCurrentRow(2);
     QVERIFY(waitIdle(w));
+    // Selected after its batch was computed: computed alone, all stages.
+    auto first = w.session()->sampleView();
+    QVERIFY(first && first->result && first->index == 2);
+    QCOMPARE(first->result->stages.size(), size_t(3));  // input, ToTensor, Lambda
+    QVERIFY(!first->result->stages[1].tensor.empty());
+    // A batch asked for while row 2 is selected keeps that row whole.
+    LoaderSettings ls = w.session()->loaderSettings();
+    ls.batchSize = 8;
+    w.session()->setLoaderSettings(ls);
+    QVERIFY(waitIdle(w));
     const auto batch = w.session()->batchView();
     const auto sample = w.session()->sampleView();
     QVERIFY(batch && batch->results && sample && sample->result);
+    QCOMPARE(batch->batch->samples.size(), size_t(8));
     QCOMPARE(batch->results->size(), batch->batch->samples.size());
     QCOMPARE(sample->result.get(), &(*batch->results)[2]);
-    QCOMPARE(sample->result->stages.size(), size_t(3));  // input, ToTensor, Lambda
+    QCOMPARE(sample->result->stages.size(), size_t(3));
+    QVERIFY(!sample->result->stages[1].tensor.empty() && !sample->result->raw.empty());
+    // The others: no decoded copy, and ToTensor's value (derived by the
+    // judge from the input's byte counts) not kept.
+    QVERIFY((*batch->results)[0].raw.empty());
+    QVERIFY((*batch->results)[0].stages[1].tensor.empty());
     QVERIFY(batch->judged);
     // Every value turns NaN: core's kind, on samples of this batch only.
     bool nan = false;

@@ -415,12 +415,16 @@ AuditEngine::~AuditEngine() = default;
 const AuditSettings& AuditEngine::settings() const { return d->settings; }
 
 Pipeline::StageMask AuditEngine::stagesRead() const {
-    const Pipeline& p = d->pipeline;
-    bool image;  // the value before transform i is an 8-bit image
+    bool rawInput;
     {
         std::lock_guard<std::mutex> lock(d->mutex);
-        image = d->hasRaw;
+        rawInput = d->hasRaw;
     }
+    return stagesRead(d->pipeline, rawInput);
+}
+
+Pipeline::StageMask AuditEngine::stagesRead(const Pipeline& p, bool rawInput) {
+    bool image = rawInput;  // the value before transform i is an 8-bit image
     Pipeline::StageMask keep(p.size() + 1, true);
     bool fromImage = false;
     for (size_t i = 0; i < p.size(); ++i) {

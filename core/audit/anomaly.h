@@ -140,6 +140,10 @@ public:
     // values that follow elementwise from an 8-bit image (ToTensor, Normalize
     // after it) are derived from its byte counts and need not be kept.
     Pipeline::StageMask stagesRead() const;
+    // The same for `pipeline` on a dataset with (rawInput) or without
+    // decoded 8-bit images, before any engine exists (a viewer that keeps
+    // what its judge will read).
+    static Pipeline::StageMask stagesRead(const Pipeline& pipeline, bool rawInput);
     // One batch (collate errors; per-sample errors are taken from samples).
     void observeBatch(const Batch& batch);
     // A finding decided outside the engine (loader checks of the driver).

@@ -326,8 +326,8 @@ std::vector<size_t> Loader::batchIndices(size_t b) const {
     return std::vector<size_t>(impl_->order.begin() + begin, impl_->order.begin() + end);
 }
 
-Batch Loader::batch(size_t b, const std::atomic<bool>* cancel,
-                    std::vector<SampleResult>* kept) const {
+Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<SampleResult>* kept,
+                    const KeepPlan* plan) const {
     const auto start = Clock::now();
     Batch batch;
     batch.number = b;
@@ -359,8 +359,15 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel,
     bool mismatch = false;
     std::vector<char> placed(indices.size(), 0);
     auto compute = [&](size_t i) {
-        if (kept) {  // the caller reads every stage: no fused row
-            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, true);
+        if (kept) {  // the caller reads the output: it keeps its own tensor, no row
+            SampleOptions whole;
+            whole.keep = impl_->pipeline.keepAll();
+            whole.keepRaw = true;
+            SampleOptions some;
+            if (plan) some.keep = plan->stages;
+            const bool all = !plan || plan->wholeIndex == indices[i];
+            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx,
+                                       all ? whole : some);
             return;
         }
         SampleOptions so;

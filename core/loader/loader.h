@@ -105,6 +105,16 @@ SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, siz
 SampleResult processSample(const Dataset& dataset, const Pipeline& pipeline, size_t index,
                            const RandomContext& ctx, const SampleOptions& options);
 
+// What Loader::batch keeps of its samples for a viewer: the stage values its
+// judge reads (AuditEngine::stagesRead) for every sample, and everything
+// (every stage, the decoded image) for the one sample it shows. A stage
+// value is hundreds of KiB: keeping all of them for 64 samples cost a
+// third of the inspector's time per batch, and most were never looked at.
+struct KeepPlan {
+    Pipeline::StageMask stages;
+    std::optional<size_t> wholeIndex;  // dataset index kept whole
+};
+
 class Loader {
 public:
     Loader(std::shared_ptr<const Dataset> dataset, Pipeline pipeline, LoaderOptions options);
@@ -118,12 +128,12 @@ public:
     std::vector<size_t> batchIndices(size_t b) const;
     const std::vector<size_t>& order() const;
     // Builds batch b, using the worker threads. Thread-safe. `cancel` may be
-    // polled between samples. With `kept`, every sample is computed with its
-    // stages kept (processSample's keepStages) and its whole result, output
-    // included, is handed back there in batch order, so that a viewer can
-    // judge and show the batch without computing its samples again.
+    // polled between samples. With `kept`, every sample's whole result,
+    // output included, is handed back there in batch order, so that a viewer
+    // can judge and show the batch without computing its samples again; the
+    // stage values kept are those of `plan`, or all of them without one.
     Batch batch(size_t b, const std::atomic<bool>* cancel = nullptr,
-                std::vector<SampleResult>* kept = nullptr) const;
+                std::vector<SampleResult>* kept = nullptr, const KeepPlan* plan = nullptr) const;
     // Sequential iteration with prefetch of the next `prefetch` batches.
     // Returns false at the end of the epoch.
     bool next(Batch& out);

@@ -81,11 +81,15 @@ struct BatchView {
     size_t number = 0;
     size_t numBatches = 0;
     std::shared_ptr<const bs::Batch> batch;
-    // Every sample of the batch with its stages (Loader::batch's `kept`), in
-    // the order of batch->samples: the one computation the judge, the sample
-    // view and the histograms read. Null once the batch is far from the one
-    // in view (memory); the sample view then computes its sample again.
+    // Every sample of the batch (Loader::batch's `kept`), in the order of
+    // batch->samples: the one computation the judge, the sample view and the
+    // thumbnails' targets read. Each keeps the stage values the judge reads;
+    // the sample at `wholeIndex` (the row selected when the batch was asked
+    // for) keeps all of them for the sample view, which computes any other
+    // sample it is asked for on its own. Null once the batch is far from the
+    // one in view (memory).
     std::shared_ptr<const std::vector<bs::SampleResult>> results;
+    std::optional<size_t> wholeIndex;
     // Per entry of batch->samples (failed samples get an error tile), each
     // rendered once with the display settings, overlay included when on.
     std::vector<QImage> thumbs;

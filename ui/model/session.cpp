@@ -115,7 +115,9 @@ std::vector<bs::Finding> judgeSamples(const bs::Dataset& ds, const bs::Pipeline&
                 cancelled = true;
                 return {};
             }
-            engine.observeSample(bs::processSample(ds, pipeline, rec.index, ctx, true));
+            bs::SampleOptions read;
+            read.keep = bs::AuditEngine::stagesRead(pipeline, ds.hasRaw());
+            engine.observeSample(bs::processSample(ds, pipeline, rec.index, ctx, read));
         }
     }
     engine.observeBatch(*v.batch);
@@ -383,6 +385,12 @@ void Session::startBatchJob(size_t b, bool prefetch) {
     const DisplaySettings display = display_;
     const quint64 cfg = config_;
     const size_t nb = numBatches();
+    // The judge's stage values for every sample; everything for the one at
+    // the row selected in the batch in view, which the window selects again.
+    bs::KeepPlan plan;
+    plan.stages = bs::AuditEngine::stagesRead(pipeline_, dataset_->hasRaw());
+    const std::vector<size_t> indices = loader->batchIndices(b);
+    if (!indices.empty()) plan.wholeIndex = indices[std::min(selectedRow_, indices.size() - 1)];
     batchSlot_->submit([=](const std::atomic<bool>& cancel) -> AsyncSlot::Continuation {
         auto v = std::make_shared<BatchView>();
         v->config = cfg;
@@ -392,7 +400,9 @@ void Session::startBatchJob(size_t b, bool prefetch) {
         try {
             // The samples are computed here once, stages kept, for everyone.
             auto results = std::make_shared<std::vector<bs::SampleResult>>();
-            auto batch = std::make_shared<bs::Batch>(loader->batch(b, &cancel, results.get()));
+            auto batch =
+                std::make_shared<bs::Batch>(loader->batch(b, &cancel, results.get(), &plan));
+            v->wholeIndex = plan.wholeIndex;
             if (cancel.load()) return nullptr;
             v->batch = batch;
             v->results = results;
@@ -449,7 +459,7 @@ void Session::forgetFarResults() {
 
 std::shared_ptr<const bs::SampleResult> Session::keptResult(size_t index) const {
     auto v = batchView_;
-    if (!v || !v->results || v->config != config_) return nullptr;
+    if (!v || !v->results || v->config != config_ || v->wholeIndex != index) return nullptr;
     for (size_t i = 0; i < v->results->size(); ++i)
         if ((*v->results)[i].record.index == index)
             // Aliasing: shares ownership of the batch's results.
@@ -543,6 +553,9 @@ void Session::renderBatch() {
 void Session::requestSample(size_t index) {
     if (!dataset_) return;
     selected_ = index;
+    if (auto v = batchView_; v && v->batch)
+        for (size_t i = 0; i < v->batch->samples.size(); ++i)
+            if (v->batch->samples[i].index == index) selectedRow_ = i;
     auto ds = dataset_;
     const bs::Pipeline pipeline = pipeline_;
     const auto ranges = ranges_;

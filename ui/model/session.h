@@ -140,6 +140,7 @@ private:
     std::map<size_t, std::shared_ptr<const BatchView>> cache_;
     std::shared_ptr<const BatchView> batchView_;
     std::optional<size_t> selected_;
+    size_t selectedRow_ = 0;  // its position in the batch in view: kept whole in the next
     std::shared_ptr<const SampleView> sampleView_;
 
     bool auditing_ = false;
