@@ -15,6 +15,7 @@
 using namespace bs::ui;
 
 using bstest::countColour;
+using bstest::maxChannelDiff;
 
 namespace {
 
@@ -38,7 +39,9 @@ class TestHistogramWidget : public QObject {
 private Q_SLOTS:
     void binsOfKnownImage();
     void floatHistogramAndOutside();
+    void knownExtentSparesNothing();
     void overlayCountsAndColours();
+    void reducedThumbnail();
     void soloAndMapping();
     void floatRoundingIsNotOutOfRange();
     void paintedHighlight();
@@ -92,6 +95,37 @@ void TestHistogramWidget::floatHistogramAndOutside() {
     QCOMPARE(total, int64_t(8));  // everything finite is inside
 }
 
+// The batch histogram takes the channel min/max measured with the rows:
+// the same histogram as measuring them again, and the extents given are
+// the ones used (a wrong extent shows, so the shortcut cannot hide a bug).
+void TestHistogramWidget::knownExtentSparesNothing() {
+    bs::Tensor t = bs::Tensor::zeros({2, 3, 4, 5});
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = float(int(i * 37 % 101) - 20) / 40;
+    t.values[7] = std::numeric_limits<float>::quiet_NaN();
+    t.values[70] = -std::numeric_limits<float>::infinity();
+    const DisplayRange exp = DisplayRange::uniform(0, 1, DisplayRange::Mode::Expected);
+    const Histogram measured = computeHistogramAuto(t, 50, &exp);
+    ChannelExtent extent;
+    channelMinMax(t, extent.min, extent.max);
+    const Histogram given = computeHistogramAuto(t, 50, &exp, &extent);
+    QCOMPARE(given.lo, measured.lo);
+    QCOMPARE(given.hi, measured.hi);
+    QCOMPARE(given.counts, measured.counts);
+    QCOMPARE(given.min, measured.min);
+    QCOMPARE(given.max, measured.max);
+    QCOMPARE(given.below, measured.below);
+    QCOMPARE(given.above, measured.above);
+    QCOMPARE(given.nan, measured.nan);
+    QCOMPARE(given.inf, measured.inf);
+    QCOMPARE(measured.inf[0] + measured.inf[1] + measured.inf[2], int64_t(1));
+
+    ChannelExtent wider = extent;
+    wider.max[1] = 10;
+    const Histogram stretched = computeHistogramAuto(t, 50, &exp, &wider);
+    QCOMPARE(stretched.hi, 10.0);
+    QCOMPARE(stretched.max[1], 10.0);
+}
+
 void TestHistogramWidget::overlayCountsAndColours() {
     // 3x4 tensor; planted: 2 pixels above (one channel enough), 1 below,
     // 1 NaN, 1 Inf (NaN wins over above in the same pixel).
@@ -126,6 +160,87 @@ void TestHistogramWidget::overlayCountsAndColours() {
     QCOMPARE(c2.above, c.above);
     QCOMPARE(countColour(plain, ro.colors.above), 0);
     QCOMPARE(plain.pixelColor(0, 0), QColor(255, 128, 128));  // R clipped at white
+}
+
+// Thumbnails render straight at 1/reduce of the size: each pixel is its
+// block's mean grey, a block with one bad pixel takes that pixel's overlay
+// colour, partial blocks at the edges count, and the counts stay those of
+// the source pixels. A smooth photo-like gradient matches the full render
+// scaled down by Qt within 3 grey levels (rounding and filter differences).
+void TestHistogramWidget::reducedThumbnail() {
+    bs::Tensor t = bs::Tensor::zeros({3, 5, 7});
+    const size_t plane = 35;
+    for (size_t c = 0; c < 3; ++c)
+        for (size_t i = 0; i < plane; ++i) t.values[c * plane + i] = 0.5f;
+    t.values[0 * plane + 0] = 0.0f;          // block (0,0): R grey (0 + 3 * 128) / 4
+    t.values[1 * plane + 7 * 2 + 4] = 2.0f;  // above, in block (2,1)
+    t.values[2 * plane + 7 * 4 + 6] = std::numeric_limits<float>::quiet_NaN();  // corner block
+    RenderOptions ro;
+    ro.range = DisplayRange::uniform(0, 1);
+    ro.overlay = true;
+    OverlayCounts full, reduced;
+    renderTensor(t, ro, &full);
+    const QImage img = renderPlanes(t.values.data(), 3, 5, 7, ro, &reduced, 2);
+    QCOMPARE(img.size(), QSize(4, 3));
+    QCOMPARE(reduced.total, full.total);
+    QCOMPARE(reduced.above, int64_t(1));
+    QCOMPARE(reduced.nan, int64_t(1));
+    QCOMPARE(img.pixelColor(0, 0), QColor(96, 128, 128));
+    QCOMPARE(img.pixelColor(2, 1), ro.colors.above);
+    QCOMPARE(img.pixelColor(3, 2), ro.colors.nan);  // a 1x1 block at the corner
+    QCOMPARE(countColour(img, ro.colors.above), 1);
+    QCOMPARE(img.pixelColor(1, 1), QColor(128, 128, 128));
+
+    bs::Tensor ramp = bs::Tensor::zeros({3, 224, 224});
+    for (size_t c = 0; c < 3; ++c)
+        for (int y = 0; y < 224; ++y)
+            for (int x = 0; x < 224; ++x)
+                ramp.values[c * 224 * 224 + size_t(y) * 224 + x] =
+                    float(0.5 + 0.45 * std::sin(x / 17.0 + y / 29.0 + double(c)));
+    ro.overlay = false;
+    const QImage big =
+        renderTensor(ramp, ro).scaled(112, 112, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    const QImage small = renderPlanes(ramp.values.data(), 3, 224, 224, ro, nullptr, 2);
+    const int worst = maxChannelDiff(small, big);
+    QVERIFY2(worst >= 0, "sizes differ");
+    QVERIFY2(worst <= 3, qPrintable(QString::number(worst)));
+
+    // Rows known to be finite and in range skip the classification: the
+    // same picture within one grey level (rounding of the block mean).
+    ChannelExtent extent;
+    channelMinMax(ramp, extent.min, extent.max);
+    extent.nonFinite = 0;
+    const QImage fast = renderPlanes(ramp.values.data(), 3, 224, 224, ro, nullptr, 2, &extent);
+    const int diff = maxChannelDiff(fast, small);
+    QVERIFY2(diff >= 0, "sizes differ");
+    QVERIFY2(diff <= 1, qPrintable(QString::number(diff)));
+
+    // An extent that does not prove the row clean changes nothing: here all
+    // finite values are in range but one is NaN, and it is still overlaid.
+    ro.overlay = true;
+    bs::Tensor onlyNan = t;
+    onlyNan.values[1 * plane + 7 * 2 + 4] = 0.5f;
+    ChannelExtent unsure;
+    channelMinMax(onlyNan, unsure.min, unsure.max);
+    unsure.nonFinite = 1;
+    OverlayCounts withExtent, without;
+    const QImage again = renderPlanes(onlyNan.values.data(), 3, 5, 7, ro, &withExtent, 2, &unsure);
+    QCOMPARE(again, renderPlanes(onlyNan.values.data(), 3, 5, 7, ro, &without, 2));
+    QCOMPARE(again.pixelColor(3, 2), ro.colors.nan);
+    QCOMPARE(withExtent.nan, int64_t(1));
+
+    // A flat clean row is still found collapsed and striped.
+    bs::Tensor flat = bs::Tensor::zeros({3, 8, 8});
+    for (auto& v : flat.values) v = 0.25f;
+    ChannelExtent flatExtent;
+    channelMinMax(flat, flatExtent.min, flatExtent.max);
+    flatExtent.nonFinite = 0;
+    OverlayCounts flatCounts;
+    const QImage striped =
+        renderPlanes(flat.values.data(), 3, 8, 8, ro, &flatCounts, 2, &flatExtent);
+    QVERIFY(flatCounts.collapsed);
+    QVERIFY(countColour(striped, ro.colors.collapsed) > 0);
+    QCOMPARE(striped.pixelColor(3, 0), QColor(64, 64, 64));  // 0.25 -> 63.75, off the stripes
 }
 
 // A white pixel after ImageNet's green Normalize(mean 0.456, std 0.224)

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/dataset/npy.h"
@@ -156,6 +157,18 @@ int countColour(const QImage& img, QColor c) {
         for (int x = 0; x < img.width(); ++x)
             if (img.pixelColor(x, y) == c) ++n;
     return n;
+}
+
+int maxChannelDiff(const QImage& a, const QImage& b) {
+    if (a.size() != b.size()) return -1;
+    int worst = 0;
+    for (int y = 0; y < a.height(); ++y)
+        for (int x = 0; x < a.width(); ++x) {
+            const QColor p = a.pixelColor(x, y), q = b.pixelColor(x, y);
+            worst = std::max({worst, std::abs(p.red() - q.red()), std::abs(p.green() - q.green()),
+                              std::abs(p.blue() - q.blue())});
+        }
+    return worst;
 }
 
 bs::Tensor readNpyAsFloat(const QString& path) {

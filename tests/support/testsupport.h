@@ -85,6 +85,9 @@ bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString&
 
 // Number of pixels of `img` that are exactly colour `c`.
 int countColour(const QImage& img, QColor c);
+// Largest difference of one colour channel between two images of one size
+// (-1 when the sizes differ): fuzzy image comparison with a stated tolerance.
+int maxChannelDiff(const QImage& a, const QImage& b);
 
 // Reads a .npy file written by numpy or batchscope into float values.
 bs::Tensor readNpyAsFloat(const QString& path);

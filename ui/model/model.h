@@ -96,7 +96,7 @@ struct BatchView {
     bool thumbsOverlaid = false;
     std::vector<int> findingCount;
     std::vector<double> batchMin, batchMax;
-    std::vector<std::vector<double>> rowMin, rowMax;  // per row of batch->data
+    std::vector<ChannelExtent> rows;  // per row of batch->data
     Histogram histogram;
     DisplayRange range;
     std::vector<Finding> findings;  // core's verdict on the batch, once judged

@@ -35,42 +35,45 @@ QImage thumbnail(const QImage& full) {
 }
 
 // Finite min/max of each channel of one CHW row, read in place (NaN for a
-// channel without a finite value, as channelMinMax).
-void rowMinMax(const float* data, int channels, size_t plane, std::vector<double>& mn,
-               std::vector<double>& mx) {
-    mn.assign(size_t(channels), std::nan(""));
-    mx.assign(size_t(channels), std::nan(""));
+// channel without a finite value, as channelMinMax), and its count of NaN
+// and infinite values.
+ChannelExtent measureRow(const float* data, int channels, size_t plane) {
+    ChannelExtent e;
+    e.min.assign(size_t(channels), std::nan(""));
+    e.max.assign(size_t(channels), std::nan(""));
+    e.nonFinite = 0;
     for (int c = 0; c < channels; ++c) {
         const float* p = data + size_t(c) * plane;
         float lo = std::numeric_limits<float>::infinity(), hi = -lo;
         for (size_t i = 0; i < plane; ++i) {
-            if (!std::isfinite(p[i])) continue;
+            if (!std::isfinite(p[i])) {
+                ++e.nonFinite;
+                continue;
+            }
             lo = std::min(lo, p[i]);
             hi = std::max(hi, p[i]);
         }
-        if (lo <= hi) mn[size_t(c)] = lo, mx[size_t(c)] = hi;
+        if (lo <= hi) e.min[size_t(c)] = lo, e.max[size_t(c)] = hi;
     }
+    return e;
 }
 
-// Every row's min/max, and the batch's from them: the batch is read once.
+// Every row's extent, and the batch's from them: the batch is read once.
 void measureRows(BatchView& v) {
     const bs::Batch& b = *v.batch;
     const Planes p = planesOf(b.data);
     const size_t plane = size_t(p.h) * p.w;
-    v.rowMin.clear();
-    v.rowMax.clear();
+    v.rows.clear();
     v.batchMin.assign(size_t(p.c), std::nan(""));
     v.batchMax = v.batchMin;
     if (b.data.empty() || b.data.values.size() < size_t(p.n) * p.c * plane) return;
-    v.rowMin.resize(size_t(p.n));
-    v.rowMax.resize(size_t(p.n));
+    v.rows.reserve(size_t(p.n));
     for (size_t row = 0; row < size_t(p.n); ++row) {
-        rowMinMax(b.data.values.data() + row * size_t(p.c) * plane, p.c, plane, v.rowMin[row],
-                  v.rowMax[row]);
+        v.rows.push_back(measureRow(b.data.values.data() + row * size_t(p.c) * plane, p.c, plane));
         for (size_t c = 0; c < size_t(p.c); ++c) {
             // fmin/fmax skip NaN: a channel without finite values stays NaN.
-            v.batchMin[c] = std::fmin(v.batchMin[c], v.rowMin[row][c]);
-            v.batchMax[c] = std::fmax(v.batchMax[c], v.rowMax[row][c]);
+            v.batchMin[c] = std::fmin(v.batchMin[c], v.rows.back().min[c]);
+            v.batchMax[c] = std::fmax(v.batchMax[c], v.rows.back().max[c]);
         }
     }
 }
@@ -83,16 +86,20 @@ void renderThumbs(BatchView& v, const StageRange& best, const DisplaySettings& d
     v.thumbsOverlaid = display.overlay;
     const Planes p = planesOf(b.data);
     const size_t plane = size_t(p.h) * p.w;
-    if (v.rowMin.size() < size_t(p.n)) return;  // no (complete) batch tensor
+    if (v.rows.size() < size_t(p.n)) return;  // no (complete) batch tensor
     for (size_t row = 0; row < b.stacked.size() && int64_t(row) < p.n; ++row) {
         const float* data = b.data.values.data() + row * size_t(p.c) * plane;
         RenderOptions ro;
-        ro.range = resolveStageRange(display, best, label, v.rowMin[row], v.rowMax[row],
+        ro.range = resolveStageRange(display, best, label, v.rows[row].min, v.rows[row].max,
                                      &v.batchMin, &v.batchMax);
         ro.solo = display.solo;
         ro.overlay = display.overlay;
         if (row == 0) v.range = ro.range;
-        v.thumbs[b.stacked[row]] = thumbnail(renderPlanes(data, p.c, p.h, p.w, ro));
+        // Rendered straight at a whole fraction of the size (224 -> 112):
+        // no full-size image to render and then smooth away.
+        const int reduce = std::max(1, std::max(p.h, p.w) / kThumbSize);
+        v.thumbs[b.stacked[row]] =
+            thumbnail(renderPlanes(data, p.c, p.h, p.w, ro, nullptr, reduce, &v.rows[row]));
     }
 }
 
@@ -411,7 +418,9 @@ void Session::startBatchJob(size_t b, bool prefetch) {
             renderThumbs(*v, best, display, label);
             DisplayRange exp;
             const bool known = expectedDisplay(expected, exp);
-            v->histogram = computeHistogramAuto(batch->data, 128, known ? &exp : nullptr);
+            // The channels' min/max were measured with the rows: one pass, not three.
+            const ChannelExtent extent{v->batchMin, v->batchMax};
+            v->histogram = computeHistogramAuto(batch->data, 128, known ? &exp : nullptr, &extent);
         } catch (const std::exception& e) {
             error = QString::fromUtf8(e.what());
         }

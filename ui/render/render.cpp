@@ -137,94 +137,176 @@ static void markCollapsed(QImage& out, const double* vmin, const double* vmax, i
     }
 }
 
+namespace {
+
+// How the shown channels map to R, G, B and to grey levels, and where each
+// stops being in range.
+struct ChannelMap {
+    int src[3];  // source channel of R, G, B
+    int shown;   // 1 (grey: solo or one channel) or 3
+    double lo[3], scale[3], below[3], above[3];
+
+    ChannelMap(int C, const RenderOptions& o) {
+        if (o.solo >= 0 && o.solo < C) {
+            src[0] = src[1] = src[2] = o.solo;
+        } else if (C >= 3) {
+            src[0] = 0, src[1] = 1, src[2] = 2;
+        } else {
+            src[0] = src[1] = src[2] = 0;
+        }
+        for (int k = 0; k < 3; ++k) {
+            const int c = std::min(src[k], 2);
+            lo[k] = o.range.lo[c];
+            const double slack = rangeSlack(o.range.lo[c], o.range.hi[c]);
+            below[k] = o.range.lo[c] - slack;
+            above[k] = o.range.hi[c] + slack;
+            const double span = o.range.hi[c] - o.range.lo[c];
+            scale[k] = span > 0 ? 255.0 / span : 0.0;
+        }
+        shown = (src[0] == src[1] && src[1] == src[2]) ? 1 : 3;
+    }
+
+    // 0 in range, 1 below, 2 above, 3 inf, 4 NaN (worse is larger).
+    int classify(int k, float v) const {
+        if (std::isnan(v)) return 4;
+        if (std::isinf(v)) return 3;
+        if (v > above[k]) return 2;
+        if (v < below[k]) return 1;
+        return 0;
+    }
+    // Grey level in [0, 255] (not rounded); infinities saturate, NaN is black.
+    double grey(int k, float v) const {
+        double g = std::isfinite(v) ? (double(v) - lo[k]) * scale[k] : (v > 0 ? 255.0 : 0.0);
+        if (!(g >= 0)) g = 0;  // also NaN
+        return g > 255 ? 255 : g;
+    }
+};
+
+void countClass(OverlayCounts& cnt, int cls) {
+    switch (cls) {
+        case 1:
+            ++cnt.below;
+            break;
+        case 2:
+            ++cnt.above;
+            break;
+        case 3:
+            ++cnt.inf;
+            break;
+        case 4:
+            ++cnt.nan;
+            break;
+        default:
+            break;
+    }
+}
+
+const QColor& classColour(const OverlayColors& colors, int cls) {
+    return cls == 1 ? colors.below : cls == 2 ? colors.above : cls == 3 ? colors.inf : colors.nan;
+}
+
+// True when `known` proves every shown value finite and inside the range.
+bool knownClean(const ChannelExtent* known, int C, const ChannelMap& map) {
+    if (!known || known->nonFinite != 0) return false;
+    if (known->min.size() < size_t(C) || known->max.size() < size_t(C)) return false;
+    for (int k = 0; k < map.shown; ++k) {
+        const size_t c = size_t(map.src[k]);
+        if (!(known->min[c] >= map.below[k] && known->max[c] <= map.above[k])) return false;
+    }
+    return true;
+}
+
+// The clean case: block sums per output row, then one mapping per output
+// pixel. The mapping is linear and nothing is clipped but rounding slack, so
+// the grey of the mean equals the mean of the greys.
+void renderClean(const float* data, int H, int W, int reduce, const ChannelMap& map, QImage& out) {
+    const size_t plane = size_t(H) * W;
+    const int outW = out.width();
+    std::vector<float> sums(static_cast<size_t>(outW));
+    for (int k = 0; k < map.shown; ++k) {
+        const float* src = data + size_t(map.src[k]) * plane;
+        for (int oy = 0; oy < out.height(); ++oy) {
+            std::fill(sums.begin(), sums.end(), 0.f);
+            const int y0 = oy * reduce, y1 = std::min(H, y0 + reduce);
+            for (int y = y0; y < y1; ++y) {
+                const float* row = src + size_t(y) * W;
+                for (int ox = 0, x = 0; ox < outW; ++ox)
+                    for (const int x1 = std::min(W, x + reduce); x < x1; ++x) sums[ox] += row[x];
+            }
+            uchar* dst = out.scanLine(oy);
+            for (int ox = 0; ox < outW; ++ox) {
+                const int n = (y1 - y0) * (std::min(W, (ox + 1) * reduce) - ox * reduce);
+                double g = (double(sums[ox]) / n - map.lo[k]) * map.scale[k];
+                g = std::clamp(g, 0.0, 255.0);
+                dst[ox * 3 + k] = uchar(g + 0.5);
+                if (map.shown == 1) dst[ox * 3 + 1] = dst[ox * 3 + 2] = dst[ox * 3];
+            }
+        }
+    }
+}
+
+}  // namespace
+
 QImage renderPlanes(const float* data, int C, int H, int W, const RenderOptions& o,
-                    OverlayCounts* counts) {
+                    OverlayCounts* counts, int reduce, const ChannelExtent* known) {
     OverlayCounts cnt;
+    reduce = std::max(1, reduce);
     if (!data || C <= 0 || H <= 0 || W <= 0) {
         if (counts) *counts = cnt;
         return {};
     }
-    QImage out(W, H, QImage::Format_RGB888);
+    // Each output pixel is the mean grey of a reduce x reduce block (partial
+    // at the right and bottom edges) and takes the overlay colour of the
+    // block's worst pixel, so one bad pixel still shows in a thumbnail.
+    const int outW = (W + reduce - 1) / reduce, outH = (H + reduce - 1) / reduce;
+    QImage out(outW, outH, QImage::Format_RGB888);
     const size_t plane = size_t(H) * W;
-    // Which source channel feeds each of R, G, B.
-    int src[3];
-    if (o.solo >= 0 && o.solo < C) {
-        src[0] = src[1] = src[2] = o.solo;
-    } else if (C >= 3) {
-        src[0] = 0, src[1] = 1, src[2] = 2;
-    } else {
-        src[0] = src[1] = src[2] = 0;
-    }
-    double lo[3], scale[3], below[3], above[3];
-    for (int k = 0; k < 3; ++k) {
-        const int c = std::min(src[k], 2);
-        lo[k] = o.range.lo[c];
-        const double slack = rangeSlack(o.range.lo[c], o.range.hi[c]);
-        below[k] = o.range.lo[c] - slack;
-        above[k] = o.range.hi[c] + slack;
-        const double span = o.range.hi[c] - o.range.lo[c];
-        scale[k] = span > 0 ? 255.0 / span : 0.0;
-    }
-    const int shown = (src[0] == src[1] && src[1] == src[2]) ? 1 : 3;
+    const ChannelMap map(C, o);
     cnt.total = int64_t(plane);
     double vmin[3] = {HUGE_VAL, HUGE_VAL, HUGE_VAL}, vmax[3] = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
-    for (int y = 0; y < H; ++y) {
-        uchar* dst = out.scanLine(y);
-        for (int x = 0; x < W; ++x) {
-            const size_t p = size_t(y) * W + x;
-            int cls = 0;  // 0 ok, 1 below, 2 above, 3 inf, 4 nan
-            for (int k = 0; k < 3; ++k) {
-                const float v = data[size_t(src[k]) * plane + p];
-                int c = 0;
-                if (std::isnan(v)) {
-                    c = 4;
-                } else if (std::isinf(v)) {
-                    c = 3;
-                } else if (v > above[k]) {
-                    c = 2;
-                } else if (v < below[k]) {
-                    c = 1;
-                }
-                cls = std::max(cls, c);
-                if (std::isfinite(v)) vmin[k] = std::min(vmin[k], double(v)), vmax[k] = std::max(vmax[k], double(v));
-                double g =
-                    std::isfinite(v) ? (double(v) - lo[k]) * scale[k] : (v > 0 ? 255.0 : 0.0);
-                if (!(g >= 0)) g = 0;  // also NaN
-                if (g > 255) g = 255;
-                dst[x * 3 + k] = uchar(std::lround(g));
-                if (shown == 1) {
-                    dst[x * 3 + 1] = dst[x * 3 + 2] = dst[x * 3];
-                    break;
+    if (knownClean(known, C, map)) {
+        renderClean(data, H, W, reduce, map, out);
+        for (int k = 0; k < map.shown; ++k)
+            vmin[k] = known->min[size_t(map.src[k])], vmax[k] = known->max[size_t(map.src[k])];
+        markCollapsed(out, vmin, vmax, map.shown, o, cnt);
+        if (counts) *counts = cnt;
+        return out;
+    }
+    for (int oy = 0; oy < outH; ++oy) {
+        uchar* dst = out.scanLine(oy);
+        const int y0 = oy * reduce, y1 = std::min(H, y0 + reduce);
+        for (int ox = 0; ox < outW; ++ox) {
+            const int x0 = ox * reduce, x1 = std::min(W, x0 + reduce);
+            double sum[3] = {0, 0, 0};
+            int worst = 0;
+            for (int y = y0; y < y1; ++y) {
+                for (int x = x0; x < x1; ++x) {
+                    const size_t p = size_t(y) * W + x;
+                    int cls = 0;
+                    for (int k = 0; k < map.shown; ++k) {
+                        const float v = data[size_t(map.src[k]) * plane + p];
+                        cls = std::max(cls, map.classify(k, v));
+                        if (std::isfinite(v))
+                            vmin[k] = std::min(vmin[k], double(v)),
+                            vmax[k] = std::max(vmax[k], double(v));
+                        sum[k] += map.grey(k, v);
+                    }
+                    countClass(cnt, cls);
+                    worst = std::max(worst, cls);
                 }
             }
-            switch (cls) {
-                case 1:
-                    ++cnt.below;
-                    break;
-                case 2:
-                    ++cnt.above;
-                    break;
-                case 3:
-                    ++cnt.inf;
-                    break;
-                case 4:
-                    ++cnt.nan;
-                    break;
-                default:
-                    break;
-            }
-            if (o.overlay && cls) {
-                const QColor& col = cls == 1   ? o.colors.below
-                                    : cls == 2 ? o.colors.above
-                                    : cls == 3 ? o.colors.inf
-                                               : o.colors.nan;
-                dst[x * 3] = uchar(col.red());
-                dst[x * 3 + 1] = uchar(col.green());
-                dst[x * 3 + 2] = uchar(col.blue());
+            const double n = double(y1 - y0) * (x1 - x0);
+            for (int k = 0; k < 3; ++k)
+                dst[ox * 3 + k] = uchar(std::lround(sum[map.shown == 1 ? 0 : k] / n));
+            if (o.overlay && worst) {
+                const QColor& col = classColour(o.colors, worst);
+                dst[ox * 3] = uchar(col.red());
+                dst[ox * 3 + 1] = uchar(col.green());
+                dst[ox * 3 + 2] = uchar(col.blue());
             }
         }
     }
-    markCollapsed(out, vmin, vmax, shown, o, cnt);
+    markCollapsed(out, vmin, vmax, map.shown, o, cnt);
     if (counts) *counts = cnt;
     return out;
 }
@@ -272,7 +354,8 @@ void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<d
     }
 }
 
-Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi) {
+Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi,
+                           const ChannelExtent* known) {
     Histogram h;
     const Planes p = planesOf(t);
     h.lo = lo;
@@ -282,38 +365,49 @@ Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi) 
     h.counts.assign(size_t(p.c), std::vector<int64_t>(size_t(h.bins), 0));
     h.below.assign(size_t(p.c), 0);
     h.above = h.nan = h.inf = h.below;
-    channelMinMax(t, h.min, h.max);
+    if (known && known->min.size() == size_t(p.c) && known->max.size() == size_t(p.c)) {
+        h.min = known->min;
+        h.max = known->max;
+    } else {
+        channelMinMax(t, h.min, h.max);
+    }
     const double k = hi > lo ? h.bins / (hi - lo) : 0.0;
     const double slack = rangeSlack(lo, hi);
+    const double inLo = lo - slack, inHi = hi + slack;
     for (int c = 0; c < p.c; ++c) {
         auto& row = h.counts[c];
         forChannel(t, p, c, [&](float v) {
-            if (std::isnan(v)) {
-                ++h.nan[c];
-            } else if (std::isinf(v)) {
-                ++h.inf[c];
-            } else if (v < lo - slack) {
-                ++h.below[c];
-            } else if (v > hi + slack) {
-                ++h.above[c];
-            } else {
+            // The common case first: NaN and infinities fail both tests.
+            if (double(v) >= inLo && double(v) <= inHi) {
                 int64_t b = int64_t((double(v) - lo) * k);
                 b = std::clamp<int64_t>(b, 0, h.bins - 1);  // within the slack
                 ++row[size_t(b)];
+            } else if (std::isnan(v)) {
+                ++h.nan[c];
+            } else if (std::isinf(v)) {
+                ++h.inf[c];
+            } else if (double(v) < inLo) {
+                ++h.below[c];
+            } else {
+                ++h.above[c];
             }
         });
     }
     return h;
 }
 
-Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected) {
-    std::vector<double> mins, maxs;
-    channelMinMax(t, mins, maxs);
+Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected,
+                               const ChannelExtent* known) {
+    ChannelExtent measured;
+    if (!known) {
+        channelMinMax(t, measured.min, measured.max);
+        known = &measured;
+    }
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (size_t c = 0; c < mins.size(); ++c) {
-        if (std::isnan(mins[c])) continue;
-        lo = std::min(lo, mins[c]);
-        hi = std::max(hi, maxs[c]);
+    for (size_t c = 0; c < known->min.size() && c < known->max.size(); ++c) {
+        if (std::isnan(known->min[c])) continue;
+        lo = std::min(lo, known->min[c]);
+        hi = std::max(hi, known->max[c]);
     }
     if (expected) {
         for (int c = 0; c < 3; ++c) {
@@ -323,7 +417,7 @@ Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange
     }
     if (!(lo <= hi)) lo = 0, hi = 1;
     if (hi - lo < 1e-12) hi = lo + 1;
-    return computeHistogram(t, bins, lo, hi);
+    return computeHistogram(t, bins, lo, hi, known);
 }
 
 Histogram byteHistogram(const bs::Image& image) {

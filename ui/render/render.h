@@ -50,6 +50,15 @@ struct OverlayCounts {
     bool any() const { return below || above || nan || inf || collapsed; }
 };
 
+// What is already known of some planes, measured in one pass elsewhere:
+// each channel's finite min/max (NaN for a channel without a finite value,
+// as channelMinMax) and how many values are NaN or infinite (-1: unknown).
+// Spares the passes that would read them again.
+struct ChannelExtent {
+    std::vector<double> min, max;
+    int64_t nonFinite = -1;
+};
+
 struct RenderOptions {
     DisplayRange range;
     int solo = -1;  // -1 = all channels, otherwise the channel shown as gray
@@ -64,9 +73,14 @@ struct RenderOptions {
 QImage toQImage(const bs::Image& image);
 
 // Renders planar CHW float data (C planes of H*W). The returned QImage owns
-// its pixels. `counts` is filled whether or not the overlay is drawn.
+// its pixels. `counts` is filled whether or not the overlay is drawn, and
+// counts source pixels. `reduce` > 1 renders at 1/reduce of the size (for
+// thumbnails): block means, each block overlaid by its worst pixel. With
+// `known` showing every value finite and inside the range, no pixel is
+// classified (the common case of a clean sample, about 5x faster).
 QImage renderPlanes(const float* data, int channels, int height, int width,
-                    const RenderOptions& options, OverlayCounts* counts = nullptr);
+                    const RenderOptions& options, OverlayCounts* counts = nullptr, int reduce = 1,
+                    const ChannelExtent* known = nullptr);
 // CHW tensor (or HW); NCHW tensors render their first sample.
 QImage renderTensor(const bs::Tensor& tensor, const RenderOptions& options,
                     OverlayCounts* counts = nullptr);
@@ -89,8 +103,10 @@ void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<d
 // Histogram of a CHW or NCHW tensor (the channel axis is dim -3; a 2-D tensor
 // is one channel). When lo >= hi the range is chosen from the data joined with
 // `expected` (so values outside the expected range stay visible).
-Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi);
-Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected);
+Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi,
+                           const ChannelExtent* known = nullptr);
+Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected,
+                               const ChannelExtent* known = nullptr);
 // Histogram of an 8-bit image over [0, 256), one bin per byte value,
 // counted from the bytes directly (core/audit/stats.h countBytes).
 Histogram byteHistogram(const bs::Image& image);
