@@ -358,19 +358,18 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<Sampl
     size_t per = 0;
     bool mismatch = false;
     std::vector<char> placed(indices.size(), 0);
+    // A sample kept whole hands back its own output tensor (the viewer shows
+    // it); every other output lives in its batch row only (shape kept).
+    auto whole = [&](size_t i) { return kept && (!plan || plan->wholeIndex == indices[i]); };
     auto compute = [&](size_t i) {
-        if (kept) {  // the caller reads the output: it keeps its own tensor, no row
-            SampleOptions whole;
-            whole.keep = impl_->pipeline.keepAll();
-            whole.keepRaw = true;
-            SampleOptions some;
-            if (plan) some.keep = plan->stages;
-            const bool all = !plan || plan->wholeIndex == indices[i];
-            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx,
-                                       all ? whole : some);
+        SampleOptions so;
+        if (whole(i)) {
+            so.keep = impl_->pipeline.keepAll();
+            so.keepRaw = true;
+            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, so);
             return;
         }
-        SampleOptions so;
+        if (kept) so.keep = plan->stages;
         Pipeline::OutputRow row;
         if (expectedPer) {
             row.data = rowsUpFront.data() + i * expectedPer;
@@ -406,7 +405,7 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<Sampl
         float* base = slabIsUpFront ? rowsUpFront.data() : slab.values.data();
         if (per && !results[i].outputInRow)
             std::memcpy(base + i * per, out.values.data(), per * sizeof(float));
-        if (!kept) std::vector<float>().swap(out.values);  // keep the shape for error messages
+        if (!whole(i)) std::vector<float>().swap(out.values);  // the shape stays (errors)
         placed[i] = 1;
         if (timer) timer->addCollate(secondsSince(t0));
     };

@@ -128,10 +128,13 @@ public:
     std::vector<size_t> batchIndices(size_t b) const;
     const std::vector<size_t>& order() const;
     // Builds batch b, using the worker threads. Thread-safe. `cancel` may be
-    // polled between samples. With `kept`, every sample's whole result,
-    // output included, is handed back there in batch order, so that a viewer
-    // can judge and show the batch without computing its samples again; the
-    // stage values kept are those of `plan`, or all of them without one.
+    // polled between samples. With `kept`, every sample's result is handed
+    // back there in batch order, so that a viewer can judge and show the
+    // batch without computing its samples again. Without a plan each is
+    // whole (every stage, the decoded image, its own output tensor). With
+    // one, the sample at plan->wholeIndex is whole; the others keep the
+    // stages of plan->stages, and their output's values live only in their
+    // row of the batch (`output` keeps the shape), written there directly.
     Batch batch(size_t b, const std::atomic<bool>* cancel = nullptr,
                 std::vector<SampleResult>* kept = nullptr, const KeepPlan* plan = nullptr) const;
     // Sequential iteration with prefetch of the next `prefetch` batches.

@@ -544,7 +544,9 @@ Pipeline::Result Pipeline::run(StageValue input, const RandomContext& ctx, const
             bool inRow = false;
             if (!kept(i + 1) && cur.isImage() && i + 1 < n && enabled_[i + 1]) {
                 StageValue fused;
-                if (runFused(i, cur.image, fused, i + 2 == n ? row : nullptr, inRow)) {
+                // A kept output needs values of its own, so no row then.
+                const OutputRow* into = i + 2 == n && !kept(n) ? row : nullptr;
+                if (runFused(i, cur.image, fused, into, inRow)) {
                     res.sizes.push_back(skippedSize(t, cur));
                     res.sizes.push_back({fused.width(), fused.height()});
                     if (kept(i)) res.stages[i] = std::move(cur);
