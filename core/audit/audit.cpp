@@ -65,7 +65,8 @@ BatchDiff diffBatches(const Batch& a, const Batch& b) {
     if (a.collateError) return d;
     if (a.data.shape != b.data.shape || a.data.dtype != b.data.dtype) {
         d.row = 0;
-        d.what = "shapes differ: " + shapeToString(a.data.shape) + " vs " + shapeToString(b.data.shape);
+        d.what =
+            "shapes differ: " + shapeToString(a.data.shape) + " vs " + shapeToString(b.data.shape);
         return d;
     }
     if (a.data.values.empty() || ia.empty()) return d;
@@ -102,16 +103,191 @@ void parallelFor(size_t n, int threads, F&& f) {
     for (auto& t : pool) t.join();
 }
 
+// Batches whose Loader output is checked: spread over the full batches.
+// A batch cut short by --limit is not one the Loader yields, so with a
+// limit only the whole batches before it can be compared.
+std::vector<size_t> loaderCheckBatches(size_t n, size_t datasetSize, size_t bs, int wantedCount) {
+    const size_t numBatches = (n + bs - 1) / bs;
+    const size_t fullBatches = n / bs ? n / bs : (n == datasetSize ? numBatches : 0);
+    const size_t wanted = std::min(size_t(std::max(wantedCount, 0)), fullBatches);
+    std::vector<size_t> out;
+    for (size_t i = 0; i < wanted; ++i) {
+        const size_t b = wanted == 1 ? 0 : i * (fullBatches - 1) / (wanted - 1);
+        if (out.empty() || out.back() != b) out.push_back(b);
+    }
+    return out;
+}
+
+// The samples of one batch, each computed alone on `threads` threads and
+// judged; `results` keeps what the batch needs (records, and the outputs
+// when `keepOutputs`). False when cancelled mid-batch; `observed` counts
+// the samples judged.
+bool scanSamples(const Dataset& dataset, const Pipeline& pipeline,
+                 const std::vector<size_t>& indices, const RandomContext& ctx,
+                 const SampleOptions& options, bool keepOutputs, int threads, AuditEngine& engine,
+                 const std::atomic<bool>* cancel, std::vector<SampleResult>& results,
+                 size_t& observed) {
+    results.assign(indices.size(), SampleResult());
+    std::vector<char> done(indices.size(), 0);
+    parallelFor(indices.size(), threads, [&](size_t i) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) return;
+        SampleResult r = processSample(dataset, pipeline, indices[i], ctx, options);
+        engine.observeSample(r);
+        // Keep only what the batch needs; stage values are large.
+        results[i].record = std::move(r.record);
+        if (keepOutputs)
+            results[i].output = std::move(r.output);
+        else
+            results[i].output.shape = std::move(r.output.shape);
+        done[i] = 1;
+    });
+    observed = size_t(std::count(done.begin(), done.end(), 1));
+    return observed == indices.size();
+}
+
+// Batch b of the scan from its samples' results: stacked (as
+// default_collate would) when it is checked against the Loader or when
+// shapes differ (collate errors); otherwise the shapes decide alone.
+Batch assembleBatch(size_t b, const std::vector<size_t>& indices,
+                    std::vector<SampleResult>& results, bool checked, const Dataset& dataset) {
+    Batch batch;
+    batch.number = b;
+    std::vector<const Tensor*> rows;
+    std::vector<size_t> rowIndices;
+    for (size_t i = 0; i < results.size(); ++i) {
+        if (!results[i].record.error.empty()) continue;
+        batch.stacked.push_back(i);
+        rows.push_back(&results[i].output);
+        rowIndices.push_back(indices[i]);
+        batch.labels.push_back(results[i].record.label);
+    }
+    bool sameShapes = true;
+    for (const Tensor* t : rows) sameShapes = sameShapes && t->shape == rows.front()->shape;
+    if (checked || !sameShapes) {
+        CollateError ce;
+        if (auto stacked = stackTensors(rows, rowIndices, &ce))
+            batch.data = std::move(*stacked);
+        else
+            batch.collateError = ce;
+    }
+    results.clear();  // outputs now live in the batch
+    for (size_t index : indices) {
+        SampleRecord rec;
+        rec.index = index;
+        rec.path = dataset.path(index);
+        batch.samples.push_back(rec);
+    }
+    return batch;
+}
+
+// Batch b from the real Loader with `workers` workers and with workers = 0
+// (on a thread of its own meanwhile, so the cores are not left idle by the
+// single-threaded loader). False when cancelled.
+bool loaderBatches(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
+                   const LoaderOptions& inline0Options, int workers, size_t b,
+                   const std::atomic<bool>* cancel, Batch& withWorkers, Batch& inline0) {
+    LoaderOptions wo = inline0Options;
+    wo.workers = workers;
+    const Loader pooled(dataset, pipeline, wo);
+    const Loader single(dataset, pipeline, inline0Options);
+    std::exception_ptr inlineError;
+    std::thread inlineThread([&] {
+        try {
+            inline0 = single.batch(b, cancel);
+        } catch (...) {
+            inlineError = std::current_exception();
+        }
+    });
+    try {
+        withWorkers = pooled.batch(b, cancel);
+    } catch (...) {
+        inlineThread.join();
+        throw;
+    }
+    inlineThread.join();
+    if (inlineError) std::rethrow_exception(inlineError);
+    return !(cancel && cancel->load(std::memory_order_relaxed));
+}
+
+// Loader self-check of batch b: the real Loader (requested workers, and
+// workers = 0) must give exactly the scan's batch. False when cancelled.
+bool checkLoader(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
+                 const LoaderOptions& lo, int requestedWorkers, const Batch& batch,
+                 AuditEngine& engine, const std::atomic<bool>* cancel) {
+    const size_t b = batch.number;
+    const int workers = requestedWorkers > 0 ? requestedWorkers : 2;
+    Batch l0, lw;
+    if (!loaderBatches(dataset, pipeline, lo, workers, b, cancel, lw, l0)) return false;
+    const struct {
+        const Batch* x;
+        const Batch* y;
+        std::string what;
+    } checks[] = {
+        {&lw, &batch,
+         "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) +
+             " workers) differs from the stack of its samples computed alone"},
+        {&lw, &l0,
+         "batch " + std::to_string(b) + " differs between " + std::to_string(workers) +
+             " workers and workers=0"},
+    };
+    for (const auto& c : checks) {
+        const BatchDiff diff = diffBatches(*c.x, *c.y);
+        if (diff.row < 0) continue;
+        const size_t pos =
+            size_t(diff.row) < c.x->stacked.size() ? c.x->stacked[size_t(diff.row)] : 0;
+        const size_t index = pos < c.x->samples.size() ? c.x->samples[pos].index : 0;
+        engine.addFinding("loader_mismatch", "loader", index, dataset->path(index),
+                          {{"batch", b},
+                           {"row", diff.row},
+                           {"max_abs_diff", diff.maxAbs},
+                           {"workers", workers},
+                           {"reason", diff.what}},
+                          "In " + c.what + " (" + diff.what + ", first at row " +
+                              std::to_string(diff.row) + ", max difference " +
+                              std::to_string(diff.maxAbs) + ").");
+    }
+    return true;
+}
+
+// Replays: the same RandomContext must give the same bits at every stage.
+void replaySamples(const Dataset& dataset, const Pipeline& pipeline, uint64_t seed, size_t replays,
+                   size_t scanned, AuditEngine& engine, const std::atomic<bool>* cancel) {
+    RandomContext ctx;
+    ctx.seed = seed;
+    for (size_t i = 0; i < replays && !(cancel && cancel->load()); ++i) {
+        const size_t index = replays == 1 ? 0 : i * (scanned - 1) / (replays - 1);
+        const SampleResult a = processSample(dataset, pipeline, index, ctx, true);
+        const SampleResult b = processSample(dataset, pipeline, index, ctx, true);
+        if (!a.record.error.empty() || !b.record.error.empty()) continue;
+        size_t stage = 0;
+        const size_t ns = std::min(a.stages.size(), b.stages.size());
+        for (size_t k = 0; k < ns && !stage; ++k)
+            if (!sameStage(a.stages[k], b.stages[k])) stage = k;
+        if (!stage && sameBits(a.output, b.output)) continue;
+        if (!stage) stage = ns ? ns - 1 : 0;
+        const std::string name = engine.stageName(stage);
+        engine.addFinding("nondeterministic_transform", stage ? name : "decode", index,
+                          a.record.path, {{"seed", seed}, {"epoch", 0}},
+                          name +
+                              " gave a different output when replayed with the same seed, "
+                              "epoch and index: it draws randomness batchscope does not control.");
+    }
+}
+
+void checkOptions(const Dataset* dataset, const AuditOptions& options) {
+    if (!dataset) throw Error("audit needs a dataset");
+    if (options.batchSize < 1) throw Error("batch size must be at least 1");
+    if (options.workers < 0) throw Error("workers must be 0 or more");
+    if (options.epochs < 1) throw Error("epochs must be at least 1");
+}
+
 }  // namespace
 
 AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
                   const AuditOptions& options, AuditEngine& engine,
                   const std::function<void(const AuditProgress&)>& progress,
                   const std::atomic<bool>* cancel) {
-    if (!dataset) throw Error("audit needs a dataset");
-    if (options.batchSize < 1) throw Error("batch size must be at least 1");
-    if (options.workers < 0) throw Error("workers must be 0 or more");
-    if (options.epochs < 1) throw Error("epochs must be at least 1");
+    checkOptions(dataset.get(), options);
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
@@ -123,18 +299,8 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     const size_t bs = size_t(options.batchSize);
     const size_t numBatches = (n + bs - 1) / bs;
     const int threads = std::max(1, options.workers);
-    const AuditSettings& cfg = engine.settings();
-
-    // Batches whose Loader output is checked: spread over the full batches.
-    // A batch cut short by --limit is not one the Loader yields, so with a
-    // limit only the whole batches before it can be compared.
-    std::vector<size_t> checkBatches;
-    const size_t fullBatches = n / bs ? n / bs : (n == dataset->size() ? numBatches : 0);
-    const size_t wanted = std::min(size_t(std::max(cfg.loaderCheckBatches, 0)), fullBatches);
-    for (size_t i = 0; i < wanted; ++i) {
-        const size_t b = wanted == 1 ? 0 : i * (fullBatches - 1) / (wanted - 1);
-        if (checkBatches.empty() || checkBatches.back() != b) checkBatches.push_back(b);
-    }
+    const std::vector<size_t> checkBatches =
+        loaderCheckBatches(n, dataset->size(), bs, engine.settings().loaderCheckBatches);
 
     // Only the stage values the checks read are kept; the others stay fused
     // (and epochs > 1 only feed the draws).
@@ -156,110 +322,27 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
         for (size_t b = 0; b < numBatches && !cancelled(); ++b) {
             std::vector<size_t> indices = order.batchIndices(b);
             if (indices.size() > n - std::min(n, b * bs)) indices.resize(n - b * bs);
-            // Only the batches the Loader is compared with are stacked; for
-            // the others the output shapes decide collate errors alone.
-            const bool checked =
-                epoch == 0 && std::find(checkBatches.begin(), checkBatches.end(), b) != checkBatches.end();
-            std::vector<SampleResult> results(indices.size());
-            std::vector<char> done(indices.size(), 0);
-            parallelFor(indices.size(), threads, [&](size_t i) {
-                if (cancelled()) return;
-                SampleResult r = processSample(*dataset, pipeline, indices[i], ctx,
-                                               epoch == 0 ? scanFirst : scanLater);
-                engine.observeSample(r);
-                // Keep only what the batch needs; stage values are large.
-                results[i].record = std::move(r.record);
-                if (checked) results[i].output = std::move(r.output);
-                else results[i].output.shape = std::move(r.output.shape);
-                done[i] = 1;
-            });
-            if (std::find(done.begin(), done.end(), 0) != done.end()) {
+            const bool checked = epoch == 0 && std::find(checkBatches.begin(), checkBatches.end(),
+                                                         b) != checkBatches.end();
+            std::vector<SampleResult> results;
+            size_t observed = 0;
+            const bool whole =
+                scanSamples(*dataset, pipeline, indices, ctx, epoch == 0 ? scanFirst : scanLater,
+                            checked, threads, engine, cancel, results, observed);
+            if (!whole) {
                 // Cancelled mid-batch: the samples already observed still
                 // count, so the report's run and summary agree.
-                if (epoch == 0) run.scanned += size_t(std::count(done.begin(), done.end(), 1));
+                if (epoch == 0) run.scanned += observed;
                 break;
             }
-            Batch batch;
-            batch.number = b;
-            std::vector<const Tensor*> rows;
-            std::vector<size_t> rowIndices;
-            for (size_t i = 0; i < results.size(); ++i) {
-                if (!results[i].record.error.empty()) continue;
-                batch.stacked.push_back(i);
-                rows.push_back(&results[i].output);
-                rowIndices.push_back(indices[i]);
-                batch.labels.push_back(results[i].record.label);
-            }
-            bool sameShapes = true;
-            for (const Tensor* t : rows) sameShapes = sameShapes && t->shape == rows.front()->shape;
-            if (checked || !sameShapes) {
-                CollateError ce;
-                if (auto stacked = stackTensors(rows, rowIndices, &ce)) batch.data = std::move(*stacked);
-                else batch.collateError = ce;
-            }
-            results.clear();  // outputs now live in the batch
-            for (size_t i = 0; i < indices.size(); ++i) {
-                SampleRecord rec;
-                rec.index = indices[i];
-                rec.path = dataset->path(indices[i]);
-                batch.samples.push_back(rec);
-            }
+            const Batch batch = assembleBatch(b, indices, results, checked, *dataset);
             engine.observeBatch(batch);
             if (epoch == 0) run.scanned += indices.size();
-
-            // Loader self-check: the real Loader (requested workers, and
-            // workers = 0) must give exactly this batch.
             if (checked) {
                 pr.phase = "loader-check";
                 if (progress) progress(pr);
-                LoaderOptions wo = lo;
-                wo.workers = options.workers > 0 ? options.workers : 2;
-                const Loader withWorkers(dataset, pipeline, wo);
-                const Loader inline0(dataset, pipeline, lo);
-                // workers=0 runs on a thread of its own meanwhile, so the
-                // cores are not left idle by the single-threaded loader.
-                Batch l0, lw;
-                std::exception_ptr inlineError;
-                std::thread inlineThread([&] {
-                    try {
-                        l0 = inline0.batch(b, cancel);
-                    } catch (...) {
-                        inlineError = std::current_exception();
-                    }
-                });
-                try {
-                    lw = withWorkers.batch(b, cancel);
-                } catch (...) {
-                    inlineThread.join();
-                    throw;
-                }
-                inlineThread.join();
-                if (inlineError) std::rethrow_exception(inlineError);
-                if (cancelled()) break;
-                const struct {
-                    const Batch* x;
-                    const Batch* y;
-                    std::string what;
-                } checks[] = {
-                    {&lw, &batch,
-                     "the Loader's batch " + std::to_string(b) + " (" + std::to_string(wo.workers) +
-                         " workers) differs from the stack of its samples computed alone"},
-                    {&lw, &l0,
-                     "batch " + std::to_string(b) + " differs between " + std::to_string(wo.workers) +
-                         " workers and workers=0"},
-                };
-                for (const auto& c : checks) {
-                    const BatchDiff diff = diffBatches(*c.x, *c.y);
-                    if (diff.row < 0) continue;
-                    const size_t pos = size_t(diff.row) < c.x->stacked.size() ? c.x->stacked[size_t(diff.row)] : 0;
-                    const size_t index = pos < c.x->samples.size() ? c.x->samples[pos].index : 0;
-                    engine.addFinding("loader_mismatch", "loader", index, dataset->path(index),
-                                      {{"batch", b}, {"row", diff.row}, {"max_abs_diff", diff.maxAbs},
-                                       {"workers", wo.workers}, {"reason", diff.what}},
-                                      "In " + c.what + " (" + diff.what + ", first at row " +
-                                          std::to_string(diff.row) + ", max difference " +
-                                          std::to_string(diff.maxAbs) + ").");
-                }
+                if (!checkLoader(dataset, pipeline, lo, options.workers, batch, engine, cancel))
+                    break;
                 pr.phase = "scan";
             }
             pr.done += indices.size();
@@ -269,30 +352,12 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
         }
     }
 
-    // Replays: the same RandomContext must give the same bits at every stage.
-    const size_t replays = std::min(size_t(std::max(cfg.replaySamples, 0)), run.scanned);
+    const size_t replays =
+        std::min(size_t(std::max(engine.settings().replaySamples, 0)), run.scanned);
     if (!cancelled() && replays > 0) {
         pr.phase = "replay";
         if (progress) progress(pr);
-        RandomContext ctx;
-        ctx.seed = options.seed;
-        for (size_t i = 0; i < replays && !cancelled(); ++i) {
-            const size_t index = replays == 1 ? 0 : i * (run.scanned - 1) / (replays - 1);
-            const SampleResult a = processSample(*dataset, pipeline, index, ctx, true);
-            const SampleResult b = processSample(*dataset, pipeline, index, ctx, true);
-            if (!a.record.error.empty() || !b.record.error.empty()) continue;
-            size_t stage = 0;
-            const size_t ns = std::min(a.stages.size(), b.stages.size());
-            for (size_t k = 0; k < ns && !stage; ++k)
-                if (!sameStage(a.stages[k], b.stages[k])) stage = k;
-            if (!stage && sameBits(a.output, b.output)) continue;
-            if (!stage) stage = ns ? ns - 1 : 0;
-            const std::string name = engine.stageName(stage);
-            engine.addFinding("nondeterministic_transform", stage ? name : "decode", index,
-                              a.record.path, {{"seed", options.seed}, {"epoch", 0}},
-                              name + " gave a different output when replayed with the same seed, "
-                                     "epoch and index: it draws randomness batchscope does not control.");
-        }
+        replaySamples(*dataset, pipeline, options.seed, replays, run.scanned, engine, cancel);
     }
     run.cancelled = cancelled();
     run.seconds = elapsed();
