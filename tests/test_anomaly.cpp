@@ -29,9 +29,7 @@ const char* kImagenet =
 Pipeline pipe(const std::string& text) { return Pipeline::parse(text); }
 
 const Finding* find(const std::vector<Finding>& fs, const std::string& kind) {
-    for (const auto& f : fs)
-        if (f.kind == kind) return &f;
-    return nullptr;
+    return bstest::findKind(fs, kind);
 }
 
 std::set<std::string> kinds(const std::vector<Finding>& fs, Severity atLeast = Severity::Info) {
@@ -42,10 +40,7 @@ std::set<std::string> kinds(const std::vector<Finding>& fs, Severity atLeast = S
 }
 
 QString describe(const std::vector<Finding>& fs) {
-    QString s;
-    for (const auto& f : fs)
-        s += QString::fromStdString(severityName(f.severity) + " " + f.kind + " [" + f.stage + "] " + f.message) + "\n";
-    return s;
+    return bstest::describeFindings(fs);
 }
 
 // A sample made by hand: stage values chosen by the test.

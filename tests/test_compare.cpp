@@ -37,16 +37,11 @@ bool makeDump(const QTemporaryDir& tmp, const QString& mode, Dump& dump, QString
 }
 
 const bs::Finding* find(const bs::CompareReport& r, const std::string& kind) {
-    for (const auto& f : r.findings)
-        if (f.kind == kind) return &f;
-    return nullptr;
+    return bstest::findKind(r.findings, kind);
 }
 
 QString describe(const bs::CompareReport& r) {
-    QString s;
-    for (const auto& f : r.findings)
-        s += QString::fromStdString(f.kind + " [" + f.stage + "] " + f.message + "\n");
-    return s;
+    return bstest::describeFindings(r.findings);
 }
 
 }  // namespace

@@ -18,17 +18,11 @@ namespace {
 const QString kFashion = "/usr/share/datasets/fashion-mnist";
 
 const bs::Finding* find(const bs::CompareReport& r, const std::string& kind) {
-    for (const auto& f : r.findings)
-        if (f.kind == kind) return &f;
-    return nullptr;
+    return bstest::findKind(r.findings, kind);
 }
 
 QString describe(const bs::CompareReport& r) {
-    QString s;
-    for (const auto& f : r.findings)
-        s += QString::fromStdString(bs::severityName(f.severity) + " " + f.kind + " [" + f.stage +
-                                    "] " + f.message + "\n");
-    return s;
+    return bstest::describeFindings(r.findings);
 }
 
 }  // namespace

@@ -151,6 +151,20 @@ Diff compare(const float* a, const float* b, size_t n, double tolerance) {
     return d;
 }
 
+const bs::Finding* findKind(const std::vector<bs::Finding>& findings, const std::string& kind) {
+    for (const auto& f : findings)
+        if (f.kind == kind) return &f;
+    return nullptr;
+}
+
+QString describeFindings(const std::vector<bs::Finding>& findings) {
+    QString s;
+    for (const auto& f : findings)
+        s += QString::fromStdString(bs::severityName(f.severity) + " " + f.kind + " [" + f.stage +
+                                    "] " + f.message + "\n");
+    return s;
+}
+
 int countColour(const QImage& img, QColor c) {
     int n = 0;
     for (int y = 0; y < img.height(); ++y)

@@ -9,9 +9,11 @@
 #include <QtTest>
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/audit/anomaly.h"
 #include "core/common/types.h"
 
 namespace bs::ui {
@@ -82,6 +84,11 @@ bool waitIdle(bs::ui::MainWindow& w, int timeoutMs = 60000);
 // Shows `w`, opens `path`, sets the pipeline from its JSON text and waits
 // for the result; false when any step fails.
 bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString& pipelineJson);
+
+// The first finding of `kind`, or null.
+const bs::Finding* findKind(const std::vector<bs::Finding>& findings, const std::string& kind);
+// One line per finding ("severity kind [stage] message"), for failure messages.
+QString describeFindings(const std::vector<bs::Finding>& findings);
 
 // Number of pixels of `img` that are exactly colour `c`.
 int countColour(const QImage& img, QColor c);

@@ -14,15 +14,11 @@ using namespace bs;
 namespace {
 
 std::string describe(const CompareReport& r) {
-    std::string s;
-    for (const auto& f : r.findings) s += f.kind + " [" + f.stage + "] " + f.message + "\n";
-    return s;
+    return bstest::describeFindings(r.findings).toStdString();
 }
 
 const Finding* find(const CompareReport& r, const std::string& kind) {
-    for (const auto& f : r.findings)
-        if (f.kind == kind) return &f;
-    return nullptr;
+    return bstest::findKind(r.findings, kind);
 }
 
 }  // namespace
