@@ -23,10 +23,9 @@ enum class Probe { Survived, Died, Unknown };
 
 // The child only unpickles and leaves with _exit (no destructors, no atexit
 // handlers of the parent's libraries). A child that hangs, e.g. on a lock a
-// parent thread held at fork time, is killed after a while and the probe
-// counts as inconclusive: the file is then refused, never unpickled in the
-// parent, since only a probe that survived proves it safe to load.
-Probe probeInChild(const std::vector<char>& data) {
+// parent thread held at fork time, is killed after `limit` and the probe
+// counts as inconclusive.
+Probe probeOnce(const std::vector<char>& data, std::chrono::seconds limit) {
     const pid_t pid = ::fork();
     if (pid < 0) return Probe::Unknown;
     if (pid == 0) {
@@ -39,7 +38,7 @@ Probe probeInChild(const std::vector<char>& data) {
         }
         ::_exit(0);
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {
         int status = 0;
         const pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -55,6 +54,21 @@ Probe probeInChild(const std::vector<char>& data) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+}
+
+// A child forked while another thread of ours held a lock (the unpickler's
+// or libtorch's, in a viewer that reads one batch while computing another)
+// never gets it: it is killed and forked again at another moment, with a
+// longer limit each time, so that a slow large file still gets 20 s. Only a
+// probe that survived proves the file safe: after three inconclusive ones
+// the file is refused, never unpickled in the parent.
+Probe probeInChild(const std::vector<char>& data) {
+    Probe last = Probe::Unknown;
+    for (const int seconds : {5, 10, 20}) {
+        last = probeOnce(data, std::chrono::seconds(seconds));
+        if (last != Probe::Unknown) return last;
+    }
+    return last;
 }
 
 std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
