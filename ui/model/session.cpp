@@ -34,30 +34,6 @@ QImage thumbnail(const QImage& full) {
     return full.scaled(kThumbSize, kThumbSize, Qt::KeepAspectRatio, mode);
 }
 
-// Finite min/max of each channel of one CHW row, read in place (NaN for a
-// channel without a finite value, as channelMinMax), and its count of NaN
-// and infinite values.
-ChannelExtent measureRow(const float* data, int channels, size_t plane) {
-    ChannelExtent e;
-    e.min.assign(size_t(channels), std::nan(""));
-    e.max.assign(size_t(channels), std::nan(""));
-    e.nonFinite = 0;
-    for (int c = 0; c < channels; ++c) {
-        const float* p = data + size_t(c) * plane;
-        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-        for (size_t i = 0; i < plane; ++i) {
-            if (!std::isfinite(p[i])) {
-                ++e.nonFinite;
-                continue;
-            }
-            lo = std::min(lo, p[i]);
-            hi = std::max(hi, p[i]);
-        }
-        if (lo <= hi) e.min[size_t(c)] = lo, e.max[size_t(c)] = hi;
-    }
-    return e;
-}
-
 // Every row's extent, and the batch's from them: the batch is read once.
 void measureRows(BatchView& v) {
     const bs::Batch& b = *v.batch;
@@ -69,7 +45,7 @@ void measureRows(BatchView& v) {
     if (b.data.empty() || b.data.values.size() < size_t(p.n) * p.c * plane) return;
     v.rows.reserve(size_t(p.n));
     for (size_t row = 0; row < size_t(p.n); ++row) {
-        v.rows.push_back(measureRow(b.data.values.data() + row * size_t(p.c) * plane, p.c, plane));
+        v.rows.push_back(planeExtent(b.data.values.data() + row * size_t(p.c) * plane, p.c, plane));
         for (size_t c = 0; c < size_t(p.c); ++c) {
             // fmin/fmax skip NaN: a channel without finite values stays NaN.
             v.batchMin[c] = std::fmin(v.batchMin[c], v.rows.back().min[c]);

@@ -337,20 +337,40 @@ static void forChannel(const bs::Tensor& t, const Planes& p, int c, F&& f) {
     }
 }
 
+ChannelExtent planeExtent(const float* data, int channels, size_t plane) {
+    ChannelExtent e;
+    e.min.assign(size_t(std::max(channels, 0)), std::numeric_limits<double>::quiet_NaN());
+    e.max = e.min;
+    e.nonFinite = 0;
+    for (int c = 0; c < channels; ++c) {
+        const float* p = data + size_t(c) * plane;
+        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+        for (size_t i = 0; i < plane; ++i) {
+            if (!std::isfinite(p[i])) {
+                ++e.nonFinite;
+                continue;
+            }
+            lo = std::min(lo, p[i]);
+            hi = std::max(hi, p[i]);
+        }
+        if (lo <= hi) e.min[size_t(c)] = lo, e.max[size_t(c)] = hi;
+    }
+    return e;
+}
+
 void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<double>& maxs) {
     const Planes p = planesOf(t);
     mins.assign(size_t(p.c), std::numeric_limits<double>::quiet_NaN());
     maxs = mins;
-    if (t.values.size() < size_t(p.n) * p.c * p.h * p.w) return;
-    for (int c = 0; c < p.c; ++c) {
-        double mn = std::numeric_limits<double>::infinity(), mx = -mn;
-        forChannel(t, p, c, [&](float v) {
-            if (std::isfinite(v)) {
-                mn = std::min(mn, double(v));
-                mx = std::max(mx, double(v));
-            }
-        });
-        if (mn <= mx) mins[c] = mn, maxs[c] = mx;
+    const size_t plane = size_t(p.h) * p.w;
+    if (t.values.size() < size_t(p.n) * p.c * plane) return;
+    for (int64_t n = 0; n < p.n; ++n) {
+        const ChannelExtent e = planeExtent(t.values.data() + size_t(n) * p.c * plane, p.c, plane);
+        for (size_t c = 0; c < size_t(p.c); ++c) {
+            // fmin/fmax skip NaN: a channel without finite values stays NaN.
+            mins[c] = std::fmin(mins[c], e.min[c]);
+            maxs[c] = std::fmax(maxs[c], e.max[c]);
+        }
     }
 }
 

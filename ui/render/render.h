@@ -97,6 +97,9 @@ struct Histogram {
     int64_t binOf(int c, double v) const;
 };
 
+// The extent of C planes of `plane` floats each (one CHW sample), in one
+// pass: finite min/max per channel and the count of NaN/Inf.
+ChannelExtent planeExtent(const float* data, int channels, size_t plane);
 // Min/max over finite values of each channel of a CHW or NCHW tensor.
 void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<double>& maxs);
 
