@@ -240,20 +240,20 @@ void TestGuiInspector::histogramOfKnownImage() {
     QVERIFY(img.save(root + "/a/0.png"));
     MainWindow w(dir.path() + "/settings.ini");
     QVERIFY(bstest::openWithPipeline(w, root, R"([{"op":"ToTensor"}])"));
-    const Histogram& raw = w.rawHistogram()->histogram();
-    QCOMPARE(raw.channels(), 3);
-    QCOMPARE(raw.counts[1][100], int64_t(256));
-    QCOMPARE(raw.counts[2][0], int64_t(128));
-    QCOMPARE(raw.counts[2][255], int64_t(128));
-    for (int x = 0; x < 16; ++x) QCOMPARE(raw.counts[0][16 * x], int64_t(16));
-    // Transformed: ToTensor -> [0,1], 128 bins: 100/255 lands in bin 50.
-    const Histogram& t = w.tensorHistogram()->histogram();
-    QCOMPARE(t.lo, 0.0);
-    QCOMPARE(t.hi, 1.0);
-    QCOMPARE(t.counts[1][50], int64_t(256));
-    QCOMPARE(t.counts[2][127], int64_t(128));
+    const ChannelHistograms& raw = w.rawHistogram()->histogram();
+    QCOMPARE(int(raw.channels.size()), 3);
+    QCOMPARE(raw.channels[1].bins[100], uint64_t(256));
+    QCOMPARE(raw.channels[2].bins[0], uint64_t(128));
+    QCOMPARE(raw.channels[2].bins[255], uint64_t(128));
+    for (size_t x = 0; x < 16; ++x) QCOMPARE(raw.channels[0].bins[16 * x], uint64_t(16));
+    // Transformed: ToTensor -> [0,1], 256 bins: 100/255 lands in bin 100.
+    const ChannelHistograms& t = w.tensorHistogram()->histogram();
+    QCOMPARE(t.lo(), 0.0);
+    QCOMPARE(t.hi(), 1.0);
+    QCOMPARE(t.channels[1].bins[100], uint64_t(256));
+    QCOMPARE(t.channels[2].bins[255], uint64_t(128));
     // Whole batch (one sample here) equals the sample's.
-    QCOMPARE(w.batchHistogram()->histogram().counts[1], t.counts[1]);
+    QCOMPARE(w.batchHistogram()->histogram().channels[1].bins, t.channels[1].bins);
 }
 
 void TestGuiInspector::badPathShowsError() {

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <limits>
 
-#include "ui/widgets/histogramwidget.h"
-#include "ui/model/model.h"
 #include "support/testsupport.h"
+#include "ui/model/model.h"
 #include "ui/render/render.h"
+#include "ui/widgets/histogramwidget.h"
 
 using namespace bs::ui;
 
@@ -50,18 +50,30 @@ private Q_SLOTS:
 
 void TestHistogramWidget::binsOfKnownImage() {
     const bs::Tensor t = bs::asTensor(bs::StageValue::fromImage(knownImage()));
-    const Histogram h = computeHistogram(t, 256, 0, 256);
-    QCOMPARE(h.channels(), 3);
-    for (int b = 0; b < 256; ++b) {
-        QCOMPARE(h.counts[0][b], (b % 16 == 0) ? int64_t(16) : int64_t(0));
-        QCOMPARE(h.counts[1][b], b == 100 ? int64_t(256) : int64_t(0));
-        QCOMPARE(h.counts[2][b], (b == 0 || b == 255) ? int64_t(128) : int64_t(0));
+    const ChannelHistograms h = computeHistogram(t, 0, 256);
+    QCOMPARE(int(h.channels.size()), 3);
+    for (size_t b = 0; b < 256; ++b) {
+        QCOMPARE(h.channels[0].bins[b], (b % 16 == 0) ? uint64_t(16) : uint64_t(0));
+        QCOMPARE(h.channels[1].bins[b], b == 100 ? uint64_t(256) : uint64_t(0));
+        QCOMPARE(h.channels[2].bins[b], (b == 0 || b == 255) ? uint64_t(128) : uint64_t(0));
     }
     QCOMPARE(h.min[0], 0.0);
     QCOMPARE(h.max[0], 240.0);
     QCOMPARE(h.min[1], 100.0);
     QCOMPARE(h.max[2], 255.0);
-    QCOMPARE(h.below[0] + h.above[0] + h.nan[0] + h.inf[0], int64_t(0));
+    QCOMPARE(h.channels[0].below + h.channels[0].above, uint64_t(0));
+    QCOMPARE(h.nan + h.inf, int64_t(0));
+    // The image's own histogram, counted from its bytes, is the same.
+    const ChannelHistograms bytes = byteHistogram(knownImage());
+    for (size_t c = 0; c < 3; ++c) QCOMPARE(bytes.channels[c].bins, h.channels[c].bins);
+    QCOMPARE(bytes.max, h.max);
+}
+
+// Sum of the 256 bins [first, last).
+static uint64_t binSum(const bs::Histogram& h, size_t first, size_t last) {
+    uint64_t sum = 0;
+    for (size_t b = first; b < last; ++b) sum += h.bins[b];
+    return sum;
 }
 
 void TestHistogramWidget::floatHistogramAndOutside() {
@@ -76,54 +88,65 @@ void TestHistogramWidget::floatHistogramAndOutside() {
                 std::numeric_limits<float>::quiet_NaN(),
                 std::numeric_limits<float>::infinity(),
                 0.99f};
-    const Histogram h = computeHistogram(t, 4, 0.0, 1.0);
-    // [0,.25) [.25,.5) [.5,.75) [.75,1]: 0,0.24 | 0.25 | 0.5 | 1.0, 0.99
-    QCOMPARE(h.counts[0], (std::vector<int64_t>{2, 1, 1, 2}));
-    QCOMPARE(h.below[0], int64_t(1));
-    QCOMPARE(h.above[0], int64_t(1));
-    QCOMPARE(h.nan[0], int64_t(1));
-    QCOMPARE(h.inf[0], int64_t(1));
+    const ChannelHistograms h = computeHistogram(t, 0.0, 1.0);
+    // Quarters [0,.25) [.25,.5) [.5,.75) [.75,1]: 0,0.24 | 0.25 | 0.5 | 1.0, 0.99
+    const bs::Histogram& c0 = h.channels.at(0);
+    QCOMPARE(binSum(c0, 0, 64), uint64_t(2));
+    QCOMPARE(binSum(c0, 64, 128), uint64_t(1));
+    QCOMPARE(binSum(c0, 128, 192), uint64_t(1));
+    QCOMPARE(binSum(c0, 192, 256), uint64_t(2));
+    QCOMPARE(c0.bins[255], uint64_t(1));  // the closed upper end
+    QCOMPARE(c0.below, uint64_t(1));
+    QCOMPARE(c0.above, uint64_t(2));  // 2.0, and +Inf as core's histogram counts it
+    QCOMPARE(h.nan, int64_t(1));
+    QCOMPARE(h.inf, int64_t(1));
     QCOMPARE(h.min[0], -1.0);
     QCOMPARE(h.max[0], 2.0);
     // Auto range joins data and expected range so outliers stay visible.
     DisplayRange exp = DisplayRange::uniform(0, 1, DisplayRange::Mode::Expected);
-    const Histogram a = computeHistogramAuto(t, 30, &exp);
-    QCOMPARE(a.lo, -1.0);
-    QCOMPARE(a.hi, 2.0);
-    int64_t total = 0;
-    for (auto c : a.counts[0]) total += c;
-    QCOMPARE(total, int64_t(8));  // everything finite is inside
+    const ChannelHistograms a = computeHistogramAuto(t, &exp);
+    QCOMPARE(a.lo(), -1.0);
+    QCOMPARE(a.hi(), 2.0);
+    QCOMPARE(binSum(a.channels.at(0), 0, 256), uint64_t(8));  // everything finite is inside
+    QCOMPARE(a.channels[0].below, uint64_t(0));
 }
 
-// The batch histogram takes the channel min/max measured with the rows:
-// the same histogram as measuring them again, and the extents given are
-// the ones used (a wrong extent shows, so the shortcut cannot hide a bug).
+// The batch histogram takes the extent measured with the rows: the same
+// histogram as measuring it again, and the extent given is the one used
+// (a wrong extent shows, so the shortcut cannot hide a bug).
 void TestHistogramWidget::knownExtentSparesNothing() {
     bs::Tensor t = bs::Tensor::zeros({2, 3, 4, 5});
     for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = float(int(i * 37 % 101) - 20) / 40;
     t.values[7] = std::numeric_limits<float>::quiet_NaN();
     t.values[70] = -std::numeric_limits<float>::infinity();
     const DisplayRange exp = DisplayRange::uniform(0, 1, DisplayRange::Mode::Expected);
-    const Histogram measured = computeHistogramAuto(t, 50, &exp);
-    ChannelExtent extent;
-    channelMinMax(t, extent.min, extent.max);
-    const Histogram given = computeHistogramAuto(t, 50, &exp, &extent);
-    QCOMPARE(given.lo, measured.lo);
-    QCOMPARE(given.hi, measured.hi);
-    QCOMPARE(given.counts, measured.counts);
+    const ChannelHistograms measured = computeHistogramAuto(t, &exp);
+    const ChannelExtent extent = tensorExtent(t);
+    QCOMPARE(extent.nonFinite, int64_t(2));
+    const ChannelHistograms given = computeHistogramAuto(t, &exp, &extent);
+    QCOMPARE(given.lo(), measured.lo());
+    QCOMPARE(given.hi(), measured.hi());
+    QCOMPARE(given.channels.size(), measured.channels.size());
+    for (size_t c = 0; c < given.channels.size(); ++c) {
+        QCOMPARE(given.channels[c].bins, measured.channels[c].bins);
+        QCOMPARE(given.channels[c].below, measured.channels[c].below);
+        QCOMPARE(given.channels[c].above, measured.channels[c].above);
+    }
     QCOMPARE(given.min, measured.min);
     QCOMPARE(given.max, measured.max);
-    QCOMPARE(given.below, measured.below);
-    QCOMPARE(given.above, measured.above);
+    QCOMPARE(measured.nan, int64_t(1));
+    QCOMPARE(measured.inf, int64_t(1));
     QCOMPARE(given.nan, measured.nan);
     QCOMPARE(given.inf, measured.inf);
-    QCOMPARE(measured.inf[0] + measured.inf[1] + measured.inf[2], int64_t(1));
 
     ChannelExtent wider = extent;
     wider.max[1] = 10;
-    const Histogram stretched = computeHistogramAuto(t, 50, &exp, &wider);
-    QCOMPARE(stretched.hi, 10.0);
+    const ChannelHistograms stretched = computeHistogramAuto(t, &exp, &wider);
+    QCOMPARE(stretched.hi(), 10.0);
     QCOMPARE(stretched.max[1], 10.0);
+    // An extent without its NaN/Inf count is not trusted: measured again.
+    wider.nonFinite = -1;
+    QCOMPARE(computeHistogramAuto(t, &exp, &wider).hi(), measured.hi());
 }
 
 void TestHistogramWidget::overlayCountsAndColours() {
@@ -207,9 +230,7 @@ void TestHistogramWidget::reducedThumbnail() {
 
     // Rows known to be finite and in range skip the classification: the
     // same picture within one grey level (rounding of the block mean).
-    ChannelExtent extent;
-    channelMinMax(ramp, extent.min, extent.max);
-    extent.nonFinite = 0;
+    const ChannelExtent extent = tensorExtent(ramp);
     const QImage fast = renderPlanes(ramp.values.data(), 3, 224, 224, ro, nullptr, 2, &extent);
     const int diff = maxChannelDiff(fast, small);
     QVERIFY2(diff >= 0, "sizes differ");
@@ -220,9 +241,8 @@ void TestHistogramWidget::reducedThumbnail() {
     ro.overlay = true;
     bs::Tensor onlyNan = t;
     onlyNan.values[1 * plane + 7 * 2 + 4] = 0.5f;
-    ChannelExtent unsure;
-    channelMinMax(onlyNan, unsure.min, unsure.max);
-    unsure.nonFinite = 1;
+    const ChannelExtent unsure = tensorExtent(onlyNan);
+    QCOMPARE(unsure.nonFinite, int64_t(1));
     OverlayCounts withExtent, without;
     const QImage again = renderPlanes(onlyNan.values.data(), 3, 5, 7, ro, &withExtent, 2, &unsure);
     QCOMPARE(again, renderPlanes(onlyNan.values.data(), 3, 5, 7, ro, &without, 2));
@@ -232,9 +252,7 @@ void TestHistogramWidget::reducedThumbnail() {
     // A flat clean row is still found collapsed and striped.
     bs::Tensor flat = bs::Tensor::zeros({3, 8, 8});
     for (auto& v : flat.values) v = 0.25f;
-    ChannelExtent flatExtent;
-    channelMinMax(flat, flatExtent.min, flatExtent.max);
-    flatExtent.nonFinite = 0;
+    const ChannelExtent flatExtent = tensorExtent(flat);
     OverlayCounts flatCounts;
     const QImage striped =
         renderPlanes(flat.values.data(), 3, 8, 8, ro, &flatCounts, 2, &flatExtent);
@@ -261,11 +279,15 @@ void TestHistogramWidget::floatRoundingIsNotOutOfRange() {
     (void)renderTensor(t, ro, &c);
     QCOMPARE(c.above, int64_t(1));
     QCOMPARE(c.below, int64_t(1));
-    const Histogram h = computeHistogram(t, 8, lo, hi);
-    QCOMPARE(h.above[0], int64_t(1));
-    QCOMPARE(h.below[0], int64_t(1));
-    QCOMPARE(h.counts[0].back(), int64_t(1));   // white in the top bin
-    QCOMPARE(h.counts[0].front(), int64_t(1));  // black in the bottom bin
+    // The histogram's range joins the data with the expected range, so the
+    // rounded white is binned (in the top bin), never counted as outside.
+    bs::Tensor wb = bs::Tensor::zeros({1, 1, 2});
+    wb.values = {white, black};
+    const ChannelHistograms h = computeHistogramAuto(wb, &ro.range);
+    QCOMPARE(h.hi(), double(white));
+    QCOMPARE(h.channels.at(0).above + h.channels.at(0).below, uint64_t(0));
+    QCOMPARE(h.channels[0].bins.back(), uint64_t(1));   // white in the top bin
+    QCOMPARE(h.channels[0].bins.front(), uint64_t(1));  // black in the bottom bin
 }
 
 void TestHistogramWidget::soloAndMapping() {
@@ -304,7 +326,7 @@ void TestHistogramWidget::paintedHighlight() {
     bs::Tensor t = bs::Tensor::zeros({1, 10, 10});
     for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = i < 50 ? 0.5f : 3.0f;
     const DisplayRange exp = DisplayRange::uniform(0, 1, DisplayRange::Mode::Expected);
-    const Histogram h = computeHistogramAuto(t, 64, &exp);
+    const ChannelHistograms h = computeHistogramAuto(t, &exp);
     QImage img(320, 140, QImage::Format_RGB32);
     QPainter p(&img);
     HistogramStyle style;
@@ -314,7 +336,7 @@ void TestHistogramWidget::paintedHighlight() {
 
     bs::Tensor inside = bs::Tensor::zeros({1, 10, 10});
     for (auto& v : inside.values) v = 0.5f;
-    const Histogram h2 = computeHistogramAuto(inside, 64, &exp);
+    const ChannelHistograms h2 = computeHistogramAuto(inside, &exp);
     QImage img2(320, 140, QImage::Format_RGB32);
     QPainter p2(&img2);
     paintHistogram(p2, QRectF(img2.rect()), h2, exp, "test", style);
@@ -323,7 +345,7 @@ void TestHistogramWidget::paintedHighlight() {
 
     HistogramWidget w("w");
     w.setHistogram(h, exp);
-    QCOMPARE(w.histogram().counts[0], h.counts[0]);
+    QCOMPARE(w.histogram().channels.at(0).bins, h.channels.at(0).bins);
 }
 
 void TestHistogramWidget::qimageOwnsPixels() {

@@ -73,15 +73,10 @@ QImage renderHeat(const bs::Tensor& absDiff, int solo, double hi) {
 // Joint per-channel min/max of both tensors: one mapping for both, so equal
 // values look equal.
 DisplayRange jointRange(const bs::Tensor& a, const bs::Tensor& b) {
-    std::vector<double> mn, mx, mn2, mx2;
-    channelMinMax(a, mn, mx);
-    if (!b.empty()) {
-        channelMinMax(b, mn2, mx2);
-        for (size_t c = 0; c < std::min(mn.size(), mn2.size()); ++c) {
-            if (std::isnan(mn[c]) || mn2[c] < mn[c]) mn[c] = mn2[c];
-            if (std::isnan(mx[c]) || mx2[c] > mx[c]) mx[c] = mx2[c];
-        }
-    }
+    ChannelExtent joint = tensorExtent(a);
+    if (!b.empty()) joinExtent(joint, tensorExtent(b));
+    const std::vector<double>& mn = joint.min;
+    const std::vector<double>& mx = joint.max;
     DisplayRange r = DisplayRange::uniform(0, 1, DisplayRange::Mode::Sample);
     for (int c = 0; c < 3 && !mn.empty(); ++c) {
         const size_t k = std::min(size_t(c), mn.size() - 1);

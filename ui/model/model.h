@@ -95,9 +95,9 @@ struct BatchView {
     std::vector<QImage> thumbs;
     bool thumbsOverlaid = false;
     std::vector<int> findingCount;
-    std::vector<double> batchMin, batchMax;
+    ChannelExtent extent;             // of the whole batch, joined from the rows
     std::vector<ChannelExtent> rows;  // per row of batch->data
-    Histogram histogram;
+    ChannelHistograms histogram;
     DisplayRange range;
     std::vector<Finding> findings;  // core's verdict on the batch, once judged
     bool judged = false;
@@ -124,7 +124,7 @@ struct SampleView {
     QImage tensor;  // rendered with `range` and the overlay/solo settings
     OverlayCounts counts;
     DisplayRange range;
-    Histogram rawHistogram, tensorHistogram;
+    ChannelHistograms rawHistogram, tensorHistogram;
     std::vector<QImage> strip;
     std::vector<QString> stripLabels;
     QString error;

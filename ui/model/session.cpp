@@ -40,17 +40,12 @@ void measureRows(BatchView& v) {
     const Planes p = planesOf(b.data);
     const size_t plane = size_t(p.h) * p.w;
     v.rows.clear();
-    v.batchMin.assign(size_t(p.c), std::nan(""));
-    v.batchMax = v.batchMin;
+    v.extent = emptyExtent(p.c);
     if (b.data.empty() || b.data.values.size() < size_t(p.n) * p.c * plane) return;
     v.rows.reserve(size_t(p.n));
     for (size_t row = 0; row < size_t(p.n); ++row) {
         v.rows.push_back(planeExtent(b.data.values.data() + row * size_t(p.c) * plane, p.c, plane));
-        for (size_t c = 0; c < size_t(p.c); ++c) {
-            // fmin/fmax skip NaN: a channel without finite values stays NaN.
-            v.batchMin[c] = std::fmin(v.batchMin[c], v.rows.back().min[c]);
-            v.batchMax[c] = std::fmax(v.batchMax[c], v.rows.back().max[c]);
-        }
+        joinExtent(v.extent, v.rows.back());
     }
 }
 
@@ -67,7 +62,7 @@ void renderThumbs(BatchView& v, const StageRange& best, const DisplaySettings& d
         const float* data = b.data.values.data() + row * size_t(p.c) * plane;
         RenderOptions ro;
         ro.range = resolveStageRange(display, best, label, v.rows[row].min, v.rows[row].max,
-                                     &v.batchMin, &v.batchMax);
+                                     &v.extent.min, &v.extent.max);
         ro.solo = display.solo;
         ro.overlay = display.overlay;
         if (row == 0) v.range = ro.range;
@@ -394,9 +389,8 @@ void Session::startBatchJob(size_t b, bool prefetch) {
             renderThumbs(*v, best, display, label);
             DisplayRange exp;
             const bool known = expectedDisplay(expected, exp);
-            // The channels' min/max were measured with the rows: one pass, not three.
-            const ChannelExtent extent{v->batchMin, v->batchMax};
-            v->histogram = computeHistogramAuto(batch->data, 128, known ? &exp : nullptr, &extent);
+            // The batch's extent was measured with the rows: one pass, not three.
+            v->histogram = computeHistogramAuto(batch->data, known ? &exp : nullptr, &v->extent);
         } catch (const std::exception& e) {
             error = QString::fromUtf8(e.what());
         }

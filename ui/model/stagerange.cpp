@@ -95,18 +95,18 @@ void renderShownStage(SampleView& v, const DisplaySettings& display, const bs::P
     v.shown = useStage ? bs::asTensor(r.stages[size_t(v.stage)]) : r.output;
     v.stageName = stageLabel(pipeline, size_t(v.stage));
     if (v.best.empty()) v.best = bestKnownRanges(pipeline, !r.raw.empty());
-    const StageRange best = size_t(v.stage) < v.best.size() ? v.best[size_t(v.stage)] : StageRange();
-    std::vector<double> mn, mx;
-    channelMinMax(v.shown, mn, mx);
+    const StageRange best =
+        size_t(v.stage) < v.best.size() ? v.best[size_t(v.stage)] : StageRange();
+    const ChannelExtent extent = tensorExtent(v.shown);
     RenderOptions ro;
-    ro.range = resolveStageRange(display, best, v.stageName, mn, mx);
+    ro.range = resolveStageRange(display, best, v.stageName, extent.min, extent.max);
     ro.solo = display.solo;
     ro.overlay = display.overlay;
     v.range = ro.range;
     v.tensor = renderTensor(v.shown, ro, &v.counts);
     DisplayRange exp;
     const bool known = best.known && expectedDisplay(best.range, exp);
-    v.tensorHistogram = computeHistogramAuto(v.shown, 128, known ? &exp : nullptr);
+    v.tensorHistogram = computeHistogramAuto(v.shown, known ? &exp : nullptr, &extent);
 }
 
 void renderStageStrip(SampleView& v, const DisplaySettings& display, const bs::Pipeline& pipeline) {
@@ -120,14 +120,13 @@ void renderStageStrip(SampleView& v, const DisplaySettings& display, const bs::P
         if (sv.isImage()) {
             img = toQImage(sv.image);
         } else {
-            std::vector<double> mn, mx;
-            channelMinMax(sv.tensor, mn, mx);
+            const ChannelExtent extent = tensorExtent(sv.tensor);
             DisplaySettings d;
             if (display.mode == DisplayRange::Mode::Manual) d = display;
             d.solo = display.solo;
             RenderOptions ro;
             ro.range = resolveStageRange(d, k < v.best.size() ? v.best[k] : StageRange(),
-                                         stageLabel(pipeline, k), mn, mx);
+                                         stageLabel(pipeline, k), extent.min, extent.max);
             ro.solo = display.solo;
             img = renderTensor(sv.tensor, ro);
         }

@@ -422,10 +422,9 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
         }
     }
     if (!known && !value.empty()) {
-        std::vector<double> mn, mx;
-        channelMinMax(value, mn, mx);
+        const ChannelExtent extent = tensorExtent(value);
         range = resolveRange(DisplaySettings{DisplayRange::Mode::Sample}, exp,
-                             stageLabel(pipeline, shown), mn, mx);
+                             stageLabel(pipeline, shown), extent.min, extent.max);
     }
     info.range = value.empty() ? QStringLiteral("Nothing to display: the sample could not be produced")
                                : range.describe();
@@ -434,12 +433,12 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     ro.range = range;
     ro.overlay = true;
     QImage tensorImg;
-    Histogram tensorHist;
+    ChannelHistograms tensorHist;
     if (!value.empty()) {
         tensorImg = renderTensor(value, ro, &info.counts);
-        tensorHist = computeHistogramAuto(value, 128, known ? &range : nullptr);
+        tensorHist = computeHistogramAuto(value, known ? &range : nullptr);
     }
-    Histogram rawHist;
+    ChannelHistograms rawHist;
     QImage raw;
     if (!r.raw.empty()) {
         raw = toQImage(r.raw);

@@ -320,13 +320,6 @@ QImage renderTensor(const bs::Tensor& t, const RenderOptions& o, OverlayCounts* 
     return renderPlanes(t.values.data(), p.c, p.h, p.w, o, counts);
 }
 
-int64_t Histogram::binOf(int, double v) const {
-    if (bins <= 0 || !(v >= lo) || !(v <= hi)) return -1;
-    if (hi <= lo) return 0;
-    int64_t b = int64_t(std::floor((v - lo) / (hi - lo) * bins));
-    return std::clamp<int64_t>(b, 0, bins - 1);
-}
-
 // Visits every value of channel c of a CHW/NCHW tensor.
 template <typename F>
 static void forChannel(const bs::Tensor& t, const Planes& p, int c, F&& f) {
@@ -338,10 +331,7 @@ static void forChannel(const bs::Tensor& t, const Planes& p, int c, F&& f) {
 }
 
 ChannelExtent planeExtent(const float* data, int channels, size_t plane) {
-    ChannelExtent e;
-    e.min.assign(size_t(std::max(channels, 0)), std::numeric_limits<double>::quiet_NaN());
-    e.max = e.min;
-    e.nonFinite = 0;
+    ChannelExtent e = emptyExtent(channels);
     for (int c = 0; c < channels; ++c) {
         const float* p = data + size_t(c) * plane;
         float lo = std::numeric_limits<float>::infinity(), hi = -lo;
@@ -358,76 +348,64 @@ ChannelExtent planeExtent(const float* data, int channels, size_t plane) {
     return e;
 }
 
-void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<double>& maxs) {
-    const Planes p = planesOf(t);
-    mins.assign(size_t(p.c), std::numeric_limits<double>::quiet_NaN());
-    maxs = mins;
-    const size_t plane = size_t(p.h) * p.w;
-    if (t.values.size() < size_t(p.n) * p.c * plane) return;
-    for (int64_t n = 0; n < p.n; ++n) {
-        const ChannelExtent e = planeExtent(t.values.data() + size_t(n) * p.c * plane, p.c, plane);
-        for (size_t c = 0; c < size_t(p.c); ++c) {
-            // fmin/fmax skip NaN: a channel without finite values stays NaN.
-            mins[c] = std::fmin(mins[c], e.min[c]);
-            maxs[c] = std::fmax(maxs[c], e.max[c]);
-        }
-    }
+ChannelExtent emptyExtent(int channels) {
+    ChannelExtent e;
+    e.min.assign(size_t(std::max(channels, 0)), std::numeric_limits<double>::quiet_NaN());
+    e.max = e.min;
+    e.nonFinite = 0;
+    return e;
 }
 
-Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi,
-                           const ChannelExtent* known) {
-    Histogram h;
+void joinExtent(ChannelExtent& into, const ChannelExtent& e) {
+    for (size_t c = 0; c < into.min.size() && c < e.min.size(); ++c) {
+        // fmin/fmax skip NaN: a channel without finite values stays NaN.
+        into.min[c] = std::fmin(into.min[c], e.min[c]);
+        into.max[c] = std::fmax(into.max[c], e.max[c]);
+    }
+    into.nonFinite = into.nonFinite < 0 || e.nonFinite < 0 ? -1 : into.nonFinite + e.nonFinite;
+}
+
+ChannelExtent tensorExtent(const bs::Tensor& t) {
     const Planes p = planesOf(t);
-    h.lo = lo;
-    h.hi = hi;
-    h.bins = std::max(1, bins);
-    if (t.values.size() < size_t(p.n) * p.c * p.h * p.w || p.c <= 0) return h;
-    h.counts.assign(size_t(p.c), std::vector<int64_t>(size_t(h.bins), 0));
-    h.below.assign(size_t(p.c), 0);
-    h.above = h.nan = h.inf = h.below;
-    if (known && known->min.size() == size_t(p.c) && known->max.size() == size_t(p.c)) {
-        h.min = known->min;
-        h.max = known->max;
-    } else {
-        channelMinMax(t, h.min, h.max);
-    }
-    const double k = hi > lo ? h.bins / (hi - lo) : 0.0;
-    const double slack = rangeSlack(lo, hi);
-    const double inLo = lo - slack, inHi = hi + slack;
-    for (int c = 0; c < p.c; ++c) {
-        auto& row = h.counts[c];
-        forChannel(t, p, c, [&](float v) {
-            // The common case first: NaN and infinities fail both tests.
-            if (double(v) >= inLo && double(v) <= inHi) {
-                int64_t b = int64_t((double(v) - lo) * k);
-                b = std::clamp<int64_t>(b, 0, h.bins - 1);  // within the slack
-                ++row[size_t(b)];
-            } else if (std::isnan(v)) {
-                ++h.nan[c];
-            } else if (std::isinf(v)) {
-                ++h.inf[c];
-            } else if (double(v) < inLo) {
-                ++h.below[c];
-            } else {
-                ++h.above[c];
-            }
-        });
-    }
+    ChannelExtent out = emptyExtent(p.c);
+    const size_t plane = size_t(p.h) * p.w;
+    if (t.values.size() < size_t(p.n) * p.c * plane) return out;
+    for (int64_t n = 0; n < p.n; ++n)
+        joinExtent(out, planeExtent(t.values.data() + size_t(n) * p.c * plane, p.c, plane));
+    return out;
+}
+
+ChannelHistograms computeHistogram(const bs::Tensor& t, double lo, double hi,
+                                   const ChannelExtent* known) {
+    ChannelHistograms h;
+    const Planes p = planesOf(t);
+    const size_t plane = size_t(p.h) * p.w;
+    if (t.values.size() < size_t(p.n) * p.c * plane || p.c <= 0) return h;
+    const bool usable = known && known->nonFinite >= 0 && known->min.size() == size_t(p.c) &&
+                        known->max.size() == size_t(p.c);
+    const ChannelExtent extent = usable ? *known : tensorExtent(t);
+    h.min = extent.min;
+    h.max = extent.max;
+    h.channels.assign(size_t(p.c), bs::makeHistogram(lo, hi));
+    for (int64_t n = 0; n < p.n; ++n)
+        for (int c = 0; c < p.c; ++c)
+            h.channels[size_t(c)].add(t.values.data() + (size_t(n) * p.c + size_t(c)) * plane,
+                                      plane);
+    // Core's histogram bins every value but NaN (Inf below/above).
+    for (const bs::Histogram& ch : h.channels) h.nan += int64_t(size_t(p.n) * plane - ch.total());
+    h.inf = extent.nonFinite - h.nan;
     return h;
 }
 
-Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected,
-                               const ChannelExtent* known) {
-    ChannelExtent measured;
-    if (!known) {
-        channelMinMax(t, measured.min, measured.max);
-        known = &measured;
-    }
+ChannelHistograms computeHistogramAuto(const bs::Tensor& t, const DisplayRange* expected,
+                                       const ChannelExtent* known) {
+    const bool usable = known && known->nonFinite >= 0;
+    const ChannelExtent extent = usable ? *known : tensorExtent(t);
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (size_t c = 0; c < known->min.size() && c < known->max.size(); ++c) {
-        if (std::isnan(known->min[c])) continue;
-        lo = std::min(lo, known->min[c]);
-        hi = std::max(hi, known->max[c]);
+    for (size_t c = 0; c < extent.min.size() && c < extent.max.size(); ++c) {
+        if (std::isnan(extent.min[c])) continue;
+        lo = std::min(lo, extent.min[c]);
+        hi = std::max(hi, extent.max[c]);
     }
     if (expected) {
         for (int c = 0; c < 3; ++c) {
@@ -437,32 +415,24 @@ Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange
     }
     if (!(lo <= hi)) lo = 0, hi = 1;
     if (hi - lo < 1e-12) hi = lo + 1;
-    return computeHistogram(t, bins, lo, hi, known);
+    return computeHistogram(t, lo, hi, &extent);
 }
 
-Histogram byteHistogram(const bs::Image& image) {
-    Histogram h;
+ChannelHistograms byteHistogram(const bs::Image& image) {
+    ChannelHistograms h;
     const bs::ByteCounts bytes = bs::countBytes(image);
-    const int channels = int(bytes.channels.size());
-    h.lo = 0;
-    h.hi = 256;
-    h.bins = 256;
-    h.counts.assign(size_t(channels), std::vector<int64_t>(256, 0));
-    h.min.assign(size_t(channels), 0);
-    h.max.assign(size_t(channels), 0);
-    h.below.assign(size_t(channels), 0);
-    h.above = h.nan = h.inf = h.below;
-    for (int c = 0; c < channels; ++c) {
-        const auto& counts = bytes.channels[size_t(c)];
+    for (const auto& counts : bytes.channels) {
+        bs::Histogram ch = bs::makeHistogram(0, 256);
+        ch.addCounts(counts);
         int first = -1, last = -1;
         for (int v = 0; v < 256; ++v) {
-            h.counts[size_t(c)][size_t(v)] = int64_t(counts[size_t(v)]);
             if (!counts[size_t(v)]) continue;
             if (first < 0) first = v;
             last = v;
         }
-        h.min[size_t(c)] = std::max(first, 0);
-        h.max[size_t(c)] = std::max(last, 0);
+        h.channels.push_back(ch);
+        h.min.push_back(std::max(first, 0));
+        h.max.push_back(std::max(last, 0));
     }
     return h;
 }

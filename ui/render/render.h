@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/audit/stats.h"
 #include "core/common/types.h"
 
 namespace bs::ui {
@@ -52,7 +53,7 @@ struct OverlayCounts {
 
 // What is already known of some planes, measured in one pass elsewhere:
 // each channel's finite min/max (NaN for a channel without a finite value,
-// as channelMinMax) and how many values are NaN or infinite (-1: unknown).
+// as tensorExtent) and how many values are NaN or infinite (-1: unknown).
 // Spares the passes that would read them again.
 struct ChannelExtent {
     std::vector<double> min, max;
@@ -85,34 +86,41 @@ QImage renderPlanes(const float* data, int channels, int height, int width,
 QImage renderTensor(const bs::Tensor& tensor, const RenderOptions& options,
                     OverlayCounts* counts = nullptr);
 
-// Per-channel histogram over [lo, hi] with `bins` equal bins; v == hi goes
-// into the last bin, values outside [lo, hi] are counted in below/above.
-struct Histogram {
-    double lo = 0, hi = 1;
-    int bins = 0;
-    std::vector<std::vector<int64_t>> counts;  // [channel][bin]
-    std::vector<double> min, max;              // finite values only, per channel
-    std::vector<int64_t> below, above, nan, inf;
-    int channels() const { return int(counts.size()); }
-    int64_t binOf(int c, double v) const;
+// The picture of a tensor's or image's values: one core bs::Histogram (the
+// project's one histogram: 256 bins, closed upper end; -Inf counted below
+// and +Inf above, NaN not binned) per channel, all over the same [lo, hi],
+// with each channel's finite min/max and the NaN/Inf counts of all channels.
+struct ChannelHistograms {
+    std::vector<bs::Histogram> channels;
+    std::vector<double> min, max;  // finite values only, per channel (NaN: none)
+    int64_t nan = 0, inf = 0;
+    bool empty() const { return channels.empty(); }
+    double lo() const { return channels.empty() ? 0.0 : channels.front().lo; }
+    double hi() const { return channels.empty() ? 1.0 : channels.front().hi; }
 };
 
 // The extent of C planes of `plane` floats each (one CHW sample), in one
 // pass: finite min/max per channel and the count of NaN/Inf.
 ChannelExtent planeExtent(const float* data, int channels, size_t plane);
-// Min/max over finite values of each channel of a CHW or NCHW tensor.
-void channelMinMax(const bs::Tensor& t, std::vector<double>& mins, std::vector<double>& maxs);
+// The same over every sample of a CHW, HW or NCHW tensor.
+ChannelExtent tensorExtent(const bs::Tensor& t);
+// The extent of nothing yet, for `channels` channels (min/max NaN, 0 NaN/Inf).
+ChannelExtent emptyExtent(int channels);
+// Joins `e` into `into`, channel by channel (into has e's channel count).
+void joinExtent(ChannelExtent& into, const ChannelExtent& e);
 
-// Histogram of a CHW or NCHW tensor (the channel axis is dim -3; a 2-D tensor
-// is one channel). When lo >= hi the range is chosen from the data joined with
-// `expected` (so values outside the expected range stay visible).
-Histogram computeHistogram(const bs::Tensor& t, int bins, double lo, double hi,
-                           const ChannelExtent* known = nullptr);
-Histogram computeHistogramAuto(const bs::Tensor& t, int bins, const DisplayRange* expected,
-                               const ChannelExtent* known = nullptr);
-// Histogram of an 8-bit image over [0, 256), one bin per byte value,
+// Histograms of a CHW or NCHW tensor (the channel axis is dim -3; a 2-D
+// tensor is one channel) over [lo, hi]. `known` (with its NaN/Inf count)
+// spares the pass that measures the extent.
+ChannelHistograms computeHistogram(const bs::Tensor& t, double lo, double hi,
+                                   const ChannelExtent* known = nullptr);
+// The range is the data's finite extent joined with `expected`, so every
+// finite value is binned and values outside the expected range stay visible.
+ChannelHistograms computeHistogramAuto(const bs::Tensor& t, const DisplayRange* expected,
+                                       const ChannelExtent* known = nullptr);
+// Histograms of an 8-bit image over [0, 256), one bin per byte value,
 // counted from the bytes directly (core/audit/stats.h countBytes).
-Histogram byteHistogram(const bs::Image& image);
+ChannelHistograms byteHistogram(const bs::Image& image);
 
 // Channel/height/width of a CHW, HW or NCHW tensor (of one sample).
 struct Planes {

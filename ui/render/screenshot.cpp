@@ -1,8 +1,8 @@
 #include "ui/render/screenshot.h"
 
 #include <QFont>
-#include <algorithm>
 #include <QPainter>
+#include <algorithm>
 
 #include "ui/widgets/histogramwidget.h"
 
@@ -34,9 +34,10 @@ QString captionText(const ScreenshotInfo& info) {
     return lines.join('\n');
 }
 
-QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogram& rawHist,
-                         const Histogram& tensorHist, const std::optional<DisplayRange>& expected,
-                         const ScreenshotInfo& info, int panel) {
+QImage composeScreenshot(const QImage& raw, const QImage& tensor, const ChannelHistograms& rawHist,
+                         const ChannelHistograms& tensorHist,
+                         const std::optional<DisplayRange>& expected, const ScreenshotInfo& info,
+                         int panel) {
     const int margin = 16, gap = 16, histH = 150, titleH = 24, legendH = 22;
     const int width = margin * 2 + panel * 2 + gap;
     QFont f(QStringLiteral("DejaVu Sans"));
@@ -44,8 +45,8 @@ QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogra
     const QString caption = captionText(info);
     // The caption is measured first so that no line is cut, however long
     // the paths and the message are.
-    const QRect textBox = QFontMetrics(f).boundingRect(
-        QRect(0, 0, width - 2 * margin, 100000), Qt::AlignLeft | Qt::TextWordWrap, caption);
+    const QRect textBox = QFontMetrics(f).boundingRect(QRect(0, 0, width - 2 * margin, 100000),
+                                                       Qt::AlignLeft | Qt::TextWordWrap, caption);
     // At least the classic 150 px (exports stay the same size), more when
     // the text needs it.
     const int captionH = std::max(150, textBox.height() + 8 + legendH);

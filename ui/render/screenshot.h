@@ -33,8 +33,9 @@ QString captionText(const ScreenshotInfo& info);
 // it is enlarged by an integer factor without smoothing (overlay colours and
 // pixel squares stay exact) or reduced with smoothing. The raw image is
 // smoothly scaled to fit `panel` pixels a side.
-QImage composeScreenshot(const QImage& raw, const QImage& tensor, const Histogram& rawHist,
-                         const Histogram& tensorHist, const std::optional<DisplayRange>& expected,
-                         const ScreenshotInfo& info, int panel = 384);
+QImage composeScreenshot(const QImage& raw, const QImage& tensor, const ChannelHistograms& rawHist,
+                         const ChannelHistograms& tensorHist,
+                         const std::optional<DisplayRange>& expected, const ScreenshotInfo& info,
+                         int panel = 384);
 
 }  // namespace bs::ui

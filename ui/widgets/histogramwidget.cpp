@@ -12,7 +12,7 @@ static QString fmt(double v) {
     return QString::number(v, 'g', 4);
 }
 
-void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
+void paintHistogram(QPainter& p, const QRectF& area, const ChannelHistograms& h,
                     const std::optional<DisplayRange>& expected, const QString& title,
                     const HistogramStyle& style) {
     p.save();
@@ -26,19 +26,20 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
     p.drawText(QRectF(area.left() + 6, area.top() + 2, area.width() - 12, fm.height()),
                Qt::AlignLeft | Qt::AlignVCenter,
                title + (style.log ? QStringLiteral("  (log)") : QString()));
-    if (h.bins <= 0 || h.counts.empty()) {
+    if (h.empty()) {
         p.setPen(QColor(130, 130, 140));
         p.drawText(plot, Qt::AlignCenter, QStringLiteral("no data"));
         p.restore();
         return;
     }
-    const double span = h.hi - h.lo;
-    auto xOf = [&](double v) { return plot.left() + (v - h.lo) / span * plot.width(); };
+    const double lo = h.lo(), span = h.hi() - lo;
+    constexpr int kBins = bs::Histogram::kBins;
+    auto xOf = [&](double v) { return plot.left() + (v - lo) / span * plot.width(); };
 
     // Expected range band; everything outside it is shaded as "out of range".
     if (expected) {
         double elo = 1e300, ehi = -1e300;
-        for (int c = 0; c < std::min(3, std::max(1, h.channels())); ++c) {
+        for (int c = 0; c < std::min(3, std::max(1, int(h.channels.size()))); ++c) {
             elo = std::min(elo, expected->lo[c]);
             ehi = std::max(ehi, expected->hi[c]);
         }
@@ -57,24 +58,25 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
         p.drawLine(QPointF(x1, plot.top()), QPointF(x1, plot.bottom()));
     }
 
-    int64_t peak = 1;
-    for (const auto& row : h.counts)
-        for (int64_t c : row) peak = std::max(peak, c);
-    auto yOf = [&](int64_t c) {
+    uint64_t peak = 1;
+    for (const bs::Histogram& ch : h.channels)
+        for (uint64_t c : ch.bins) peak = std::max(peak, c);
+    auto yOf = [&](uint64_t c) {
         const double f =
             style.log ? std::log1p(double(c)) / std::log1p(double(peak)) : double(c) / double(peak);
         return plot.bottom() - f * plot.height();
     };
     static const QColor single(210, 210, 215);
     static const QColor rgb[3] = {QColor(255, 90, 90), QColor(90, 220, 110), QColor(100, 150, 255)};
-    const int nc = h.channels();
-    const double bw = plot.width() / h.bins;
+    const int nc = int(h.channels.size());
+    const double bw = plot.width() / kBins;
     for (int c = 0; c < nc; ++c) {
         QColor col = nc == 1 ? single : rgb[std::min(c, 2)];
         QPainterPath path;
         path.moveTo(plot.left(), plot.bottom());
-        for (int b = 0; b < h.bins; ++b) {
-            const double y = yOf(h.counts[c][b]);
+        const auto& bins = h.channels[size_t(c)].bins;
+        for (int b = 0; b < kBins; ++b) {
+            const double y = yOf(bins[size_t(b)]);
             path.lineTo(plot.left() + b * bw, y);
             path.lineTo(plot.left() + (b + 1) * bw, y);
         }
@@ -87,13 +89,17 @@ void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
         // Bins outside the expected range in the overlay colours.
         if (expected) {
             const int ch = std::min(c, 2);
-            for (int b = 0; b < h.bins; ++b) {
-                if (!h.counts[c][b]) continue;
-                const double blo = h.lo + span * b / h.bins, bhi = h.lo + span * (b + 1) / h.bins;
+            for (int b = 0; b < kBins; ++b) {
+                if (!bins[size_t(b)]) continue;
+                const double blo = lo + span * b / kBins, bhi = lo + span * (b + 1) / kBins;
                 const bool below = bhi <= expected->lo[ch], above = blo >= expected->hi[ch];
                 if (!below && !above) continue;
-                const double y = yOf(h.counts[c][b]);
-                p.fillRect(QRectF(plot.left() + b * bw, y, std::max(1.0, bw), plot.bottom() - y),
+                const double y = yOf(bins[size_t(b)]);
+                // On whole pixels: a 256-bin plot has bins about a pixel
+                // wide, and antialiased edges would blend the colour away.
+                const double x0 = std::floor(plot.left() + b * bw);
+                const double x1 = std::max(x0 + 1, std::ceil(plot.left() + (b + 1) * bw));
+                p.fillRect(QRectF(x0, std::floor(y), x1 - x0, plot.bottom() - std::floor(y)),
                            below ? style.colors.below : style.colors.above);
             }
         }
@@ -125,26 +131,24 @@ double histogramAxisHeight(const QFontMetricsF& fm) {
 }
 
 std::vector<AxisLabel> histogramAxisLabels(const QFontMetricsF& fm, const QRectF& axis,
-                                           const Histogram& h) {
+                                           const ChannelHistograms& h) {
     std::vector<AxisLabel> out;
-    if (h.bins <= 0 || h.counts.empty()) return out;
+    if (h.empty()) return out;
     const double half = axis.width() / 2 - 4;
-    const QString lo = fm.elidedText(fmt(h.lo), Qt::ElideRight, half);
-    const QString hi = fm.elidedText(fmt(h.hi), Qt::ElideRight, half);
+    const QString lo = fm.elidedText(fmt(h.lo()), Qt::ElideRight, half);
+    const QString hi = fm.elidedText(fmt(h.hi()), Qt::ElideRight, half);
     const double row = fm.height();
     out.push_back({QRectF(axis.left(), axis.top(), fm.horizontalAdvance(lo) + 1, row), lo,
                    Qt::AlignLeft | Qt::AlignVCenter});
     const double hw = fm.horizontalAdvance(hi) + 1;
-    out.push_back({QRectF(axis.right() - hw, axis.top(), hw, row), hi,
-                   Qt::AlignRight | Qt::AlignVCenter});
+    out.push_back(
+        {QRectF(axis.right() - hw, axis.top(), hw, row), hi, Qt::AlignRight | Qt::AlignVCenter});
     double mn = 1e300, mx = -1e300;
     for (size_t c = 0; c < h.min.size(); ++c)
         if (std::isfinite(h.min[c])) mn = std::min(mn, h.min[c]), mx = std::max(mx, h.max[c]);
     QString mid = mn <= mx ? QStringLiteral("min %1  max %2").arg(fmt(mn), fmt(mx)) : QString();
-    int64_t nan = 0, inf = 0;
-    for (size_t c = 0; c < h.nan.size(); ++c) nan += h.nan[c], inf += h.inf[c];
-    if (nan) mid += QStringLiteral("  NaN %1").arg(nan);
-    if (inf) mid += QStringLiteral("  Inf %1").arg(inf);
+    if (h.nan) mid += QStringLiteral("  NaN %1").arg(h.nan);
+    if (h.inf) mid += QStringLiteral("  Inf %1").arg(h.inf);
     mid = fm.elidedText(mid, Qt::ElideRight, axis.width());
     if (!mid.isEmpty()) {
         const double mw = fm.horizontalAdvance(mid) + 1;
@@ -170,14 +174,15 @@ HistogramWidget::HistogramWidget(const QString& title, QWidget* parent)
     setAttribute(Qt::WA_OpaquePaintEvent);
 }
 
-void HistogramWidget::setHistogram(const Histogram& h, std::optional<DisplayRange> expected) {
+void HistogramWidget::setHistogram(const ChannelHistograms& h,
+                                   std::optional<DisplayRange> expected) {
     hist_ = h;
     expected_ = expected;
     update();
 }
 
 void HistogramWidget::clear() {
-    hist_ = Histogram();
+    hist_ = ChannelHistograms();
     expected_.reset();
     update();
 }

@@ -21,7 +21,7 @@ struct HistogramStyle {
 };
 
 // Paints `h` into `area` (also used by the headless screenshot export).
-void paintHistogram(QPainter& p, const QRectF& area, const Histogram& h,
+void paintHistogram(QPainter& p, const QRectF& area, const ChannelHistograms& h,
                     const std::optional<DisplayRange>& expected, const QString& title,
                     const HistogramStyle& style);
 
@@ -34,7 +34,7 @@ struct AxisLabel {
     Qt::Alignment align;
 };
 std::vector<AxisLabel> histogramAxisLabels(const QFontMetricsF& fm, const QRectF& axis,
-                                           const Histogram& h);
+                                           const ChannelHistograms& h);
 // Height the axis labels take below the plot.
 double histogramAxisHeight(const QFontMetricsF& fm);
 
@@ -42,9 +42,9 @@ class HistogramWidget : public QWidget {
     Q_OBJECT
 public:
     explicit HistogramWidget(const QString& title, QWidget* parent = nullptr);
-    void setHistogram(const Histogram& h, std::optional<DisplayRange> expected);
+    void setHistogram(const ChannelHistograms& h, std::optional<DisplayRange> expected);
     void clear();
-    const Histogram& histogram() const { return hist_; }
+    const ChannelHistograms& histogram() const { return hist_; }
     bool logScale() const { return style_.log; }
     // The labels as painted at the widget's current size (for tests).
     std::vector<AxisLabel> axisLabels() const;
@@ -59,7 +59,7 @@ protected:
 
 private:
     QString title_;
-    Histogram hist_;
+    ChannelHistograms hist_;
     std::optional<DisplayRange> expected_;
     HistogramStyle style_;
 };
