@@ -84,8 +84,8 @@ private Q_SLOTS:
         v.resize(1400, 900);
         v.show();
         v.open(dump_, stated_);
-        QVERIFY2(waitReady(v), qPrintable(v.errorText()));
-        QVERIFY2(v.errorText().isEmpty(), qPrintable(v.errorText()));
+        QVERIFY2(waitReady(v), qPrintable(v.readouts().errorText()));
+        QVERIFY2(v.readouts().errorText().isEmpty(), qPrintable(v.readouts().errorText()));
 
         bs::CompareOptions o;
         o.pipelineFile = stated_.toStdString();
@@ -111,7 +111,8 @@ private Q_SLOTS:
                                   .arg(d.argmax[2]);
         QVERIFY2(v.diffText().contains(where), qPrintable(v.diffText()));
         QVERIFY2(v.diffText().contains("DIFFERS"), qPrintable(v.diffText()));
-        QVERIFY2(v.rangeText().contains("both tensors"), qPrintable(v.rangeText()));
+        QVERIFY2(v.readouts().rangeText().contains("both tensors"),
+                 qPrintable(v.readouts().rangeText()));
 
         // Heatmap: non-zero wherever the difference is noticeable, brightest at
         // the maximum, brighter where the difference is larger.
@@ -182,9 +183,9 @@ private Q_SLOTS:
 
         // Probe: the three values at a pixel, from the tensors.
         v.probe(int(d.argmax[2]), int(d.argmax[1]));
-        QVERIFY2(
-            v.probeText().contains(QStringLiteral("x %1, y %2").arg(d.argmax[2]).arg(d.argmax[1])),
-            qPrintable(v.probeText()));
+        QVERIFY2(v.readouts().probeText().contains(
+                     QStringLiteral("x %1, y %2").arg(d.argmax[2]).arg(d.argmax[1])),
+                 qPrintable(v.readouts().probeText()));
     }
 
     // Against its own printed transform the same dump compares clean: black
@@ -194,7 +195,7 @@ private Q_SLOTS:
         v.resize(1200, 800);
         v.show();
         v.open(dump_);
-        QVERIFY2(waitReady(v), qPrintable(v.errorText()));
+        QVERIFY2(waitReady(v), qPrintable(v.readouts().errorText()));
         QVERIFY(v.shownMaxAbs() < 1e-5);
         QVERIFY2(v.diffText().contains("matches"), qPrintable(v.diffText()));
         const QImage heat = v.diffView()->image();

@@ -153,8 +153,8 @@ void TestGuiInspector::editPipelineChangesTensor() {
     for (size_t i = 0; i < norm.size(); i += 97)
         QVERIFY(qAbs(norm[i] - (plain[i] - 0.5f) / 0.5f) < 1e-5);
     // The display range follows the stage: Normalize's expected range [-1, 1].
-    QVERIFY2(w.rangeText().contains("[-1, 1]"), qPrintable(w.rangeText()));
-    QVERIFY(w.rangeText().contains("Normalize"));
+    QVERIFY2(w.readouts().rangeText().contains("[-1, 1]"), qPrintable(w.readouts().rangeText()));
+    QVERIFY(w.readouts().rangeText().contains("Normalize"));
 
     // An invalid parameter is reported in the panel, nothing crashes, and the
     // previous pipeline stays in force.
@@ -169,13 +169,15 @@ void TestGuiInspector::probeMapsThroughCrop() {
     QVERIFY(bstest::openWithPipeline(w, dir.path() + "/data", R"([{"op":"CenterCrop","size":16},{"op":"ToTensor"}])"));
     // Tensor (0,0) of a centre crop 16 of 32x24 is raw (8,4).
     w.probeTensor(0, 0);
-    QVERIFY2(w.probeText().contains("raw (8,4)"), qPrintable(w.probeText()));
+    QVERIFY2(w.readouts().probeText().contains("raw (8,4)"), qPrintable(w.readouts().probeText()));
     w.probeTensor(15, 15);
-    QVERIFY2(w.probeText().contains("raw (23,19)"), qPrintable(w.probeText()));
+    QVERIFY2(w.readouts().probeText().contains("raw (23,19)"),
+             qPrintable(w.readouts().probeText()));
     // The raw value shown is the pixel there, and the tensor value is it / 255.
     const auto& res = *w.session()->sampleView()->result;
     const int r = res.raw.at(19, 23, 0);
-    QVERIFY2(w.probeText().contains(QStringLiteral("RGB(%1,").arg(r)), qPrintable(w.probeText()));
+    QVERIFY2(w.readouts().probeText().contains(QStringLiteral("RGB(%1,").arg(r)),
+             qPrintable(w.readouts().probeText()));
     QCOMPARE(res.output.values[15 * 16 + 15], float(r / 255.0f));
 }
 
@@ -197,7 +199,7 @@ void TestGuiInspector::overlayOnPlantedSample() {
     // The planted bug: a Lambda that scales [0,1] tensors by 2.
     QVERIFY(bstest::openWithPipeline(w, root, R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])"));
     // Lambda's range is unknown: the mapping says so instead of guessing.
-    QVERIFY2(w.rangeText().contains("unknown"), qPrintable(w.rangeText()));
+    QVERIFY2(w.readouts().rangeText().contains("unknown"), qPrintable(w.readouts().rangeText()));
     w.setRangeMode(bs::ui::DisplayRange::Mode::Manual, 0.0, 1.0);
     w.setOverlay(true);
     QVERIFY(waitIdle(w));
@@ -207,7 +209,7 @@ void TestGuiInspector::overlayOnPlantedSample() {
     QCOMPARE(w.session()->sampleView()->counts.above, int64_t(white.size()));
     QCOMPARE(countColour(w.tensorView()->image(), colors.above), int(white.size()));
     for (const QPoint& p : white) QCOMPARE(w.tensorView()->image().pixelColor(p), colors.above);
-    QVERIFY(w.rangeText().contains("manual"));
+    QVERIFY(w.readouts().rangeText().contains("manual"));
     // Thumbnails carry the overlay too.
     QVERIFY(countColour(w.session()->batchView()->thumbs[0], colors.above) > 0);
     QCOMPARE(countColour(w.session()->batchView()->thumbs[1], colors.above), 0);
@@ -261,8 +263,9 @@ void TestGuiInspector::badPathShowsError() {
     MainWindow w(dir.path() + "/settings.ini");
     w.show();
     w.openPath(dir.path() + "/does-not-exist");
-    QTRY_VERIFY_WITH_TIMEOUT(!w.errorText().isEmpty(), 20000);
-    QVERIFY2(w.errorText().contains("does-not-exist"), qPrintable(w.errorText()));
+    QTRY_VERIFY_WITH_TIMEOUT(!w.readouts().errorText().isEmpty(), 20000);
+    QVERIFY2(w.readouts().errorText().contains("does-not-exist"),
+             qPrintable(w.readouts().errorText()));
     QVERIFY(!w.session()->hasDataset());
     // Stepping with nothing open is harmless.
     w.nextBatch();
@@ -436,9 +439,9 @@ void TestGuiInspector::targetsFollowThePipeline() {
     QCOMPARE(w.tensorView()->image().pixelColor(2, 2), painted);
     QCOMPARE(w.tensorView()->image().pixelColor(6, 6), QColor(Qt::black));
     w.probeTensor(3, 3);
-    QVERIFY2(w.probeText().contains("thing"), qPrintable(w.probeText()));
+    QVERIFY2(w.readouts().probeText().contains("thing"), qPrintable(w.readouts().probeText()));
     w.probeTensor(8, 8);
-    QVERIFY2(!w.probeText().contains("thing"), qPrintable(w.probeText()));
+    QVERIFY2(!w.readouts().probeText().contains("thing"), qPrintable(w.readouts().probeText()));
 }
 
 // A torchvision root (Fashion-MNIST's real files in torchvision's layout)

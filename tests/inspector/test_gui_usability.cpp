@@ -245,8 +245,8 @@ void TestGuiUsability::collapsedSampleLooksCollapsed() {
     QVERIFY(waitIdle(w));
     // Final stage (Normalize): its range follows from what it expects as
     // input, [0, 1]; the sliver it got renders flat, not as a normal cat.
-    QVERIFY2(w.rangeText().contains("Normalize"), qPrintable(w.rangeText()));
-    QVERIFY2(!w.rangeText().contains("min/max"), qPrintable(w.rangeText()));
+    QVERIFY2(w.readouts().rangeText().contains("Normalize"), qPrintable(w.readouts().rangeText()));
+    QVERIFY2(!w.readouts().rangeText().contains("min/max"), qPrintable(w.readouts().rangeText()));
     const double flat = lumaStdDev(w.tensorView()->image());
     QVERIFY2(flat < 2.0, qPrintable(QString::number(flat)));
     QVERIFY(lumaStdDev(w.rawView()->image()) > 20);  // the raw cat is not flat
@@ -260,13 +260,15 @@ void TestGuiUsability::collapsedSampleLooksCollapsed() {
     QTest::mouseClick(w.stageStrip()->cell(4), Qt::LeftButton);
     QVERIFY(waitIdle(w));
     QCOMPARE(w.shownStage(), 4);
-    QVERIFY2(w.rangeText().contains("stage 5 Normalize expects"), qPrintable(w.rangeText()));
-    QVERIFY2(w.rangeText().contains("[0, 1]"), qPrintable(w.rangeText()));
+    QVERIFY2(w.readouts().rangeText().contains("stage 5 Normalize expects"),
+             qPrintable(w.readouts().rangeText()));
+    QVERIFY2(w.readouts().rangeText().contains("[0, 1]"), qPrintable(w.readouts().rangeText()));
     QVERIFY(w.session()->sampleView()->counts.collapsed);
     // Fixed range, absolute values: the user's black/white points.
     w.setRangeMode(DisplayRange::Mode::Manual, 0, 1);
     QVERIFY(waitIdle(w));
-    QVERIFY2(w.rangeText().contains("fixed range"), qPrintable(w.rangeText()));
+    QVERIFY2(w.readouts().rangeText().contains("fixed range"),
+             qPrintable(w.readouts().rangeText()));
 }
 
 // Item 3: the strip and the list select the stage shown; the culprit of a
@@ -395,10 +397,10 @@ void TestGuiUsability::newDatasetClearsStaleState() {
     QVERIFY(progress->format().contains("samples in"));
     w.pipelinePanel()->showError("stale pipeline error");
     w.openPath(dir.path() + "/missing");
-    QTRY_VERIFY(!w.errorText().isEmpty());
+    QTRY_VERIFY(!w.readouts().errorText().isEmpty());
     w.openPath(dir.path() + "/b");
     QVERIFY(waitIdle(w));
-    QVERIFY2(w.errorText().isEmpty(), qPrintable(w.errorText()));
+    QVERIFY2(w.readouts().errorText().isEmpty(), qPrintable(w.readouts().errorText()));
     QVERIFY2(!progress->format().contains("samples in"), qPrintable(progress->format()));
     QVERIFY(!w.pipelinePanel()->findChild<QLabel*>("pipelineError")->isVisible());
 }

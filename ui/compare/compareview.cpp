@@ -62,7 +62,10 @@ QString vecText(const bs::Tensor& t, size_t pixel, size_t plane, int channels) {
 
 }  // namespace
 
-CompareView::CompareView(QWidget* parent) : QMainWindow(parent), model_(new DumpSession(this)) {
+CompareView::CompareView(QWidget* parent)
+    : QMainWindow(parent),
+      model_(new DumpSession(this)),
+      readouts_(QStringLiteral("Hover a pixel for its values.")) {
     setWindowTitle(QStringLiteral("batchscope — compare"));
     buildUi();
     connect(model_, &DumpSession::opened, this, &CompareView::onOpened);
@@ -110,8 +113,7 @@ void CompareView::buildUi() {
     header_ = selectableLabel(QStringLiteral("No dump open."));
     header_->setWordWrap(true);
     outer->addWidget(header_);
-    error_ = new ErrorBanner;
-    outer->addWidget(error_);
+    outer->addWidget(readouts_.error);
 
     // Left: batches of the dump, samples of the batch.
     auto* left = new QSplitter(Qt::Vertical);
@@ -155,8 +157,7 @@ void CompareView::buildUi() {
     grad->setPixmap(gradientPixmap(120, 12));
     controls->addSpacing(16);
     controls->addWidget(grad);
-    legend_ = new QLabel;
-    controls->addWidget(legend_);
+    controls->addWidget(readouts_.legend);
     controls->addStretch(1);
     cl->addLayout(controls);
     diffLabel_ = selectableLabel(QStringLiteral("—"));
@@ -164,11 +165,9 @@ void CompareView::buildUi() {
     QFont bold = diffLabel_->font();
     bold.setBold(true);
     diffLabel_->setFont(bold);
-    rangeLabel_ = selectableLabel();
-    probe_ = selectableLabel(QStringLiteral("Hover a pixel for its values."));
     cl->addWidget(diffLabel_);
-    cl->addWidget(rangeLabel_);
-    cl->addWidget(probe_);
+    cl->addWidget(readouts_.range);
+    cl->addWidget(readouts_.probe);
 
     auto* top = new QSplitter(Qt::Horizontal);
     top->addWidget(left);
@@ -311,7 +310,7 @@ std::vector<int64_t> CompareView::shownArgmax() const {
 }
 
 void CompareView::showError(const QString& message) {
-    error_->showMessage(message);
+    readouts_.error->showMessage(message);
 }
 
 void CompareView::open(const QString& dir, const QString& pipelineFile,
@@ -541,18 +540,18 @@ void CompareView::onSampleReady() {
                                   .arg(solo >= 0 ? QStringLiteral("channel %1").arg(solo)
                                                  : QStringLiteral("channels"),
                                        formatNumber(out->heatHi)));
-        legend_->setText(QStringLiteral("|Δ| 0 → %1").arg(formatNumber(out->heatHi)));
+        readouts_.legend->setText(QStringLiteral("|Δ| 0 → %1").arg(formatNumber(out->heatHi)));
     } else {
         text = QStringLiteral("index %1: not compared%2")
                    .arg(out->index)
                    .arg(out->note.isEmpty() ? QString() : QStringLiteral(" (") + out->note + ")");
         diffLabel_->setStyleSheet(QString());
-        legend_->clear();
+        readouts_.legend->clear();
     }
     if (!out->userError.isEmpty()) text += QStringLiteral(" · dump: ") + out->userError;
     if (!out->reproError.isEmpty()) text += QStringLiteral(" · reproduction: ") + out->reproError;
     diffLabel_->setText(text);
-    rangeLabel_->setText(out->range.describe());
+    readouts_.range->setText(out->range.describe());
     for (ImageView* view : {userView_, reproView_, diffView_}) view->setMarker(marker);
     syncViews(userView_);
     Q_EMIT sampleShown();
@@ -701,7 +700,7 @@ void CompareView::probe(int x, int y) {
         t += QStringLiteral(" · batchscope %1 · |Δ| %2")
                  .arg(vecText(model_->shown()->repro, px, plane, pl.c),
                       vecText(model_->shown()->absDiff, px, plane, pl.c));
-    probe_->setText(t);
+    readouts_.probe->setText(t);
 }
 
 }  // namespace bs::ui

@@ -62,16 +62,13 @@ public:
     double shownMaxAbs() const;
     double shownMeanAbs() const;
     std::vector<int64_t> shownArgmax() const;
-    QString errorText() const { return error_->message(); }
+    const ViewReadouts& readouts() const { return readouts_; }
     QString diffText() const { return diffLabel_->text(); }
-    QString rangeText() const { return rangeLabel_->text(); }
-    QString probeText() const { return probe_->text(); }
     ImageView* userView() const { return userView_; }
     ImageView* reproView() const { return reproView_; }
     ImageView* diffView() const { return diffView_; }
     QTreeWidget* findings() const { return findings_; }
     QListWidget* samples() const { return samples_; }
-    QListWidget* batches() const { return batches_; }
     // Probe at tensor pixel (x, y) as if the mouse were there.
     void probe(int x, int y);
 
@@ -117,12 +114,9 @@ private:
     QListWidget* batches_;
     QListWidget* samples_;
     QTreeWidget* findings_;
+    ViewReadouts readouts_;
     QLabel* header_;
-    ErrorBanner* error_;
     QLabel* diffLabel_;
-    QLabel* rangeLabel_;
-    QLabel* legend_;
-    QLabel* probe_;
     QComboBox* rangeMode_;
     QComboBox* channel_;
     QProgressBar* progress_;

@@ -152,7 +152,9 @@ QString MainWindow::demoDatasetPath() {
     return {};
 }
 
-MainWindow::MainWindow(const QString& settingsFile, QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(const QString& settingsFile, QWidget* parent)
+    : QMainWindow(parent),
+      readouts_(QStringLiteral("Move the mouse over an image to probe pixels")) {
     if (settingsFile.isEmpty())
         settings_ =
             std::make_unique<QSettings>(QStringLiteral("batchscope"), QStringLiteral("batchscope"));
@@ -284,8 +286,7 @@ QWidget* MainWindow::buildSampleView() {
     auto* cv = new QVBoxLayout(centre);
     cv->setContentsMargins(4, 4, 4, 4);
     cv->setSpacing(4);
-    error_ = new ErrorBanner;
-    cv->addWidget(error_);
+    cv->addWidget(readouts_.error);
     cv->addLayout(buildViewTools());
     cv->addWidget(buildImageViews(), 1);
     cv->addLayout(buildInfoRows());
@@ -369,23 +370,14 @@ QWidget* MainWindow::buildImageViews() {
 }
 
 QLayout* MainWindow::buildInfoRows() {
-    rangeLabel_ = selectableLabel();
-    rangeLabel_->setObjectName(QStringLiteral("rangeLabel"));
-    rangeLabel_->setStyleSheet(QStringLiteral("color: #e3b341;"));
-    // Long texts wrap instead of widening the window.
-    rangeLabel_->setWordWrap(true);
-    legend_ = selectableLabel();
-    probe_ = selectableLabel(QStringLiteral("Move the mouse over an image to probe pixels"));
-    probe_->setStyleSheet(QStringLiteral("font-family: monospace;"));
-    probe_->setWordWrap(true);
     sampleInfo_ = selectableLabel();
     sampleInfo_->setWordWrap(true);
     auto* rows = new QVBoxLayout;
     auto* infoRow = new QHBoxLayout;
-    infoRow->addWidget(rangeLabel_, 1);
-    infoRow->addWidget(legend_);
+    infoRow->addWidget(readouts_.range, 1);
+    infoRow->addWidget(readouts_.legend);
     rows->addLayout(infoRow);
-    rows->addWidget(probe_);
+    rows->addWidget(readouts_.probe);
     rows->addWidget(sampleInfo_);
     return rows;
 }
@@ -1025,7 +1017,7 @@ void MainWindow::onSampleReady() {
     else
         tensorView_->setPlaceholder(v->error.isEmpty() ? QStringLiteral("no tensor") : v->error);
     rawView_->syncFrom(tensorView_);
-    rangeLabel_->setText(
+    readouts_.range->setText(
         QStringLiteral("Showing %1 · %2")
             .arg(v->stageName.isEmpty() ? QStringLiteral("the last stage") : v->stageName,
                  v->range.describe()));
@@ -1033,7 +1025,7 @@ void MainWindow::onSampleReady() {
     auto sw = [](const QColor& col) {
         return QStringLiteral("<span style='color:%1'>■</span>").arg(col.name());
     };
-    legend_->setText(
+    readouts_.legend->setText(
         QStringLiteral("%1 below %2 &nbsp; %3 above %4 &nbsp; %5 NaN %6 &nbsp; %7 Inf %8")
             .arg(sw(c.below))
             .arg(v->counts.below)
@@ -1250,7 +1242,7 @@ void MainWindow::probeTensor(int px, int py) {
         text = QStringLiteral("raw: (padding / no mapping)   →   ") + text;
         rawView_->setMarker(std::nullopt);
     }
-    probe_->setText(text);
+    readouts_.probe->setText(text);
 }
 
 void MainWindow::onHoverRaw(QPointF p, bool inside) {
@@ -1261,17 +1253,18 @@ void MainWindow::onHoverRaw(QPointF p, bool inside) {
     if (x < 0 || y < 0 || x >= raw.width || y >= raw.height) return;
     QStringList rv;
     for (int c = 0; c < raw.channels; ++c) rv << QString::number(raw.at(y, x, c));
-    probe_->setText(QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")) +
-                    targetProbe(x, y, false));
+    readouts_.probe->setText(
+        QStringLiteral("raw (%1,%2) = RGB(%3)").arg(x).arg(y).arg(rv.join(", ")) +
+        targetProbe(x, y, false));
 }
 
 void MainWindow::showError(const QString& message) {
-    error_->showMessage(message);
+    readouts_.error->showMessage(message);
     statusBar()->showMessage(message, 8000);
 }
 
 void MainWindow::clearError() {
-    error_->clearMessage();
+    readouts_.error->clearMessage();
 }
 
 QImage MainWindow::composeCurrentScreenshot() const {

@@ -58,9 +58,7 @@ public:
     HistogramWidget* tensorHistogram() const { return histTensor_; }
     HistogramWidget* batchHistogram() const { return histBatch_; }
     QTreeWidget* anomalies() const { return anomalies_; }
-    QString errorText() const { return error_->message(); }
-    QString rangeText() const { return rangeLabel_->text(); }
-    QString probeText() const { return probe_->text(); }
+    const ViewReadouts& readouts() const { return readouts_; }
     StageStrip* stageStrip() const { return strip_; }
     QSpinBox* sampleIndexBox() const { return indexSpin_; }
     // Stage value shown in the sample view: 0 = decoded input, k = after transform k.
@@ -155,10 +153,7 @@ private:
     HistogramWidget* histTensor_;
     HistogramWidget* histBatch_;
     QTreeWidget* anomalies_;
-    ErrorBanner* error_;
-    QLabel* rangeLabel_;
-    QLabel* legend_;
-    QLabel* probe_;
+    ViewReadouts readouts_;
     TargetLegend* targetLegend_ = nullptr;
     QLabel* sampleInfo_;
     QLabel* batchLabel_;

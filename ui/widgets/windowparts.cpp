@@ -33,6 +33,19 @@ QString ErrorBanner::message() const {
     return isHidden() ? QString() : text();
 }
 
+ViewReadouts::ViewReadouts(const QString& probeHint)
+    : error(new ErrorBanner),
+      range(selectableLabel()),
+      legend(selectableLabel()),
+      probe(selectableLabel(probeHint)) {
+    range->setObjectName(QStringLiteral("rangeLabel"));
+    range->setStyleSheet(QStringLiteral("color: #e3b341;"));
+    // Long texts wrap instead of widening the window.
+    range->setWordWrap(true);
+    probe->setStyleSheet(QStringLiteral("font-family: monospace;"));
+    probe->setWordWrap(true);
+}
+
 namespace {
 
 class ArrowKeyKeeper : public QObject {

@@ -1,5 +1,6 @@
 // Pieces both windows (inspector, compare) are built from, written once:
-// the error banner, selectable info labels and how numbers are printed.
+// the error banner, the view read-outs, selectable info labels and how
+// numbers are printed.
 #pragma once
 
 #include <QLabel>
@@ -23,6 +24,24 @@ public:
     void clearMessage() { showMessage(QString()); }
     // The message shown, empty when the banner is hidden.
     QString message() const;
+};
+
+// The read-outs both windows show about what is in view, made alike once:
+// the error banner, the display range in use, the colour legend and the
+// pixel probe. Each window places the four widgets in its own layouts (which
+// then own them) and writes them; tests read them back the same way from
+// either window, through its readouts().
+struct ViewReadouts {
+    // `probeHint`: the probe line until the mouse is over a view.
+    explicit ViewReadouts(const QString& probeHint);
+    ErrorBanner* const error;
+    QLabel* const range;
+    QLabel* const legend;
+    QLabel* const probe;
+
+    QString errorText() const { return error->message(); }
+    QString rangeText() const { return range->text(); }
+    QString probeText() const { return probe->text(); }
 };
 
 // Lets `view` keep the arrow keys while it has focus, although the window
