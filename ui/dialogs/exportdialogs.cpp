@@ -251,13 +251,10 @@ void exportAllAnomalies(QWidget* parent, const Session& session) {
 
 void exportHtmlReport(QWidget* parent, const Session& session) {
     if (!haveDataset(parent, session)) return;
-    // The file dialog itself asks before replacing an existing file.
-    const QString path = QFileDialog::getSaveFileName(
-        parent, QStringLiteral("Export report"),
-        dialogStartPath(QStringLiteral("export"), QStringLiteral("batchscope-report.html")),
-        QStringLiteral("HTML (*.html)"));
+    const QString path =
+        askSaveFile(parent, QStringLiteral("export"), QStringLiteral("Export report"),
+                    QStringLiteral("batchscope-report.html"), QStringLiteral("HTML (*.html)"));
     if (path.isEmpty()) return;
-    rememberDialogFolder(QStringLiteral("export"), path);
     (new ExportRun(parent, session, ExportKind::Html, path))->start();
 }
 

@@ -621,11 +621,10 @@ void MainWindow::buildMenus() {
     });
     openFolder->setShortcut(QKeySequence::Open);
     QAction* openFile = file->addAction(QStringLiteral("Open F&ile…"), this, [this] {
-        const QString f = QFileDialog::getOpenFileName(
-            this, QStringLiteral("Open dataset file"), dialogStartDir(QStringLiteral("dataset")),
+        const QString f = askOpenFile(
+            this, QStringLiteral("dataset"), QStringLiteral("Open dataset file"),
             QStringLiteral(
                 "Datasets (*.csv *.npy *.npz *.pt *-ubyte *-ubyte.gz *.idx*);;All files (*)"));
-        rememberDialogFolder(QStringLiteral("dataset"), f);
         if (!f.isEmpty()) openPath(f);
     });
     openFile->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+O")));
@@ -1318,11 +1317,10 @@ void MainWindow::exportScreenshot() {
     }
     auto v = session_->sampleView();
     const QString name = QStringLiteral("batchscope-sample-%1.png").arg(v->index);
-    const QString path = QFileDialog::getSaveFileName(
-        this, QStringLiteral("Export screenshot"), dialogStartPath(QStringLiteral("export"), name),
-        QStringLiteral("PNG (*.png)"));
+    const QString path =
+        askSaveFile(this, QStringLiteral("export"), QStringLiteral("Export screenshot"), name,
+                    QStringLiteral("PNG (*.png)"));
     if (path.isEmpty()) return;
-    rememberDialogFolder(QStringLiteral("export"), path);
     if (!img.save(path, "PNG"))
         showError(QStringLiteral("Cannot write %1").arg(path));
     else

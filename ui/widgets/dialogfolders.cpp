@@ -1,6 +1,7 @@
 #include "ui/widgets/dialogfolders.h"
 
 #include <QDir>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QPointer>
 #include <QSettings>
@@ -50,6 +51,22 @@ void rememberDialogFolder(const QString& purpose, const QString& chosen) {
         return;
     }
     QSettings(QStringLiteral("batchscope"), QStringLiteral("batchscope")).setValue(key(purpose), dir);
+}
+
+QString askOpenFile(QWidget* parent, const QString& purpose, const QString& title,
+                    const QString& filter) {
+    const QString path =
+        QFileDialog::getOpenFileName(parent, title, dialogStartDir(purpose), filter);
+    rememberDialogFolder(purpose, path);
+    return path;
+}
+
+QString askSaveFile(QWidget* parent, const QString& purpose, const QString& title,
+                    const QString& fileName, const QString& filter) {
+    const QString path =
+        QFileDialog::getSaveFileName(parent, title, dialogStartPath(purpose, fileName), filter);
+    rememberDialogFolder(purpose, path);
+    return path;
 }
 
 }  // namespace bs::ui

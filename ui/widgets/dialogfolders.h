@@ -6,6 +6,7 @@
 #include <QString>
 
 class QSettings;
+class QWidget;
 
 namespace bs::ui {
 
@@ -19,5 +20,13 @@ QString dialogStartPath(const QString& purpose, const QString& fileName);
 // Remembers the folder of `chosen` (a file or a folder) for `purpose`;
 // an empty `chosen` (dialog cancelled) changes nothing.
 void rememberDialogFolder(const QString& purpose, const QString& chosen);
+
+// The file dialogs of every window, each started in the folder of `purpose`
+// and remembering the one chosen; empty when cancelled. A save dialog
+// suggests `fileName` (and asks itself before replacing a file).
+QString askOpenFile(QWidget* parent, const QString& purpose, const QString& title,
+                    const QString& filter);
+QString askSaveFile(QWidget* parent, const QString& purpose, const QString& title,
+                    const QString& fileName, const QString& filter);
 
 }  // namespace bs::ui

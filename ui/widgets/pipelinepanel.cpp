@@ -6,7 +6,6 @@
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
 #include <QFile>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -462,21 +461,18 @@ bool PipelinePanel::loadPipelineFile(const QString& path) {
 }
 
 void PipelinePanel::loadFile() {
-    const QString path = QFileDialog::getOpenFileName(
-        this, QStringLiteral("Load pipeline"), dialogStartDir(QStringLiteral("pipeline")),
-        QStringLiteral("Pipeline (*.json *.txt);;All files (*)"));
+    const QString path =
+        askOpenFile(this, QStringLiteral("pipeline"), QStringLiteral("Load pipeline"),
+                    QStringLiteral("Pipeline (*.json *.txt);;All files (*)"));
     if (path.isEmpty()) return;
-    rememberDialogFolder(QStringLiteral("pipeline"), path);
     if (loadPipelineFile(path)) setOrigin(QFileInfo(path).fileName());
 }
 
 void PipelinePanel::saveFile() {
-    const QString path = QFileDialog::getSaveFileName(
-        this, QStringLiteral("Save pipeline"),
-        dialogStartPath(QStringLiteral("pipeline"), QStringLiteral("pipeline.json")),
-        QStringLiteral("JSON (*.json)"));
+    const QString path =
+        askSaveFile(this, QStringLiteral("pipeline"), QStringLiteral("Save pipeline"),
+                    QStringLiteral("pipeline.json"), QStringLiteral("JSON (*.json)"));
     if (path.isEmpty()) return;
-    rememberDialogFolder(QStringLiteral("pipeline"), path);
     QFile f(path);
     if (!f.open(QIODevice::WriteOnly) ||
         f.write(QByteArray::fromStdString(pipelineJson() + "\n")) < 0)
