@@ -296,21 +296,14 @@ QWidget* MainWindow::buildSampleView() {
 
 QLayout* MainWindow::buildViewTools() {
     auto* tools = new QHBoxLayout;
-    auto tb = [&](const QString& text, const QString& tip) {
-        auto* b = new QToolButton;
-        b->setText(text);
-        b->setToolTip(tip);
-        tools->addWidget(b);
-        return b;
-    };
-    connect(tb(QStringLiteral("Fit"), QStringLiteral("Fit (F)")), &QToolButton::clicked, this,
-            [this] { tensorView_->fitToView(); });
-    connect(tb(QStringLiteral("1:1"), QStringLiteral("Actual pixels (1)")), &QToolButton::clicked,
-            this, [this] { tensorView_->oneToOne(); });
-    connect(tb(QStringLiteral("−"), QStringLiteral("Zoom out (-)")), &QToolButton::clicked, this,
-            [this] { tensorView_->zoomOut(); });
-    connect(tb(QStringLiteral("+"), QStringLiteral("Zoom in (+)")), &QToolButton::clicked, this,
-            [this] { tensorView_->zoomIn(); });
+    connect(addToolButton(tools, QStringLiteral("Fit"), QStringLiteral("Fit (F)")),
+            &QToolButton::clicked, this, [this] { tensorView_->fitToView(); });
+    connect(addToolButton(tools, QStringLiteral("1:1"), QStringLiteral("Actual pixels (1)")),
+            &QToolButton::clicked, this, [this] { tensorView_->oneToOne(); });
+    connect(addToolButton(tools, QStringLiteral("−"), QStringLiteral("Zoom out (-)")),
+            &QToolButton::clicked, this, [this] { tensorView_->zoomOut(); });
+    connect(addToolButton(tools, QStringLiteral("+"), QStringLiteral("Zoom in (+)")),
+            &QToolButton::clicked, this, [this] { tensorView_->zoomIn(); });
     tools->addSpacing(12);
     tools->addWidget(new QLabel(QStringLiteral("Channel")));
     solo_ = new QComboBox;
@@ -435,12 +428,17 @@ void MainWindow::buildNavigationBar() {
     backActions_ << act(NavGlyph::Previous, QStringLiteral("Previous"),
                         QStringLiteral("Previous batch (Left, PageUp)"),
                         &MainWindow::previousBatch);
-    nav->addWidget(new QLabel(QStringLiteral(" Batch ")));
-    batchSpin_ = new QSpinBox;
-    batchSpin_->setRange(1, 1);
-    batchSpin_->setKeyboardTracking(false);
-    batchSpin_->setToolTip(QStringLiteral("Go to batch N (Ctrl+G)"));
-    nav->addWidget(batchSpin_);
+    // A labelled "go to N" box, starting at `first`; it goes on Return, not on every digit.
+    auto goToBox = [&](const QString& label, const QString& tip, int first) {
+        nav->addWidget(new QLabel(label));
+        auto* box = new QSpinBox;
+        box->setRange(first, first);
+        box->setKeyboardTracking(false);
+        box->setToolTip(tip);
+        nav->addWidget(box);
+        return box;
+    };
+    batchSpin_ = goToBox(QStringLiteral(" Batch "), QStringLiteral("Go to batch N (Ctrl+G)"), 1);
     batchLabel_ = new QLabel(QStringLiteral(" / 0 "));
     nav->addWidget(batchLabel_);
     connect(batchSpin_, &QSpinBox::valueChanged, this, [this](int v) {
@@ -452,12 +450,8 @@ void MainWindow::buildNavigationBar() {
     forwardActions_ << act(NavGlyph::Last, QStringLiteral("Last"),
                            QStringLiteral("Last batch (End)"), &MainWindow::lastBatch);
     nav->addSeparator();
-    nav->addWidget(new QLabel(QStringLiteral(" Sample index ")));
-    indexSpin_ = new QSpinBox;
-    indexSpin_->setRange(0, 0);
-    indexSpin_->setKeyboardTracking(false);
-    indexSpin_->setToolTip(QStringLiteral("Go to dataset index N (Ctrl+I)"));
-    nav->addWidget(indexSpin_);
+    indexSpin_ = goToBox(QStringLiteral(" Sample index "),
+                         QStringLiteral("Go to dataset index N (Ctrl+I)"), 0);
     connect(indexSpin_, &QSpinBox::valueChanged, this, [this](int v) {
         if (!updatingControls_) goToSampleIndex(qulonglong(v));
     });

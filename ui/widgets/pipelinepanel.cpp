@@ -24,6 +24,7 @@
 
 #include "core/pipeline/pipeline.h"
 #include "ui/widgets/dialogfolders.h"
+#include "ui/widgets/windowparts.h"
 
 namespace bs::ui {
 
@@ -89,6 +90,17 @@ QString stageText(size_t number, const json& s, bool culprit) {
     return t;
 }
 
+// A wrapped line under the stage list (where the pipeline came from, why it
+// does not parse), hidden until there is something to say.
+QLabel* noteLabel(const QString& objectName, const QString& styleSheet) {
+    auto* l = new QLabel;
+    l->setObjectName(objectName);
+    l->setWordWrap(true);
+    l->setStyleSheet(styleSheet);
+    l->hide();
+    return l;
+}
+
 }  // namespace
 
 PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
@@ -114,11 +126,8 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
     top->addWidget(presets_, 1);
     top->addWidget(fileBtn);
     v->addLayout(top);
-    origin_ = new QLabel;
-    origin_->setObjectName(QStringLiteral("pipelineOrigin"));
-    origin_->setWordWrap(true);
-    origin_->setStyleSheet(QStringLiteral("color: #9fb3c8; font-size: 11px;"));
-    origin_->hide();
+    origin_ = noteLabel(QStringLiteral("pipelineOrigin"),
+                        QStringLiteral("color: #9fb3c8; font-size: 11px;"));
     v->addWidget(origin_);
 
     list_ = new QListWidget;
@@ -151,25 +160,19 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
         addMenu->addAction(name, this, [this, name] { addStage(name); });
     }
     add->setMenu(addMenu);
-    auto mk = [&](const QString& text, const QString& tip) {
-        auto* b = new QToolButton;
-        b->setText(text);
-        b->setToolTip(tip);
-        buttons->addWidget(b);
-        return b;
-    };
     buttons->addWidget(add);
-    connect(mk(QStringLiteral("Remove"), QStringLiteral("Remove the selected stage")),
+    connect(addToolButton(buttons, QStringLiteral("Remove"),
+                          QStringLiteral("Remove the selected stage")),
             &QToolButton::clicked, this, [this] {
                 const int row = list_->currentRow();
                 if (row < 0 || size_t(row) >= stagesJson_.size()) return;
                 stagesJson_.erase(stagesJson_.begin() + row);
                 commit(std::min(row, int(stagesJson_.size()) - 1));
             });
-    connect(mk(QStringLiteral("▲"), QStringLiteral("Move up")), &QToolButton::clicked, this,
-            [this] { move(-1); });
-    connect(mk(QStringLiteral("▼"), QStringLiteral("Move down")), &QToolButton::clicked, this,
-            [this] { move(1); });
+    connect(addToolButton(buttons, QStringLiteral("▲"), QStringLiteral("Move up")),
+            &QToolButton::clicked, this, [this] { move(-1); });
+    connect(addToolButton(buttons, QStringLiteral("▼"), QStringLiteral("Move down")),
+            &QToolButton::clicked, this, [this] { move(1); });
     buttons->addStretch();
     v->addLayout(buttons);
 
@@ -177,11 +180,7 @@ PipelinePanel::PipelinePanel(QWidget* parent) : QWidget(parent) {
     formLayout_ = new QFormLayout(form_);
     formLayout_->setContentsMargins(0, 4, 0, 0);
     v->addWidget(form_, 1);
-    error_ = new QLabel;
-    error_->setObjectName(QStringLiteral("pipelineError"));
-    error_->setWordWrap(true);
-    error_->setStyleSheet(QStringLiteral("color: #ff7b72;"));
-    error_->hide();
+    error_ = noteLabel(QStringLiteral("pipelineError"), QStringLiteral("color: #ff7b72;"));
     v->addWidget(error_);
 }
 

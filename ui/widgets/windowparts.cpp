@@ -1,6 +1,8 @@
 #include "ui/widgets/windowparts.h"
 
+#include <QBoxLayout>
 #include <QKeyEvent>
+#include <QToolButton>
 
 namespace bs::ui {
 
@@ -12,6 +14,14 @@ QLabel* selectableLabel(const QString& text) {
     auto* l = new QLabel(text);
     l->setTextInteractionFlags(Qt::TextSelectableByMouse);
     return l;
+}
+
+QToolButton* addToolButton(QBoxLayout* row, const QString& text, const QString& tip) {
+    auto* b = new QToolButton;
+    b->setText(text);
+    b->setToolTip(tip);
+    row->addWidget(b);
+    return b;
 }
 
 ErrorBanner::ErrorBanner(QWidget* parent) : QLabel(parent) {

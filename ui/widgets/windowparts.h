@@ -6,6 +6,9 @@
 #include <QLabel>
 #include <QString>
 
+class QBoxLayout;
+class QToolButton;
+
 namespace bs::ui {
 
 // Numbers in labels, probes and tooltips: five significant digits.
@@ -13,6 +16,9 @@ QString formatNumber(double v);
 
 // A label whose text the user can select and copy (paths, values).
 QLabel* selectableLabel(const QString& text = QString());
+
+// A tool button showing `text`, with `tip`, added at the end of `row`.
+QToolButton* addToolButton(QBoxLayout* row, const QString& text, const QString& tip);
 
 // The red banner over a window's content: hidden while there is no error.
 class ErrorBanner : public QLabel {
