@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 #include "cli.h"
 
@@ -83,6 +84,30 @@ OpenOptions openOptionsFrom(const Args& args) {
         o.cifar100Labels != "coarse")
         throw Error("--cifar100-labels expects fine or coarse, got '" + o.cifar100Labels + "'");
     return o;
+}
+
+void printOpenOptionsHelp() {
+    std::fputs(kDecodeLimitHelp, stdout);
+    std::fputs(kSplitHelp, stdout);
+    std::fputs(kCifar100LabelsHelp, stdout);
+}
+
+std::vector<std::string> withOpenOptions(std::vector<std::string> known) {
+    known.insert(known.end(), {kDecodeLimitOption, kSplitOption, kCifar100LabelsOption});
+    return known;
+}
+
+std::optional<int> startDatasetCommand(const Args& args, const std::string& command,
+                                       const char* help, std::vector<std::string> known) {
+    if (args.has("help")) {
+        std::fputs(help, stdout);
+        printOpenOptionsHelp();
+        return 0;
+    }
+    for (const auto& u : args.unknown(withOpenOptions(std::move(known))))
+        return fail(command, "unknown option " + u + " (see batchscope " + command + " --help)");
+    if (args.positional().size() != 1) return fail(command, "expects exactly one dataset PATH");
+    return std::nullopt;
 }
 
 int fail(const std::string& command, const std::string& message, int status) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,19 @@ constexpr const char* kCifar100LabelsOption = "cifar100-labels";
 constexpr const char* kCifar100LabelsHelp =
     "  --cifar100-labels fine|coarse  CIFAR-100: its 100 fine labels (default,\n"
     "                      as torchvision) or its 20 coarse superclasses\n";
+
+// The options above, which every command that opens a dataset takes: their
+// help, printed after the command's own, and `known` (a command's own
+// option names, for Args::unknown) with their names added.
+void printOpenOptionsHelp();
+std::vector<std::string> withOpenOptions(std::vector<std::string> known);
+
+// The start of every command that opens one dataset PATH: --help prints
+// `help` and the open options' help (0); an option neither in `known` nor
+// an open option, or not exactly one PATH, is said on stderr (2); nullopt
+// when the command goes on.
+std::optional<int> startDatasetCommand(const Args& args, const std::string& command,
+                                       const char* help, std::vector<std::string> known);
 
 // Prints "batchscope <cmd>: <message>" on stderr and returns `status`.
 int fail(const std::string& command, const std::string& message, int status = 2);

@@ -155,11 +155,10 @@ int writePartial(const AuditEngine& engine, const DatasetPart& part, ReportConte
 
 int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     // Settings names are accepted as options (with dashes or underscores).
-    std::vector<std::string> known = {
-        "pipeline",    "batch-size", "workers",           "seed",      "epochs",
-        "limit",       "report",     "fail-on",           "settings",  "quiet",
-        "screenshots", "html",       "shots-per-finding", "overwrite", kDecodeLimitOption, kSplitOption, kCifar100LabelsOption,
-        "list",        "shard",      "num-shards"};
+    std::vector<std::string> known =
+        withOpenOptions({"pipeline", "batch-size", "workers", "seed", "epochs", "limit", "report",
+                         "fail-on", "settings", "quiet", "screenshots", "html", "shots-per-finding",
+                         "overwrite", "list", "shard", "num-shards"});
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
         std::string dashed = name;
@@ -177,9 +176,7 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     const Args& args = *parsed;
     if (args.has("help")) {
         std::fputs(kAuditHelp, stdout);
-        std::fputs(kDecodeLimitHelp, stdout);
-        std::fputs(kSplitHelp, stdout);
-        std::fputs(kCifar100LabelsHelp, stdout);
+        printOpenOptionsHelp();
         std::fputs(kAuditExitHelp, stdout);
         std::fputs("\nThresholds (settings file keys; on the command line with dashes):\n", stdout);
         for (const auto& [name, help] : AuditSettings::describe()) {

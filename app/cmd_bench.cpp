@@ -64,17 +64,9 @@ double peakRssMiB() {
 
 int runBench(const std::vector<std::string>& argv) {
     Args args(argv, {"help"});
-    if (args.has("help")) {
-        std::fputs(kBenchHelp, stdout);
-        std::fputs(kDecodeLimitHelp, stdout);
-        std::fputs(kSplitHelp, stdout);
-        std::fputs(kCifar100LabelsHelp, stdout);
-        return 0;
-    }
-    for (const auto& u : args.unknown({"pipeline", "batch-size", "workers", "epochs", "limit",
-                                       kDecodeLimitOption, kSplitOption, kCifar100LabelsOption}))
-        return fail("bench", "unknown option " + u + " (see batchscope bench --help)");
-    if (args.positional().size() != 1) return fail("bench", "expects exactly one dataset PATH");
+    if (const auto done = startDatasetCommand(
+            args, "bench", kBenchHelp, {"pipeline", "batch-size", "workers", "epochs", "limit"}))
+        return *done;
     try {
         const long long batchSize = args.getInt("batch-size", 64);
         const long long workers = args.getInt("workers", 2);

@@ -71,17 +71,9 @@ Pipeline loadPipelineOrDefault(const std::string& file, const Dataset& dataset) 
 
 int runDump(const std::vector<std::string>& argv) {
     Args args(argv, {"help"});
-    if (args.has("help")) {
-        std::fputs(kDumpHelp, stdout);
-        std::fputs(kDecodeLimitHelp, stdout);
-        std::fputs(kSplitHelp, stdout);
-        std::fputs(kCifar100LabelsHelp, stdout);
-        return 0;
-    }
-    for (const auto& u : args.unknown({"pipeline", "indices", "out", "stage", "seed", "epoch",
-                                       kDecodeLimitOption, kSplitOption, kCifar100LabelsOption}))
-        return fail("dump", "unknown option " + u + " (see batchscope dump --help)");
-    if (args.positional().size() != 1) return fail("dump", "expects exactly one dataset PATH");
+    if (const auto done = startDatasetCommand(
+            args, "dump", kDumpHelp, {"pipeline", "indices", "out", "stage", "seed", "epoch"}))
+        return *done;
     if (!args.has("indices")) return fail("dump", "--indices is required");
     if (!args.has("out")) return fail("dump", "--out is required");
 
