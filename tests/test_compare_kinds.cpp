@@ -16,6 +16,9 @@
 #include "core/compare/compare.h"
 #include "support/testsupport.h"
 
+using bstest::describeFindings;
+using bstest::findKind;
+
 namespace {
 
 const std::set<std::string> kKinds = {"label_mismatch", "dataset_size_mismatch", "unreadable_dump",
@@ -37,14 +40,6 @@ std::set<std::string> kindsIn(const bs::CompareReport& r) {
     for (const auto& f : r.findings)
         if (kKinds.count(f.kind)) out.insert(f.kind);
     return out;
-}
-
-const bs::Finding* find(const bs::CompareReport& r, const std::string& kind) {
-    return bstest::findKind(r.findings, kind);
-}
-
-QString describe(const bs::CompareReport& r) {
-    return bstest::describeFindings(r.findings);
 }
 
 }  // namespace
@@ -91,7 +86,7 @@ private Q_SLOTS:
         Copy c;
         QVERIFY(copyOf(c));
         const auto r = compare(c);
-        QVERIFY2(kindsIn(r).empty(), qPrintable(describe(r)));
+        QVERIFY2(kindsIn(r).empty(), qPrintable(describeFindings(r)));
         QCOMPARE(r.summary["samples"].get<int>(), 60);
     }
 
@@ -109,8 +104,8 @@ private Q_SLOTS:
              batch});
         QVERIFY2(py.exitCode == 0, qPrintable(py.err));
         const auto r = compare(c);
-        const bs::Finding* f = find(r, "label_mismatch");
-        QVERIFY2(f, qPrintable(describe(r)));
+        const bs::Finding* f = findKind(r, "label_mismatch");
+        QVERIFY2(f, qPrintable(describeFindings(r)));
         QCOMPARE(f->severity, bs::Severity::Error);
         QCOMPARE(int(f->count), 1);
         QCOMPARE(kindsIn(r), std::set<std::string>{"label_mismatch"});
@@ -123,8 +118,8 @@ private Q_SLOTS:
         QVERIFY(copyOf(c));
         QVERIFY(QFile::copy(c.data + "/dog/09.png", c.data + "/dog/99.png"));
         const auto r = compare(c);
-        const bs::Finding* f = find(r, "dataset_size_mismatch");
-        QVERIFY2(f, qPrintable(describe(r)));
+        const bs::Finding* f = findKind(r, "dataset_size_mismatch");
+        QVERIFY2(f, qPrintable(describeFindings(r)));
         QCOMPARE(f->evidence["dumped"].get<int64_t>(), int64_t(20));
         QCOMPARE(f->evidence["found"].get<int64_t>(), int64_t(21));
         QCOMPARE(kindsIn(r), std::set<std::string>{"dataset_size_mismatch"});
@@ -140,8 +135,8 @@ private Q_SLOTS:
         QVERIFY(f.resize(f.size() / 2));
         f.close();
         const auto r = compare(c);
-        const bs::Finding* u = find(r, "unreadable_dump");
-        QVERIFY2(u, qPrintable(describe(r)));
+        const bs::Finding* u = findKind(r, "unreadable_dump");
+        QVERIFY2(u, qPrintable(describeFindings(r)));
         QCOMPARE(u->severity, bs::Severity::Error);
         QCOMPARE(int(u->count), 4);  // the batch's rows
         QVERIFY2(u->message.find(QFileInfo(batch).fileName().toStdString()) != std::string::npos,
@@ -159,11 +154,11 @@ private Q_SLOTS:
         f.write("not a png any more");
         f.close();
         const auto r = compare(c);
-        const bs::Finding* u = find(r, "unreproducible_sample");
-        QVERIFY2(u, qPrintable(describe(r)));
+        const bs::Finding* u = findKind(r, "unreproducible_sample");
+        QVERIFY2(u, qPrintable(describeFindings(r)));
         QCOMPARE(u->severity, bs::Severity::Warning);
         QVERIFY(u->count >= 1);
-        QVERIFY2(describe(r).contains("03.png"), qPrintable(describe(r)));
+        QVERIFY2(describeFindings(r).contains("03.png"), qPrintable(describeFindings(r)));
         QCOMPARE(kindsIn(r), std::set<std::string>{"unreproducible_sample"});
     }
 };

@@ -13,10 +13,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/compare/compare.h"
 #include "core/dataset/npy.h"
 #include "ui/inspector/mainwindow.h"
-#include "ui/widgets/pipelinepanel.h"
 #include "ui/model/session.h"
+#include "ui/widgets/pipelinepanel.h"
 
 namespace bstest {
 
@@ -163,6 +164,14 @@ QString describeFindings(const std::vector<bs::Finding>& findings) {
         s += QString::fromStdString(bs::severityName(f.severity) + " " + f.kind + " [" + f.stage +
                                     "] " + f.message + "\n");
     return s;
+}
+
+const bs::Finding* findKind(const bs::CompareReport& report, const std::string& kind) {
+    return findKind(report.findings, kind);
+}
+
+QString describeFindings(const bs::CompareReport& report) {
+    return describeFindings(report.findings);
 }
 
 int countColour(const QImage& img, QColor c) {

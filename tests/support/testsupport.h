@@ -16,6 +16,9 @@
 #include "core/audit/anomaly.h"
 #include "core/common/types.h"
 
+namespace bs {
+struct CompareReport;
+}
 namespace bs::ui {
 class MainWindow;
 }
@@ -89,6 +92,9 @@ bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString&
 const bs::Finding* findKind(const std::vector<bs::Finding>& findings, const std::string& kind);
 // One line per finding ("severity kind [stage] message"), for failure messages.
 QString describeFindings(const std::vector<bs::Finding>& findings);
+// The same two for the findings of a compare report.
+const bs::Finding* findKind(const bs::CompareReport& report, const std::string& kind);
+QString describeFindings(const bs::CompareReport& report);
 
 // Number of pixels of `img` that are exactly colour `c`.
 int countColour(const QImage& img, QColor c);
