@@ -8,46 +8,55 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <memory>
 #include <set>
 #include <string>
 
 #include "core/compare/compare.h"
 #include "support/testsupport.h"
 
+using bstest::describeFindings;
+using bstest::findKind;
+
 namespace {
 
 // Scenario generator: tests/compare_scenarios.py (a separate file: moc
 // cannot lex Python inside a raw string).
 
+// One scenario's dataset and the dump of its loader, in a temporary folder
+// of their own.
 struct Dump {
-    QString root, dir;
+    // Writes them; false (and `why`) when python fails.
+    bool make(const QString& mode);
+    // The dump compared with batchscope's reproduction of it.
+    bs::CompareReport compare(const bs::CompareOptions& options = {}) const {
+        return bs::CompareSession(dir.toStdString(), options).run();
+    }
+
+    QTemporaryDir tmp;
+    QString root = tmp.filePath("data"), dir = tmp.filePath("dump"), why;
 };
 
-bool makeDump(const QTemporaryDir& tmp, const QString& mode, Dump& dump, QString& why) {
+bool Dump::make(const QString& mode) {
     const QString script = bstest::sourceDir() + "/tests/compare_scenarios.py";
-    dump.root = tmp.filePath("data");
-    dump.dir = tmp.filePath("dump");
-    const auto r = bstest::runPython(
-        {script, bstest::sourceDir() + "/python", mode, dump.root, dump.dir}, 300000);
-    if (r.exitCode != 0) {
-        why = "python " + mode + " failed: " + r.err.right(800) + r.out.right(200);
-        return false;
-    }
-    return true;
+    const auto r =
+        bstest::runPython({script, bstest::sourceDir() + "/python", mode, root, dir}, 300000);
+    if (r.exitCode != 0) why = "python " + mode + " failed: " + r.err.right(800) + r.out.right(200);
+    return r.exitCode == 0;
 }
 
-const bs::Finding* find(const bs::CompareReport& r, const std::string& kind) {
-    return bstest::findKind(r.findings, kind);
-}
-
-QString describe(const bs::CompareReport& r) {
-    return bstest::describeFindings(r.findings);
+// The first finding of `kind` in `r` when it has `severity`, else null.
+const bs::Finding* findKind(const bs::CompareReport& r, const std::string& kind,
+                            bs::Severity severity) {
+    const bs::Finding* f = bstest::findKind(r, kind);
+    return f && f->severity == severity ? f : nullptr;
 }
 
 }  // namespace
 
 class TestCompare : public QObject {
     Q_OBJECT
+    std::unique_ptr<Dump> d_;  // the scenario of the test function running
 
 private Q_SLOTS:
     void initTestCase() {
@@ -56,6 +65,9 @@ private Q_SLOTS:
                 "needs /usr/bin/python3 with torch, torchvision and PIL (python3-torch, "
                 "python3-torchvision, python3-pil)");
     }
+
+    void init() { d_ = std::make_unique<Dump>(); }
+    void cleanup() { d_.reset(); }
 
     void splitsPrintedCompose() {
         const auto parts = bs::splitComposeText(
@@ -84,17 +96,15 @@ private Q_SLOTS:
 
     // A correct pipeline compares clean, for every variant of the dump.
     void correctPipelineIsClean() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "correct", d, why), qPrintable(why));
-        bs::CompareSession s(d.dir.toStdString());
+        QVERIFY2(d_->make("correct"), qPrintable(d_->why));
+        bs::CompareSession s(d_->dir.toStdString());
         QCOMPARE(s.manifest().datasetClass, std::string("ImageFolder"));
         QCOMPARE(int(s.manifest().batches.size()), 15);  // main, epoch2, workers0 x 5
         QVERIFY(s.reproducible());
         const auto r = s.run();
-        QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
-        QVERIFY2(!find(r, "no_transform"), qPrintable(describe(r)));  // the transform was read
+        QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describeFindings(r)));
+        // The transform was read.
+        QVERIFY2(!findKind(r, "no_transform"), qPrintable(describeFindings(r)));
         QCOMPARE(r.summary["samples"].get<int>(), 60);
         QCOMPARE(r.summary["pixel_compared"].get<int>(), 60);
         QCOMPARE(r.summary["matching"].get<int>(), 60);
@@ -116,97 +126,79 @@ private Q_SLOTS:
     // A dataset without a transform whose collate_fn makes the tensors:
     // said (info), and compared against ToTensor, which matches.
     void noTransformIsNamed() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "no_transform", d, why), qPrintable(why));
-        bs::CompareSession s(d.dir.toStdString());
+        QVERIFY2(d_->make("no_transform"), qPrintable(d_->why));
+        bs::CompareSession s(d_->dir.toStdString());
         QCOMPARE(s.pipelineSource(), std::string("default"));
         const auto r = s.run();
-        const bs::Finding* f = find(r, "no_transform");
-        QVERIFY2(f, qPrintable(describe(r)));
-        QCOMPARE(f->severity, bs::Severity::Info);
+        const bs::Finding* f = findKind(r, "no_transform", bs::Severity::Info);
+        QVERIFY2(f, qPrintable(describeFindings(r)));
         QVERIFY2(f->message.find("--pipeline") != std::string::npos, f->message.c_str());
         QCOMPARE(r.summary["matching"].get<int>(), 60);
-        QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
+        QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describeFindings(r)));
     }
 
     void offByOneNamesTheNeighbour() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "offbyone", d, why), qPrintable(why));
-        const auto r = bs::CompareSession(d.dir.toStdString()).run();
-        const bs::Finding* f = find(r, "index_mismatch");
-        QVERIFY2(f, qPrintable(describe(r)));
-        QCOMPARE(f->severity, bs::Severity::Error);
+        QVERIFY2(d_->make("offbyone"), qPrintable(d_->why));
+        const auto r = d_->compare();
+        const bs::Finding* f = findKind(r, "index_mismatch", bs::Severity::Error);
+        QVERIFY2(f, qPrintable(describeFindings(r)));
         QCOMPARE(int(f->count), 60);
         for (const auto& s : f->samples)
             QCOMPARE(s.detail["matched_index"].get<int64_t>(), int64_t((s.index + 1) % 20));
         QVERIFY2(f->message.find("+1") != std::string::npos, f->message.c_str());
         // Explained by the index, not reported again as divergence or label error.
-        QVERIFY2(!find(r, "pipeline_divergence"), qPrintable(describe(r)));
-        QVERIFY2(!find(r, "label_mismatch"), qPrintable(describe(r)));
+        QVERIFY2(!findKind(r, "pipeline_divergence"), qPrintable(describeFindings(r)));
+        QVERIFY2(!findKind(r, "label_mismatch"), qPrintable(describeFindings(r)));
     }
 
     void sharedStateIsNondeterministic() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "shared_state", d, why), qPrintable(why));
-        const auto r = bs::CompareSession(d.dir.toStdString()).run();
-        const bs::Finding* f = find(r, "nondeterministic_loader");
-        QVERIFY2(f, qPrintable(describe(r)));
-        QCOMPARE(f->severity, bs::Severity::Warning);
+        QVERIFY2(d_->make("shared_state"), qPrintable(d_->why));
+        const auto r = d_->compare();
+        const bs::Finding* f = findKind(r, "nondeterministic_loader", bs::Severity::Warning);
+        QVERIFY2(f, qPrintable(describeFindings(r)));
         // Batch 0 is served by worker 0 with the same call count as without
         // workers; later batches differ.
         QVERIFY(f->count >= 8 && f->count < 20);
     }
 
     void lambdaIsAnUnknownStage() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "lambda", d, why), qPrintable(why));
+        QVERIFY2(d_->make("lambda"), qPrintable(d_->why));
         {
-            bs::CompareSession s(d.dir.toStdString());
+            bs::CompareSession s(d_->dir.toStdString());
             QVERIFY(!s.reproducible());
             const auto r = s.run();
             // Said once, not blamed: the Lambda is named, the tensors judged alone.
-            const bs::Finding* f = find(r, "unreproducible_pipeline");
-            QVERIFY2(f, qPrintable(describe(r)));
-            QCOMPARE(f->severity, bs::Severity::Info);
+            const bs::Finding* f = findKind(r, "unreproducible_pipeline", bs::Severity::Info);
+            QVERIFY2(f, qPrintable(describeFindings(r)));
             QCOMPARE(f->evidence["unknown_stages"][0]["position"].get<int>(), 2);
             QCOMPARE(f->evidence["unknown_stages"][0]["name"].get<std::string>(), std::string("Lambda"));
             QVERIFY(f->message.find("TorchScript") != std::string::npos);
             QVERIFY(f->message.find("ImageFolder") != std::string::npos);
             QCOMPARE(r.summary["pixel_compared"].get<int>(), 0);
-            QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
+            QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describeFindings(r)));
         }
         // Replacing the Lambda by an expression makes it comparable, and clean.
-        const QString pipe = tmp.filePath("pipe.json");
+        const QString pipe = d_->tmp.filePath("pipe.json");
         bstest::writeFile(pipe, R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])");
         bs::CompareOptions o;
         o.pipelineFile = pipe.toStdString();
-        bs::CompareSession s(d.dir.toStdString(), o);
+        bs::CompareSession s(d_->dir.toStdString(), o);
         QVERIFY(s.reproducible());
         const auto r = s.run();
-        QVERIFY2(r.findings.empty(), qPrintable(describe(r)));
+        QVERIFY2(r.findings.empty(), qPrintable(describeFindings(r)));
         QCOMPARE(r.summary["matching"].get<int>(), 60);
     }
 
     // Stated pipeline (a file) vs the Normalize the training code really used.
     void wrongNormalizeIsLocalised() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "wrong_normalize", d, why), qPrintable(why));
-        const QString pipe = tmp.filePath("stated.txt");
+        QVERIFY2(d_->make("wrong_normalize"), qPrintable(d_->why));
+        const QString pipe = d_->tmp.filePath("stated.txt");
         bstest::writeFile(pipe,
                           "Compose(\n    ToTensor()\n    Normalize(mean=(0.5, 0.5, 0.5), "
                           "std=(0.25, 0.25, 0.25))\n)\n");
-        const QString report = tmp.filePath("report.json");
-        const auto cli = bstest::runCli({"compare", d.dir, "--pipeline", pipe, "--report", report});
+        const QString report = d_->tmp.filePath("report.json");
+        const auto cli =
+            bstest::runCli({"compare", d_->dir, "--pipeline", pipe, "--report", report});
         QCOMPARE(cli.exitCode, 1);  // errors, --fail-on error by default
         QVERIFY2(cli.out.contains("pipeline_divergence [2:Normalize]"),
                  qPrintable(cli.out + cli.err));
@@ -230,53 +222,47 @@ private Q_SLOTS:
         QCOMPARE(j["samples"].size(), size_t(60));
 
         // The same dump against its own printed transform is clean.
-        const auto clean = bstest::runCli({"compare", d.dir});
+        const auto clean = bstest::runCli({"compare", d_->dir});
         QVERIFY2(clean.exitCode == 0, qPrintable(clean.out + clean.err));
     }
 
     // Random stages: shapes and ranges only; augmentation must change per epoch.
     void randomPipelineChecksShapesAndRepeats() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "random_ok", d, why), qPrintable(why));
+        QVERIFY2(d_->make("random_ok"), qPrintable(d_->why));
         {
-            bs::CompareSession s(d.dir.toStdString());
+            bs::CompareSession s(d_->dir.toStdString());
             QVERIFY(!s.reproducible());
             const auto r = s.run();
-            QVERIFY2(find(r, "random_pipeline"), qPrintable(describe(r)));
-            QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describe(r)));
+            QVERIFY2(findKind(r, "random_pipeline"), qPrintable(describeFindings(r)));
+            QVERIFY2(!r.hasAtLeast(bs::Severity::Warning), qPrintable(describeFindings(r)));
             QCOMPARE(r.summary["pixel_compared"].get<int>(), 0);
         }
         // The same loader against a stated pipeline of another size.
-        const QString pipe = tmp.filePath("stated.json");
+        const QString pipe = d_->tmp.filePath("stated.json");
         bstest::writeFile(pipe, R"([{"op":"RandomResizedCrop","size":28},{"op":"ToTensor"}])");
         bs::CompareOptions o;
         o.pipelineFile = pipe.toStdString();
-        const auto r = bs::CompareSession(d.dir.toStdString(), o).run();
-        const bs::Finding* f = find(r, "pipeline_divergence");
-        QVERIFY2(f && f->count == 60, qPrintable(describe(r)));
+        const auto r = d_->compare(o);
+        const bs::Finding* f = findKind(r, "pipeline_divergence");
+        QVERIFY2(f && f->count == 60, qPrintable(describeFindings(r)));
 
-        QTemporaryDir tmp2;
-        QVERIFY2(makeDump(tmp2, "random_repeat", d, why), qPrintable(why));
-        const auto rr = bs::CompareSession(d.dir.toStdString()).run();
-        const bs::Finding* rep = find(rr, "repeated_augmentation");
-        QVERIFY2(rep, qPrintable(describe(rr)));
+        Dump repeat;
+        QVERIFY2(repeat.make("random_repeat"), qPrintable(repeat.why));
+        const auto rr = repeat.compare();
+        const bs::Finding* rep = findKind(rr, "repeated_augmentation");
+        QVERIFY2(rep, qPrintable(describeFindings(rr)));
         QCOMPARE(int(rep->count), 20);  // every sample of the 5 batches of both epochs
     }
 
     void duplicateAndMissingIndices() {
-        QTemporaryDir tmp;
-        Dump d;
-        QString why;
-        QVERIFY2(makeDump(tmp, "bad_sampler", d, why), qPrintable(why));
-        const auto r = bs::CompareSession(d.dir.toStdString()).run();
-        const bs::Finding* dup = find(r, "duplicate_in_epoch");
-        const bs::Finding* miss = find(r, "missing_in_epoch");
-        QVERIFY2(dup && miss, qPrintable(describe(r)));
+        QVERIFY2(d_->make("bad_sampler"), qPrintable(d_->why));
+        const auto r = d_->compare();
+        const bs::Finding* dup = findKind(r, "duplicate_in_epoch");
+        const bs::Finding* miss = findKind(r, "missing_in_epoch");
+        QVERIFY2(dup && miss, qPrintable(describeFindings(r)));
         QCOMPARE(dup->samples.front().index, size_t(3));
         QCOMPARE(miss->samples.front().index, size_t(7));
-        QVERIFY(!find(r, "pipeline_divergence"));
+        QVERIFY(!findKind(r, "pipeline_divergence"));
     }
 
     void badInputIsAnError() {
