@@ -13,17 +13,12 @@
 #include "core/dataset/torchvision_datasets.h"
 #include "support/testsupport.h"
 
+using bstest::describeFindings;
+using bstest::findKind;
+
 namespace {
 
 const QString kFashion = "/usr/share/datasets/fashion-mnist";
-
-const bs::Finding* find(const bs::CompareReport& r, const std::string& kind) {
-    return bstest::findKind(r.findings, kind);
-}
-
-QString describe(const bs::CompareReport& r) {
-    return bstest::describeFindings(r.findings);
-}
 
 }  // namespace
 
@@ -32,9 +27,9 @@ class TestCompareLoaders : public QObject {
 
     QTemporaryDir data_;  // Fashion-MNIST unpacked once, photos: read-only inputs
 
-    // Dumps `mode` into its own temporary folder and compares it.
-    bs::CompareReport compareMode(const QString& mode, QTemporaryDir& out,
-                                  const bs::CompareOptions& options = {}) {
+    // Dumps `mode` into a temporary folder of its own and compares it.
+    bs::CompareReport compareMode(const QString& mode, const bs::CompareOptions& options = {}) {
+        QTemporaryDir out;
         const QString dump = out.filePath("dump");
         const auto r =
             bstest::runPython({bstest::sourceDir() + "/tests/loader_scenarios.py",
@@ -50,34 +45,33 @@ class TestCompareLoaders : public QObject {
     // number from 1, or 0 for the loader's output), with the kind's severity.
     static void expectJudged(const bs::CompareReport& r, const std::string& kind,
                              const std::string& stage, int stageNumber) {
-        const bs::Finding* f = find(r, kind);
-        QVERIFY2(f, qPrintable("no " + QString::fromStdString(kind) + "\n" + describe(r)));
+        const bs::Finding* f = findKind(r, kind);
+        QVERIFY2(f, qPrintable("no " + QString::fromStdString(kind) + "\n" + describeFindings(r)));
         QVERIFY2(f->stage == stage,
-                 qPrintable(QString::fromStdString(f->stage) + "\n" + describe(r)));
+                 qPrintable(QString::fromStdString(f->stage) + "\n" + describeFindings(r)));
         QCOMPARE(f->stageNumber, stageNumber);
         QCOMPARE(f->severity, bs::severityOf(kind));
         QVERIFY(bs::findingKind(kind)->blame == bs::Blame::Transform);
-        QVERIFY2(f->count > 0, qPrintable(describe(r)));
+        QVERIFY2(f->count > 0, qPrintable(describeFindings(r)));
     }
 
     void expectKind(const QString& mode, const std::string& kind, bs::Severity atLeast,
                     const std::string& stagePrefix = {}) {
-        QTemporaryDir out;
-        const auto r = compareMode(mode, out);
-        const bs::Finding* f = find(r, kind);
-        QVERIFY2(f, qPrintable(mode + ": no " + QString::fromStdString(kind) + "\n" + describe(r)));
-        QVERIFY2(int(f->severity) >= int(atLeast), qPrintable(describe(r)));
+        const auto r = compareMode(mode);
+        const bs::Finding* f = findKind(r, kind);
+        QVERIFY2(f, qPrintable(mode + ": no " + QString::fromStdString(kind) + "\n" +
+                               describeFindings(r)));
+        QVERIFY2(int(f->severity) >= int(atLeast), qPrintable(describeFindings(r)));
         if (!stagePrefix.empty())
             QVERIFY2(f->stage.rfind(stagePrefix, 0) == 0,
                      qPrintable(QString::fromStdString(f->stage)));
     }
 
     void expectClean(const QString& mode) {
-        QTemporaryDir out;
-        const auto r = compareMode(mode, out);
-        QVERIFY2(!r.hasAtLeast(bs::Severity::Error), qPrintable(mode + "\n" + describe(r)));
+        const auto r = compareMode(mode);
+        QVERIFY2(!r.hasAtLeast(bs::Severity::Error), qPrintable(mode + "\n" + describeFindings(r)));
         for (const char* k : {"worker_rng_shared", "epoch_rng_repeated", "pipeline_divergence"})
-            QVERIFY2(!find(r, k), qPrintable(mode + "\n" + describe(r)));
+            QVERIFY2(!findKind(r, k), qPrintable(mode + "\n" + describeFindings(r)));
     }
 
 private Q_SLOTS:
@@ -93,58 +87,55 @@ private Q_SLOTS:
     // Clean loaders: the tutorial's torchvision dataset, random torchvision
     // augmentation, a transform written in __getitem__, an ImageFolder.
     void cleanLoadersGiveNoError() {
-        try {
+        bstest::failOnException([&] {
             expectClean("fashion_clean");
             expectClean("fashion_random_clean");
             expectClean("photos_clean");
             expectClean("photos_random");
             expectClean("worker_rng_fixed");
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+        });
     }
 
     // A transform inside __getitem__: said once, not blamed.
     void transformInGetitemIsNotBlamed() {
-        QTemporaryDir out;
-        bs::CompareReport r;
-        try {
-            r = compareMode("getitem_clean", out);
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
-        const bs::Finding* f = find(r, "unreproducible_pipeline");
-        QVERIFY2(f, qPrintable(describe(r)));
-        QVERIFY(int(f->severity) <= int(bs::Severity::Warning));
-        QVERIFY2(f->message.find("FashionFromArrays") != std::string::npos, f->message.c_str());
-        QVERIFY2(!r.hasAtLeast(bs::Severity::Error), qPrintable(describe(r)));
-        QCOMPARE(r.summary["pixel_compared"].get<int>(), 0);
+        bstest::failOnException([&] {
+            const auto r = compareMode("getitem_clean");
+            const bs::Finding* f = findKind(r, "unreproducible_pipeline");
+            QVERIFY2(f, qPrintable(describeFindings(r)));
+            QVERIFY(int(f->severity) <= int(bs::Severity::Warning));
+            QVERIFY2(f->message.find("FashionFromArrays") != std::string::npos, f->message.c_str());
+            QVERIFY2(!r.hasAtLeast(bs::Severity::Error), qPrintable(describeFindings(r)));
+            QCOMPARE(r.summary["pixel_compared"].get<int>(), 0);
+        });
     }
 
-    void divideBySumLambdaIsCollapsed() {
-        try {
-            expectKind("divide_by_sum", "collapsed_range", bs::Severity::Error, "output");
-            expectKind("divide_by_sum_getitem", "collapsed_range", bs::Severity::Error, "output");
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+    // Each bug is named by its kind, as an error, at its stage (a prefix of
+    // it; empty: anywhere).
+    void bugIsNamed_data() {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<QByteArray>("kind");
+        QTest::addColumn<QByteArray>("stage");
+        const char* const bugs[][3] = {
+            // mode, kind, stage
+            {"divide_by_sum", "collapsed_range", "output"},
+            {"divide_by_sum_getitem", "collapsed_range", "output"},
+            {"double_normalize", "double_normalization", "3:Normalize"},
+            {"unscaled", "unscaled_input", "4:Normalize"},
+            {"offbyone", "index_mismatch", "dataset"},
+            {"shared_buffer", "index_mismatch", "dataset"},
+            {"channel_swap", "channel_swap", ""},
+        };
+        for (const auto& b : bugs)
+            QTest::newRow(b[0]) << QString(b[0]) << QByteArray(b[1]) << QByteArray(b[2]);
     }
 
-    void doubleNormalizeNamesTheStage() {
-        try {
-            expectKind("double_normalize", "double_normalization", bs::Severity::Error,
-                       "3:Normalize");
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
-    }
-
-    void unscaledInputBeforeNormalize() {
-        try {
-            expectKind("unscaled", "unscaled_input", bs::Severity::Error, "4:Normalize");
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+    void bugIsNamed() {
+        QFETCH(QString, mode);
+        QFETCH(QByteArray, kind);
+        QFETCH(QByteArray, stage);
+        bstest::failOnException([&] {
+            expectKind(mode, kind.toStdString(), bs::Severity::Error, stage.toStdString());
+        });
     }
 
     // compare's own judging of what the loader yields, whatever the
@@ -152,63 +143,45 @@ private Q_SLOTS:
     // given to compare (reproduced: the stage is named, and the faithful
     // reproduction still matches).
     void divisionByZeroIsNanOrInf() {
-        try {
-            QTemporaryDir out;
-            auto r = compareMode("divide_by_zero", out);
+        bstest::failOnException([&] {
+            auto r = compareMode("divide_by_zero");
             expectJudged(r, "nan_or_inf", "output", 0);
-            QCOMPARE(find(r, "nan_or_inf")->evidence["judged"].get<std::string>(),
+            QCOMPARE(findKind(r, "nan_or_inf")->evidence["judged"].get<std::string>(),
                      std::string("the loader's output tensors"));
-            QVERIFY2(find(r, "unreproducible_pipeline"), qPrintable(describe(r)));
+            QVERIFY2(findKind(r, "unreproducible_pipeline"), qPrintable(describeFindings(r)));
 
-            QTemporaryDir out2;
+            QTemporaryDir stated;
             bs::CompareOptions withLambda;
-            withLambda.pipelineFile = out2.filePath("pipeline.json").toStdString();
+            withLambda.pipelineFile = stated.filePath("pipeline.json").toStdString();
             bstest::writeFile(
-                out2.filePath("pipeline.json"),
+                stated.filePath("pipeline.json"),
                 R"json([{"op":"ToTensor"},{"op":"Lambda","expr":"x / x.min()"}])json");
-            r = compareMode("divide_by_zero", out2, withLambda);
+            r = compareMode("divide_by_zero", withLambda);
             expectJudged(r, "nan_or_inf", "2:Lambda", 2);
-            QVERIFY2(!find(r, "pipeline_divergence"), qPrintable(describe(r)));
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+            QVERIFY2(!findKind(r, "pipeline_divergence"), qPrintable(describeFindings(r)));
+        });
     }
 
     // Normalize's std typed too small: values far past standardised data.
     void tinyStdIsExtremeValues() {
-        try {
-            QTemporaryDir out;
-            const auto r = compareMode("tiny_std", out);
+        bstest::failOnException([&] {
+            const auto r = compareMode("tiny_std");
             expectJudged(r, "extreme_values", "2:Normalize", 2);
-            QVERIFY2(!find(r, "pipeline_divergence"), qPrintable(describe(r)));
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+            QVERIFY2(!findKind(r, "pipeline_divergence"), qPrintable(describeFindings(r)));
+        });
     }
 
     // Statistics of 0..255 pixels on ToTensor's [0, 1]: the output's
     // mean/std are far from 0/1, and the statistics that fit are given.
     void statisticsOf255AreNormalizationMismatch() {
-        try {
-            QTemporaryDir out;
-            const auto r = compareMode("mean_std_255", out);
+        bstest::failOnException([&] {
+            const auto r = compareMode("mean_std_255");
             expectJudged(r, "normalization_mismatch", "2:Normalize", 2);
-            const auto& ev = find(r, "normalization_mismatch")->evidence;
+            const auto& ev = findKind(r, "normalization_mismatch")->evidence;
             const auto fit = ev.value("suggested_mean", nlohmann::json()).dump();
             QVERIFY2(fit.find("0.2") != std::string::npos, ev.dump().c_str());
             expectJudged(r, "collapsed_range", "2:Normalize", 2);
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
-    }
-
-    void offByOneIsIndexMismatch() {
-        try {
-            expectKind("offbyone", "index_mismatch", bs::Severity::Error, "dataset");
-            expectKind("shared_buffer", "index_mismatch", bs::Severity::Error, "dataset");
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+        });
     }
 
     // A batch fetched on a thread pool (__getitems__) through one file
@@ -217,97 +190,74 @@ private Q_SLOTS:
     // with a lock around seek+read is clean, so the batched fetch itself
     // (which the dump must run as DataLoader does) is not what fires.
     void threadRaceIsIndexMismatch() {
-        try {
-            QTemporaryDir out;
-            const auto r = compareMode("thread_race", out);
-            const bs::Finding* f = find(r, "index_mismatch");
-            QVERIFY2(f && f->stage == "dataset", qPrintable(describe(r)));
+        bstest::failOnException([&] {
+            const auto r = compareMode("thread_race");
+            const bs::Finding* f = findKind(r, "index_mismatch");
+            QVERIFY2(f && f->stage == "dataset", qPrintable(describeFindings(r)));
             QVERIFY2(f->message.find("reads that race") != std::string::npos, f->message.c_str());
-            QVERIFY2(f->count < r.samples.size(), qPrintable(describe(r)));
+            QVERIFY2(f->count < r.samples.size(), qPrintable(describeFindings(r)));
             expectClean("thread_locked");
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
-    }
-
-    void bgrIsChannelSwap() {
-        try {
-            expectKind("channel_swap", "channel_swap", bs::Severity::Error);
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+        });
     }
 
     // Bad samples are named, the rest of the batches are still dumped.
     void badSamplesAreNamed() {
-        try {
-            QTemporaryDir out;
-            auto r = compareMode("none_sample", out);
-            const bs::Finding* f = find(r, "invalid_sample");
-            QVERIFY2(f && f->stage == "dataset", qPrintable(describe(r)));
+        bstest::failOnException([&] {
+            auto r = compareMode("none_sample");
+            const bs::Finding* f = findKind(r, "invalid_sample");
+            QVERIFY2(f && f->stage == "dataset", qPrintable(describeFindings(r)));
             for (const auto& s : f->samples) {
                 QCOMPARE(int(s.index % 7), 3);
                 QVERIFY2(s.path.find("/photos/class_") != std::string::npos, s.path.c_str());
             }
             QVERIFY(r.summary["samples"].get<int>() > 0);
-            QVERIFY2(!find(r, "missing_in_epoch"), qPrintable(describe(r)));
+            QVERIFY2(!findKind(r, "missing_in_epoch"), qPrintable(describeFindings(r)));
 
-            QTemporaryDir out2;
-            r = compareMode("getitem_raises", out2);
-            f = find(r, "getitem_error");
-            QVERIFY2(f && f->stage == "dataset", qPrintable(describe(r)));
+            r = compareMode("getitem_raises");
+            f = findKind(r, "getitem_error");
+            QVERIFY2(f && f->stage == "dataset", qPrintable(describeFindings(r)));
             QCOMPARE(int(f->samples.front().index % 5), 2);
             QCOMPARE(f->samples.front().detail["type"].get<std::string>(),
                      std::string("FileNotFoundError"));
             QVERIFY2(f->message.find("loader_scenarios.py:") != std::string::npos,
                      f->message.c_str());
 
-            QTemporaryDir out3;
-            r = compareMode("mixed_sizes", out3);
-            f = find(r, "collate_error");
-            QVERIFY2(f && f->stage == "collate", qPrintable(describe(r)));
+            r = compareMode("mixed_sizes");
+            f = findKind(r, "collate_error");
+            QVERIFY2(f && f->stage == "collate", qPrintable(describeFindings(r)));
             QVERIFY2(f->message.find("[3,40,40]") != std::string::npos, f->message.c_str());
             QCOMPARE(int(f->samples.front().detail["dropped"][0].get<int>() % 6), 1);
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+        });
     }
 
     void generatorCopiedIntoWorkers() {
-        try {
-            QTemporaryDir out;
-            const auto r = compareMode("worker_rng", out);
-            const bs::Finding* f = find(r, "worker_rng_shared");
-            QVERIFY2(f && f->severity == bs::Severity::Error, qPrintable(describe(r)));
+        bstest::failOnException([&] {
+            const auto r = compareMode("worker_rng");
+            const bs::Finding* f = findKind(r, "worker_rng_shared");
+            QVERIFY2(f && f->severity == bs::Severity::Error, qPrintable(describeFindings(r)));
             QVERIFY2(f->message.find("NoisyFashion") != std::string::npos, f->message.c_str());
             QVERIFY2(f->message.find("worker_init_fn") != std::string::npos, f->message.c_str());
-            QVERIFY2(find(r, "epoch_rng_repeated"), qPrintable(describe(r)));
+            QVERIFY2(findKind(r, "epoch_rng_repeated"), qPrintable(describeFindings(r)));
 
             // Seeded per worker but the same seeds every epoch.
-            QTemporaryDir out2;
-            const auto e = compareMode("epoch_rng", out2);
-            QVERIFY2(find(e, "epoch_rng_repeated"), qPrintable(describe(e)));
-            QVERIFY2(!find(e, "worker_rng_shared"), qPrintable(describe(e)));
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
+            const auto e = compareMode("epoch_rng");
+            QVERIFY2(findKind(e, "epoch_rng_repeated"), qPrintable(describeFindings(e)));
+            QVERIFY2(!findKind(e, "worker_rng_shared"), qPrintable(describeFindings(e)));
+        });
     }
 
     // torchvision's own folder layout: the split from the manifest, the
     // class names from the dataset class.
     void torchvisionFashionByRoot() {
-        QTemporaryDir out;
-        try {
-            compareMode("fashion_clean", out);
-        } catch (const std::exception& e) {
-            QFAIL(e.what());
-        }
-        const auto test =
-            bs::openTorchvisionDataset(data_.path().toStdString(), "FashionMNIST", "test");
-        QCOMPARE(test->size(), size_t(10000));
-        QCOMPARE(test->classes()[0], std::string("T-shirt/top"));
-        const auto train = bs::openDataset(data_.path().toStdString());  // root: train split
-        QCOMPARE(train->size(), size_t(60000));
+        bstest::failOnException([&] {
+            compareMode("fashion_clean");
+            const auto test =
+                bs::openTorchvisionDataset(data_.path().toStdString(), "FashionMNIST", "test");
+            QCOMPARE(test->size(), size_t(10000));
+            QCOMPARE(test->classes()[0], std::string("T-shirt/top"));
+            const auto train = bs::openDataset(data_.path().toStdString());  // root: train split
+            QCOMPARE(train->size(), size_t(60000));
+        });
     }
 };
 

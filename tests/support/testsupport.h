@@ -8,6 +8,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,17 @@ int maxChannelDiff(const QImage& a, const QImage& b);
 
 // Reads a .npy file written by numpy or batchscope into float values.
 bs::Tensor readNpyAsFloat(const QString& path);
+
+// Runs `body`, the whole of a test function: an exception out of it fails
+// the test with its message (QtTest itself would only say that one was thrown).
+template <typename F>
+void failOnException(F&& body) {
+    try {
+        body();
+    } catch (const std::exception& e) {
+        QFAIL(e.what());
+    }
+}
 
 // Runs `f`, which must throw bs::Error with a one-line message naming `file`
 // and containing `what` (case-insensitive).
