@@ -40,7 +40,8 @@ bstest::ProcessResult runWithEnv(const QStringList& args, const QStringList& env
 class TestShardMerge : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
-    QString root_, pipe_;
+    const QString root_ = dir_.path();
+    QString pipe_;
 
     // Audits part i of n of `dataset` into <tag>-<i>.json; returns the names.
     QStringList audit(const QString& dataset, const QString& tag, int n,
@@ -72,11 +73,8 @@ class TestShardMerge : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY(dir_.isValid());
-        root_ = dir_.path();
-        const auto r =
-            bstest::runPython({bstest::sourceDir() + "/tests/webdataset/make_shards.py", root_});
-        if (r.exitCode == -2) BSTEST_SKIP("python3 with Pillow is needed to build the shards");
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        BSTEST_RUN_FIXTURE_SCRIPT(shards, "tests/webdataset/make_shards.py", {root_},
+                                  "python3 with Pillow is needed to build the shards");
         pipe_ = root_ + "/p.json";
         bstest::writeFile(pipe_, kPipeline);
         for (const char* ds : {"shards", "folder"}) {
@@ -189,18 +187,15 @@ private Q_SLOTS:
     void refusals_data() {
         QTest::addColumn<QString>("what");
         QTest::addColumn<QString>("message");
-        QTest::newRow("missing") << "missing"
-                                 << "1 of 3 parts missing: 1";
-        QTest::newRow("repeated") << "repeated"
-                                  << "part 0 given twice";
-        QTest::newRow("other dataset") << "dataset"
-                                       << "a different dataset";
-        QTest::newRow("other pipeline") << "pipeline"
-                                        << "a different pipeline";
-        QTest::newRow("not partial") << "single"
-                                     << "not a partial report";
-        QTest::newRow("kubernetes without --num-shards") << "k8s"
-                                                         << "--num-shards";
+        auto row = [](const char* name, const char* what, const char* message) {
+            QTest::newRow(name) << QString(what) << QString(message);
+        };
+        row("missing", "missing", "1 of 3 parts missing: 1");
+        row("repeated", "repeated", "part 0 given twice");
+        row("other dataset", "dataset", "a different dataset");
+        row("other pipeline", "pipeline", "a different pipeline");
+        row("not partial", "single", "not a partial report");
+        row("kubernetes without --num-shards", "k8s", "--num-shards");
     }
     void refusals() {
         QFETCH(QString, what);

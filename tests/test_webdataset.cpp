@@ -65,16 +65,13 @@ const json* finding(const json& report, const std::string& kind) {
 class TestWebDataset : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
-    QString root_;
+    const QString root_ = dir_.path();
 
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY(dir_.isValid());
-        root_ = dir_.path();
-        const auto r =
-            bstest::runPython({bstest::sourceDir() + "/tests/webdataset/make_shards.py", root_});
-        if (r.exitCode == -2) BSTEST_SKIP("python3 with Pillow is needed to build the shards");
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        BSTEST_RUN_FIXTURE_SCRIPT(shards, "tests/webdataset/make_shards.py", {root_},
+                                  "python3 with Pillow is needed to build the shards");
     }
 
     void sameSamplesAndTensorsAsFolder_data() {

@@ -34,6 +34,16 @@ class MainWindow;
         QSKIP(why);                                          \
     } while (false)
 
+// Declares `result`, the bstest::ProcessResult of the fixture script
+// `script` (a path in the source tree) run with `args` (as QFETCH declares
+// its variable): skips the calling test function with `needs` when python
+// is missing, fails it when the script fails.
+#define BSTEST_RUN_FIXTURE_SCRIPT(result, script, args, needs)                                    \
+    const bstest::ProcessResult result =                                                          \
+        bstest::runPython(QStringList{bstest::sourceDir() + "/" + (script)} + QStringList(args)); \
+    if (result.exitCode == -2) BSTEST_SKIP(needs);                                                \
+    QVERIFY2(result.exitCode == 0, qPrintable(result.err.right(1500)))
+
 namespace bstest {
 
 // Root of the source tree (for committed fixtures and references).

@@ -54,12 +54,10 @@ class TestCompareTargets : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        const auto r = bstest::runPython(
-            {bstest::sourceDir() + "/tests/target/target_fixtures.py", dir_.filePath("fx")},
-            300000);
-        if (r.exitCode == -2 || !bstest::torchvisionAvailable())
-            BSTEST_SKIP("needs /usr/bin/python3 with torch, torchvision, Pillow and skimage");
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
+        const char* needs = "needs /usr/bin/python3 with torch, torchvision, Pillow and skimage";
+        if (!bstest::torchvisionAvailable()) BSTEST_SKIP(needs);
+        BSTEST_RUN_FIXTURE_SCRIPT(r, "tests/target/target_fixtures.py", {dir_.filePath("fx")},
+                                  needs);
     }
 
     // The example: a joint transform that resizes the mask tensor

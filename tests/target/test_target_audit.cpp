@@ -3,6 +3,8 @@
 // copies raise no error-severity finding.
 #include <QtTest>
 
+#include <map>
+
 #include "core/audit/anomaly.h"
 #include "core/audit/audit.h"
 #include "support/testsupport.h"
@@ -34,71 +36,74 @@ const Finding* named(const std::vector<Finding>& fs, const std::string& kind,
     return nullptr;
 }
 
-std::string kinds(const std::vector<Finding>& fs) {
-    std::string s;
-    for (const auto& f : fs) s += f.kind + "[" + f.stage + "] " + f.message + "\n";
-    return s;
-}
-
 }  // namespace
 
 class TestTargetAudit : public QObject {
     Q_OBJECT
     QTemporaryDir dir_;
     nlohmann::json fx_;
+    std::map<std::string, std::vector<Finding>> audits_;  // by fixture key, audited once
 
     std::string at(const char* key) const { return fx_[key].get<std::string>(); }
-
-    void expectClean(const char* key) {
-        const auto fs = audit(at(key));
-        for (const auto& f : fs) QVERIFY2(f.severity != Severity::Error, kinds(fs).c_str());
+    const std::vector<Finding>& auditOf(const char* key) {
+        auto it = audits_.find(key);
+        if (it == audits_.end()) it = audits_.emplace(key, audit(at(key))).first;
+        return it->second;
     }
 
 private Q_SLOTS:
     void initTestCase() {
-        const auto r = bstest::runPython(
-            {bstest::sourceDir() + "/tests/target/target_fixtures.py", dir_.path()}, 300000);
-        if (r.exitCode == -2) BSTEST_SKIP("needs /usr/bin/python3 with Pillow and skimage");
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
+        BSTEST_RUN_FIXTURE_SCRIPT(r, "tests/target/target_fixtures.py", {dir_.path()},
+                                  "needs /usr/bin/python3 with Pillow and skimage");
         fx_ = nlohmann::json::parse(r.out.toStdString());
     }
 
     void cleanDatasetsRaiseNoError() {
-        expectClean("voc_clean");
-        expectClean("coco_clean");
-        expectClean("yolo_clean");
+        for (const char* key : {"voc_clean", "coco_clean", "yolo_clean"}) {
+            const auto& fs = auditOf(key);
+            for (const auto& f : fs)
+                QVERIFY2(f.severity != Severity::Error, qPrintable(bstest::describeFindings(fs)));
+        }
     }
 
-    void vocFaults() {
-        const auto fs = audit(at("voc_faulty"));
-        const std::string all = kinds(fs);
+    // Each planted fault is named with its kind and its file; an intact
+    // file beside them is not.
+    void plantedFaultsAreNamed_data() {
+        QTest::addColumn<QByteArray>("dataset");
+        QTest::addColumn<QByteArray>("kind");
+        QTest::addColumn<QByteArray>("file");
+        QTest::addColumn<bool>("isNamed");
+        auto row = [](const char* dataset, const char* kind, const char* file, bool isNamed) {
+            QTest::addRow("%s %s %s", dataset, kind, file)
+                << QByteArray(dataset) << QByteArray(kind) << QByteArray(file) << isNamed;
+        };
         // A bilinear-resized mask saved as L: values between the class ids.
-        QVERIFY2(named(fs, "invalid_mask_values", "astronaut.jpg"), all.c_str());
-        QVERIFY2(named(fs, "mask_size_mismatch", "chelsea.jpg"), all.c_str());
-        QVERIFY2(named(fs, "missing_target", "coffee"), all.c_str());  // image without mask
-        QVERIFY2(named(fs, "missing_target", "ghost"), all.c_str());   // listed, no image
-        QVERIFY(!named(fs, "invalid_mask_values", "rocket.jpg"));
+        row("voc_faulty", "invalid_mask_values", "astronaut.jpg", true);
+        row("voc_faulty", "mask_size_mismatch", "chelsea.jpg", true);
+        row("voc_faulty", "missing_target", "coffee", true);  // image without mask
+        row("voc_faulty", "missing_target", "ghost", true);   // listed, no image
+        row("voc_faulty", "invalid_mask_values", "rocket.jpg", false);
+        row("coco_faulty", "box_out_of_bounds", "astronaut.jpg", true);
+        row("coco_faulty", "degenerate_box", "chelsea.jpg", true);
+        row("coco_faulty", "unknown_class", "coffee.jpg", true);
+        row("coco_faulty", "missing_target", "rocket.jpg", true);  // no annotation
+        row("coco_faulty", "missing_target", "image id 7", true);  // annotation, no image
+        row("coco_faulty", "box_out_of_bounds", "motorcycle_left.jpg", false);
+        row("yolo_faulty", "box_out_of_bounds", "astronaut.jpg", true);
+        row("yolo_faulty", "degenerate_box", "chelsea.jpg", true);
+        row("yolo_faulty", "unknown_class", "coffee.jpg", true);
+        row("yolo_faulty", "missing_target", "rocket", true);     // image, no label
+        row("yolo_faulty", "missing_target", "ghost.txt", true);  // label, no image
     }
 
-    void cocoFaults() {
-        const auto fs = audit(at("coco_faulty"));
-        const std::string all = kinds(fs);
-        QVERIFY2(named(fs, "box_out_of_bounds", "astronaut.jpg"), all.c_str());
-        QVERIFY2(named(fs, "degenerate_box", "chelsea.jpg"), all.c_str());
-        QVERIFY2(named(fs, "unknown_class", "coffee.jpg"), all.c_str());
-        QVERIFY2(named(fs, "missing_target", "rocket.jpg"), all.c_str());  // no annotation
-        QVERIFY2(named(fs, "missing_target", "image id 7"), all.c_str());  // annotation, no image
-        QVERIFY(!named(fs, "box_out_of_bounds", "motorcycle_left.jpg"));
-    }
-
-    void yoloFaults() {
-        const auto fs = audit(at("yolo_faulty"));
-        const std::string all = kinds(fs);
-        QVERIFY2(named(fs, "box_out_of_bounds", "astronaut.jpg"), all.c_str());
-        QVERIFY2(named(fs, "degenerate_box", "chelsea.jpg"), all.c_str());
-        QVERIFY2(named(fs, "unknown_class", "coffee.jpg"), all.c_str());
-        QVERIFY2(named(fs, "missing_target", "rocket"), all.c_str());     // image, no label
-        QVERIFY2(named(fs, "missing_target", "ghost.txt"), all.c_str());  // label, no image
+    void plantedFaultsAreNamed() {
+        QFETCH(QByteArray, dataset);
+        QFETCH(QByteArray, kind);
+        QFETCH(QByteArray, file);
+        QFETCH(bool, isNamed);
+        const auto& fs = auditOf(dataset.constData());
+        QVERIFY2(bool(named(fs, kind.toStdString(), file.toStdString())) == isNamed,
+                 qPrintable(bstest::describeFindings(fs)));
     }
 
     // The same kinds through the CLI, as `batchscope audit` prints them.

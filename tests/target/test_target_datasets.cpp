@@ -42,10 +42,8 @@ class TestTargetDatasets : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        const auto r = bstest::runPython(
-            {bstest::sourceDir() + "/tests/target/target_fixtures.py", dir_.path()}, 300000);
-        if (r.exitCode == -2) BSTEST_SKIP("needs /usr/bin/python3 with Pillow and skimage");
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
+        BSTEST_RUN_FIXTURE_SCRIPT(r, "tests/target/target_fixtures.py", {dir_.path()},
+                                  "needs /usr/bin/python3 with Pillow and skimage");
         fx_ = nlohmann::json::parse(r.out.toStdString());
         stems_ = fx_["samples"].get<std::vector<std::string>>();
     }

@@ -60,12 +60,6 @@ std::vector<Finding> audit(const std::string& path, const std::string& pipeline)
     return engine.findings();
 }
 
-std::string kinds(const std::vector<Finding>& fs) {
-    std::string s;
-    for (const auto& f : fs) s += f.kind + "[" + f.stage + "] " + f.message + "\n";
-    return s;
-}
-
 }  // namespace
 
 class TestTargetPipeline : public QObject {
@@ -117,10 +111,8 @@ private Q_SLOTS:
     }
 
     void initTestCase() {
-        const auto r = bstest::runPython(
-            {bstest::sourceDir() + "/tests/target/target_fixtures.py", dir_.path()}, 300000);
-        if (r.exitCode == -2) BSTEST_SKIP("needs /usr/bin/python3 with Pillow and skimage");
-        QVERIFY2(r.exitCode == 0, qPrintable(r.err.right(1500)));
+        BSTEST_RUN_FIXTURE_SCRIPT(r, "tests/target/target_fixtures.py", {dir_.path()},
+                                  "needs /usr/bin/python3 with Pillow and skimage");
         fx_ = json::parse(r.out.toStdString());
     }
 
@@ -149,10 +141,12 @@ private Q_SLOTS:
         bool found = false;
         for (const auto& f : bad)
             found = found || (f.kind == "invalid_mask_values" && f.stage == "1:Resize");
-        QVERIFY2(found, kinds(bad).c_str());
+        QVERIFY2(found, qPrintable(bstest::describeFindings(bad)));
         const auto good = audit(voc, R"([{"op": "Resize", "size": [40, 60]}, {"op": "ToTensor"}])");
-        for (const auto& f : good) QVERIFY2(f.kind != "invalid_mask_values", kinds(good).c_str());
-        for (const auto& f : good) QVERIFY2(f.kind != "mask_size_mismatch", kinds(good).c_str());
+        for (const auto& f : good)
+            QVERIFY2(f.kind != "invalid_mask_values", qPrintable(bstest::describeFindings(good)));
+        for (const auto& f : good)
+            QVERIFY2(f.kind != "mask_size_mismatch", qPrintable(bstest::describeFindings(good)));
     }
 };
 
