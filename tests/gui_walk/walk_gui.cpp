@@ -13,7 +13,6 @@
 #include <QListWidget>
 #include <QProcess>
 #include <QSpinBox>
-#include <QStyleOptionSpinBox>
 #include <QTimer>
 #include <QToolBar>
 #include <QTreeWidget>
@@ -55,17 +54,13 @@ bool capture(QWidget& w, const QString& name) {
     return w.grab().save(out);
 }
 
-void clickSpinUp(QSpinBox* sb) {
-    QStyleOptionSpinBox opt;
-    opt.initFrom(sb);
-    opt.rect = sb->rect();
-    opt.subControls = QStyle::SC_SpinBoxUp | QStyle::SC_SpinBoxDown | QStyle::SC_SpinBoxFrame |
-                      QStyle::SC_SpinBoxEditField;
-    opt.buttonSymbols = sb->buttonSymbols();
-    opt.frame = sb->hasFrame();
-    opt.stepEnabled = QAbstractSpinBox::StepUpEnabled | QAbstractSpinBox::StepDownEnabled;
-    const QRect r = sb->style()->subControlRect(QStyle::CC_SpinBox, &opt, QStyle::SC_SpinBoxUp, sb);
-    QTest::mouseClick(sb, Qt::LeftButton, {}, r.center());
+// Types `text` over what `box` holds and confirms it with Return, as a user
+// does in a spin box whose value applies on Return.
+void typeAndReturn(QWidget* box, const char* text) {
+    box->setFocus();
+    QTest::keyClick(box, Qt::Key_A, Qt::ControlModifier);
+    QTest::keyClicks(box, text);
+    QTest::keyClick(box, Qt::Key_Return);
 }
 
 }  // namespace
@@ -101,10 +96,7 @@ void GuiWalk::walkTheDemo() {
     for (auto* s : w.findChildren<QSpinBox*>())
         if (s->maximum() == 4096) batchSize = s;
     QVERIFY(batchSize);
-    batchSize->setFocus();
-    QTest::keyClick(batchSize, Qt::Key_A, Qt::ControlModifier);
-    QTest::keyClicks(batchSize, "4");
-    QTest::keyClick(batchSize, Qt::Key_Return);
+    typeAndReturn(batchSize, "4");
     QVERIFY(bstest::waitIdle(w));
     // The toolbar's Next button, clicked.
     QAction* next = nullptr;
@@ -118,14 +110,9 @@ void GuiWalk::walkTheDemo() {
     QVERIFY(capture(w, "02-step"));
 
     // Click the collapsed_range finding: its sample, the Lambda stage.
-    QTreeWidgetItem* finding = nullptr;
-    for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i)
-        if (w.anomalies()->topLevelItem(i)->text(1) == "collapsed_range")
-            finding = w.anomalies()->topLevelItem(i);
+    QTreeWidgetItem* finding = bstest::topFinding(w, "collapsed_range");
     QVERIFY(finding);
-    w.anomalies()->scrollToItem(finding);
-    QTest::mouseClick(w.anomalies()->viewport(), Qt::LeftButton, {},
-                      w.anomalies()->visualItemRect(finding).center());
+    bstest::clickTreeItem(w.anomalies(), finding);
     QVERIFY(bstest::waitIdle(w));
     QCOMPARE(w.shownStage(), 4);
     QCheckBox* overlay = nullptr;
@@ -145,12 +132,9 @@ void GuiWalk::walkTheDemo() {
                       list->visualItemRect(list->item(0)).center());
     QSpinBox* size = w.pipelinePanel()->findChild<QSpinBox*>("param_size");
     QVERIFY(size);
-    size->setFocus();
-    QTest::keyClick(size, Qt::Key_A, Qt::ControlModifier);
-    QTest::keyClicks(size, "160");
-    QTest::keyClick(size, Qt::Key_Return);
+    typeAndReturn(size, "160");
     QVERIFY(bstest::waitIdle(w));
-    clickSpinUp(size);
+    bstest::clickSpinArrow(size, true);
     QVERIFY(bstest::waitIdle(w));
     QCOMPARE(size->value(), 161);
     QVERIFY(capture(w, "04-edited-size"));
@@ -184,19 +168,11 @@ void GuiWalk::walkTheDemo() {
     w.resize(1600, 1000);
     QVERIFY(w.pipelinePanel()->loadPipelineFile(bstest::sourceDir() +
                                                 "/resources/demo-pipeline.json"));
-    batchSize->setFocus();
-    QTest::keyClick(batchSize, Qt::Key_A, Qt::ControlModifier);
-    QTest::keyClicks(batchSize, "16");
-    QTest::keyClick(batchSize, Qt::Key_Return);
+    typeAndReturn(batchSize, "16");
     QVERIFY(bstest::waitIdle(w));
-    finding = nullptr;
-    for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i)
-        if (w.anomalies()->topLevelItem(i)->text(1) == "collapsed_range")
-            finding = w.anomalies()->topLevelItem(i);
+    finding = bstest::topFinding(w, "collapsed_range");
     QVERIFY(finding);
-    w.anomalies()->scrollToItem(finding);
-    QTest::mouseClick(w.anomalies()->viewport(), Qt::LeftButton, {},
-                      w.anomalies()->visualItemRect(finding).center());
+    bstest::clickTreeItem(w.anomalies(), finding);
     QVERIFY(bstest::waitIdle(w));
     QVERIFY(w.session()->sampleView()->counts.collapsed);
     QVERIFY(capture(w, "07-readme"));

@@ -21,7 +21,6 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
-#include <QStyleOptionSpinBox>
 #include <QTimer>
 #include <QToolBar>
 #include <QTreeWidget>
@@ -41,6 +40,10 @@
 #include "ui/widgets/stagestrip.h"
 
 using namespace bs::ui;
+using bstest::clickListRow;
+using bstest::clickSpinArrow;
+using bstest::clickTreeItem;
+using bstest::topFinding;
 using bstest::waitIdle;
 
 namespace {
@@ -56,31 +59,6 @@ void makeFolder(const QString& root, int perClass = 6, int w = 32, int h = 24) {
 
 QString demoPath() {
     return bstest::sourceDir() + "/resources/demo";
-}
-
-void clickSpinArrow(QAbstractSpinBox* sb, bool up) {
-    QStyleOptionSpinBox opt;
-    opt.initFrom(sb);
-    opt.rect = sb->rect();
-    opt.subControls = QStyle::SC_SpinBoxUp | QStyle::SC_SpinBoxDown | QStyle::SC_SpinBoxFrame |
-                      QStyle::SC_SpinBoxEditField;
-    opt.buttonSymbols = sb->buttonSymbols();
-    opt.frame = sb->hasFrame();
-    opt.stepEnabled = QAbstractSpinBox::StepUpEnabled | QAbstractSpinBox::StepDownEnabled;
-    const QRect r = sb->style()->subControlRect(
-        QStyle::CC_SpinBox, &opt, up ? QStyle::SC_SpinBoxUp : QStyle::SC_SpinBoxDown, sb);
-    QTest::mouseClick(sb, Qt::LeftButton, {}, r.center());
-}
-
-void clickListRow(QListWidget* list, int row) {
-    list->scrollToItem(list->item(row));
-    QTest::mouseClick(list->viewport(), Qt::LeftButton, {},
-                      list->visualItemRect(list->item(row)).center());
-}
-
-void clickTreeItem(QTreeWidget* tree, QTreeWidgetItem* item) {
-    tree->scrollToItem(item);
-    QTest::mouseClick(tree->viewport(), Qt::LeftButton, {}, tree->visualItemRect(item).center());
 }
 
 // Runs `inspect` on the next modal dialog once it is open.
@@ -124,18 +102,6 @@ void clickTile(MainWindow& w, int row) {
     QListWidget* g = w.grid();
     g->scrollToItem(g->item(row));
     QTest::mouseClick(g->viewport(), Qt::LeftButton, {}, g->visualItemRect(g->item(row)).center());
-}
-
-QTreeWidgetItem* topFinding(const MainWindow& w, const QString& kind, int* count = nullptr) {
-    QTreeWidgetItem* found = nullptr;
-    int n = 0;
-    for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i)
-        if (w.anomalies()->topLevelItem(i)->text(1) == kind) {
-            if (!found) found = w.anomalies()->topLevelItem(i);
-            ++n;
-        }
-    if (count) *count = n;
-    return found;
 }
 
 }  // namespace
@@ -235,10 +201,7 @@ void TestGuiUsability::everyEditorOfEveryStageSurvivesItsEdit() {
 void TestGuiUsability::collapsedSampleLooksCollapsed() {
     QTemporaryDir dir;
     MainWindow w(dir.path() + "/settings.ini");
-    w.resize(1400, 900);
-    w.show();
-    w.openPath(demoPath());
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::showAndOpen(w, demoPath(), {1400, 900}));
     const int row = gridRowOfPath(w, "objects/cat.jpg");
     QVERIFY(row >= 0);
     clickTile(w, row);
@@ -301,10 +264,7 @@ void TestGuiUsability::stripAndListSelectTheStageShown() {
     // The demo: the collapsed_range finding blames 4:Lambda.
     QTemporaryDir dir2;
     MainWindow d(dir2.path() + "/settings.ini");
-    d.resize(1400, 900);
-    d.show();
-    d.openPath(demoPath());
-    QVERIFY(waitIdle(d));
+    QVERIFY(bstest::showAndOpen(d, demoPath(), {1400, 900}));
     QTreeWidgetItem* f = topFinding(d, "collapsed_range");
     QVERIFY(f);
     clickTreeItem(d.anomalies(), f);
@@ -504,10 +464,7 @@ void TestGuiUsability::dialogsStartInLastFolderElseHome() {
 void TestGuiUsability::anomaliesOneRowPerGroup() {
     QTemporaryDir dir;
     MainWindow w(dir.path() + "/settings.ini");
-    w.resize(1400, 900);
-    w.show();
-    w.openPath(demoPath());
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::showAndOpen(w, demoPath(), {1400, 900}));
     int rows = 0;
     QTreeWidgetItem* g = topFinding(w, "collapsed_range", &rows);
     QVERIFY(g);
@@ -554,10 +511,7 @@ void TestGuiUsability::screenshotKeepsLastLineAndOverlayState() {
     // title says "range overlay on"), whatever the on-screen toggle.
     QTemporaryDir dir;
     MainWindow w(dir.path() + "/settings.ini");
-    w.resize(1400, 900);
-    w.show();
-    w.openPath(demoPath());
-    QVERIFY(waitIdle(w));
+    QVERIFY(bstest::showAndOpen(w, demoPath(), {1400, 900}));
     clickTile(w, gridRowOfPath(w, "objects/cat.jpg"));
     QVERIFY(waitIdle(w));
     w.setOverlay(false);

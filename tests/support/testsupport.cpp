@@ -4,7 +4,12 @@
 #include <QFile>
 #include <QImage>
 #include <QImageWriter>
+#include <QListWidget>
 #include <QProcess>
+#include <QSpinBox>
+#include <QStyle>
+#include <QStyleOptionSpinBox>
+#include <QTreeWidget>
 #include <QtTest>
 
 #include <fcntl.h>
@@ -117,6 +122,50 @@ bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString&
     w.show();
     w.openPath(path);
     return waitIdle(w) && w.pipelinePanel()->setText(pipelineJson.toStdString()) && waitIdle(w);
+}
+
+bool showAndOpen(bs::ui::MainWindow& w, const QString& path, QSize size) {
+    w.resize(size);
+    w.show();
+    w.openPath(path);
+    return waitIdle(w);
+}
+
+void clickSpinArrow(QAbstractSpinBox* sb, bool up) {
+    QStyleOptionSpinBox opt;
+    opt.initFrom(sb);
+    opt.rect = sb->rect();
+    opt.subControls = QStyle::SC_SpinBoxUp | QStyle::SC_SpinBoxDown | QStyle::SC_SpinBoxFrame |
+                      QStyle::SC_SpinBoxEditField;
+    opt.buttonSymbols = sb->buttonSymbols();
+    opt.frame = sb->hasFrame();
+    opt.stepEnabled = QAbstractSpinBox::StepUpEnabled | QAbstractSpinBox::StepDownEnabled;
+    const QRect r = sb->style()->subControlRect(
+        QStyle::CC_SpinBox, &opt, up ? QStyle::SC_SpinBoxUp : QStyle::SC_SpinBoxDown, sb);
+    QTest::mouseClick(sb, Qt::LeftButton, {}, r.center());
+}
+
+void clickListRow(QListWidget* list, int row) {
+    list->scrollToItem(list->item(row));
+    QTest::mouseClick(list->viewport(), Qt::LeftButton, {},
+                      list->visualItemRect(list->item(row)).center());
+}
+
+void clickTreeItem(QTreeWidget* tree, QTreeWidgetItem* item) {
+    tree->scrollToItem(item);
+    QTest::mouseClick(tree->viewport(), Qt::LeftButton, {}, tree->visualItemRect(item).center());
+}
+
+QTreeWidgetItem* topFinding(const bs::ui::MainWindow& w, const QString& kind, int* count) {
+    QTreeWidgetItem* found = nullptr;
+    int n = 0;
+    for (int i = 0; i < w.anomalies()->topLevelItemCount(); ++i)
+        if (w.anomalies()->topLevelItem(i)->text(1) == kind) {
+            if (!found) found = w.anomalies()->topLevelItem(i);
+            ++n;
+        }
+    if (count) *count = n;
+    return found;
 }
 
 QByteArray slowManyScanJpeg(int width, int height, int scans) {

@@ -3,6 +3,7 @@
 
 #include <QColor>
 #include <QImage>
+#include <QSize>
 #include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
@@ -23,6 +24,10 @@ struct CompareReport;
 namespace bs::ui {
 class MainWindow;
 }
+class QAbstractSpinBox;
+class QListWidget;
+class QTreeWidget;
+class QTreeWidgetItem;
 
 // Skips the current test function with `why`; when the environment has CI
 // set, fails it instead: CTest counts a skip as a pass, and on CI a skip
@@ -98,6 +103,19 @@ bool waitIdle(bs::ui::MainWindow& w, int timeoutMs = 60000);
 // Shows `w`, opens `path`, sets the pipeline from its JSON text and waits
 // for the result; false when any step fails.
 bool openWithPipeline(bs::ui::MainWindow& w, const QString& path, const QString& pipelineJson);
+
+// Resizes `w` to `size`, shows it, opens `path` and waits for the result;
+// false after waitIdle's timeout.
+bool showAndOpen(bs::ui::MainWindow& w, const QString& path, QSize size);
+
+// Clicks as a user does: on the up or down arrow of a spin box, on row `row`
+// of a list, on `item` of a tree (each scrolled into view first).
+void clickSpinArrow(QAbstractSpinBox* sb, bool up);
+void clickListRow(QListWidget* list, int row);
+void clickTreeItem(QTreeWidget* tree, QTreeWidgetItem* item);
+// The first top-level row of the inspector's findings of `kind` (null when
+// none); `count`, when given, receives how many rows have that kind.
+QTreeWidgetItem* topFinding(const bs::ui::MainWindow& w, const QString& kind, int* count = nullptr);
 
 // The first finding of `kind`, or null.
 const bs::Finding* findKind(const std::vector<bs::Finding>& findings, const std::string& kind);
