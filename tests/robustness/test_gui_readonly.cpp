@@ -6,7 +6,6 @@
 #include <QAction>
 #include <QApplication>
 #include <QCryptographicHash>
-#include <QDirIterator>
 #include <QFileDialog>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -34,11 +33,7 @@ namespace {
 // Everything that would show a write: content hash, size, mode and mtime of
 // every entry (hidden ones included), keyed by relative path.
 std::map<QString, QString> snapshot(const QString& root) {
-    std::map<QString, QString> out;
-    QDirIterator it(root, QDir::AllEntries | QDir::Hidden | QDir::System | QDir::NoDotAndDotDot,
-                    QDirIterator::Subdirectories);
-    while (it.hasNext()) {
-        const QString p = it.next();
+    return bstest::mapTree(root, QDir::AllEntries, [](const QString& p) {
         struct stat st {};
         ::lstat(QFile::encodeName(p).constData(), &st);
         QString entry = QStringLiteral("%1 %2 %3.%4")
@@ -52,9 +47,8 @@ std::map<QString, QString> snapshot(const QString& root) {
                 entry +=
                     " " + QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256).toHex();
         }
-        out[QDir(root).relativeFilePath(p)] = entry;
-    }
-    return out;
+        return entry;
+    });
 }
 
 // Answers the modal dialogs a menu action opens, as a user would: the file

@@ -94,15 +94,9 @@ QByteArray readAll(const QString& path) {
 
 // Every file under `dir` (relative path -> SHA-256), links not followed.
 std::map<QString, QByteArray> hashTree(const QString& dir) {
-    std::map<QString, QByteArray> out;
-    QDirIterator it(dir, QDir::Files | QDir::Hidden | QDir::System | QDir::NoDotAndDotDot,
-                    QDirIterator::Subdirectories);
-    while (it.hasNext()) {
-        const QString p = it.next();
-        out[QDir(dir).relativeFilePath(p)] =
-            QCryptographicHash::hash(readAll(p), QCryptographicHash::Sha256);
-    }
-    return out;
+    return bstest::mapTree(dir, QDir::Files, [](const QString& p) {
+        return QCryptographicHash::hash(readAll(p), QCryptographicHash::Sha256);
+    });
 }
 
 void writeBytes(const QString& path, const Bytes& b) {

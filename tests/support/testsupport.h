@@ -2,6 +2,8 @@
 #pragma once
 
 #include <QColor>
+#include <QDir>
+#include <QDirIterator>
 #include <QImage>
 #include <QSize>
 #include <QString>
@@ -10,6 +12,7 @@
 #include <QtTest>
 
 #include <exception>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -133,6 +136,21 @@ int maxChannelDiff(const QImage& a, const QImage& b);
 
 // Reads a .npy file written by numpy or batchscope into float values.
 bs::Tensor readNpyAsFloat(const QString& path);
+
+// A picture of the tree below `root`, to compare before and after: each
+// entry that `filters` selects (hidden and system ones too, links not
+// followed), by path relative to `root`, with what `describe` says of it.
+template <typename Describe>
+auto mapTree(const QString& root, QDir::Filters filters, Describe describe) {
+    std::map<QString, decltype(describe(QString()))> out;
+    QDirIterator it(root, filters | QDir::Hidden | QDir::System | QDir::NoDotAndDotDot,
+                    QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        const QString p = it.next();
+        out[QDir(root).relativeFilePath(p)] = describe(p);
+    }
+    return out;
+}
 
 // Runs `body`, the whole of a test function: an exception out of it fails
 // the test with its message (QtTest itself would only say that one was thrown).
