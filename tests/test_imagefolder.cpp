@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
+#include <string>
+
 #include "core/dataset/dataset.h"
 #include "support/testsupport.h"
 
@@ -36,6 +39,16 @@ int countKind(const std::vector<bs::DatasetIssue>& issues, const std::string& ki
 }
 
 QString hex(const std::string& s) { return QString::fromLatin1(QByteArray::fromStdString(s).toHex()); }
+
+// The message of the bs::Error that opening `path` throws; none when it opens.
+std::optional<std::string> openError(const std::string& path) {
+    try {
+        bs::openDataset(path);
+        return std::nullopt;
+    } catch (const bs::Error& e) {
+        return std::string(e.what());
+    }
+}
 
 }  // namespace
 
@@ -200,29 +213,20 @@ void TestImageFolder::errors() {
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     const std::string missing = (tmp.path() + "/nope").toStdString();
-    try {
-        bs::openDataset(missing);
-        QFAIL("missing path opened");
-    } catch (const bs::Error& e) {
-        const std::string m = e.what();
-        QVERIFY2(m.find(missing) != std::string::npos, e.what());
-        QVERIFY2(m.find("ImageFolder") != std::string::npos && m.find(".csv") != std::string::npos, e.what());
-    }
+    const auto m = openError(missing);
+    QVERIFY2(m, "missing path opened");
+    QVERIFY2(m->find(missing) != std::string::npos, m->c_str());
+    QVERIFY2(m->find("ImageFolder") != std::string::npos && m->find(".csv") != std::string::npos,
+             m->c_str());
     QVERIFY(QDir(tmp.path()).mkpath("empty/cls"));
     bstest::writeFile(tmp.path() + "/empty/cls/a.txt", "x");
-    try {
-        bs::openDataset((tmp.path() + "/empty").toStdString());
-        QFAIL("folder without images opened");
-    } catch (const bs::Error& e) {
-        QVERIFY2(std::string(e.what()).find("no image files") != std::string::npos, e.what());
-    }
+    const auto empty = openError((tmp.path() + "/empty").toStdString());
+    QVERIFY2(empty, "folder without images opened");
+    QVERIFY2(empty->find("no image files") != std::string::npos, empty->c_str());
     bstest::writeFile(tmp.path() + "/data.xyz", "x");
-    try {
-        bs::openDataset((tmp.path() + "/data.xyz").toStdString());
-        QFAIL("unknown file opened");
-    } catch (const bs::Error& e) {
-        QVERIFY2(std::string(e.what()).find("data.xyz") != std::string::npos, e.what());
-    }
+    const auto unknown = openError((tmp.path() + "/data.xyz").toStdString());
+    QVERIFY2(unknown, "unknown file opened");
+    QVERIFY2(unknown->find("data.xyz") != std::string::npos, unknown->c_str());
     // A sample that is not a decodable image fails at load time, not open time.
     QVERIFY(QDir(tmp.path()).mkpath("bad/c"));
     bstest::writeFile(tmp.path() + "/bad/c/x.png", "garbage");
