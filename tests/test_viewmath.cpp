@@ -6,6 +6,18 @@
 
 using bs::ui::ViewTransform;
 
+namespace {
+
+// A transform showing an image of `image` pixels in a view of `view`.
+ViewTransform sized(QSize image, QSize view) {
+    ViewTransform t;
+    t.setImageSize(image);
+    t.setViewSize(view);
+    return t;
+}
+
+}  // namespace
+
 class TestViewMath : public QObject {
     Q_OBJECT
 private Q_SLOTS:
@@ -42,9 +54,7 @@ void TestViewMath::fit() {
     QFETCH(double, maxZoom);
     QFETCH(double, zoom);
     QFETCH(QPointF, offset);
-    ViewTransform t;
-    t.setImageSize(image);
-    t.setViewSize(view);
+    ViewTransform t = sized(image, view);
     t.fit(maxZoom);
     QCOMPARE(t.zoom(), zoom);
     QCOMPARE(t.offset(), offset);
@@ -70,9 +80,7 @@ void TestViewMath::zoomAtKeepsAnchor() {
     QFETCH(QPointF, anchor);
     QFETCH(double, newZoom);
     QFETCH(QPointF, offset);
-    ViewTransform t;
-    t.setImageSize({100, 100});
-    t.setViewSize({200, 200});
+    ViewTransform t = sized({100, 100}, {200, 200});
     t.fit();
     const QPointF before = t.viewToImage(anchor);
     t.zoomAt(anchor, newZoom);
@@ -102,9 +110,7 @@ void TestViewMath::pixelAt() {
     QFETCH(bool, inside);
     QFETCH(int, x);
     QFETCH(int, y);
-    ViewTransform t;
-    t.setImageSize({100, 50});
-    t.setViewSize({400, 400});
+    ViewTransform t = sized({100, 50}, {400, 400});
     t.fit();
     int px = -99, py = -99;
     QCOMPARE(t.pixelAt(viewPoint, px, py), inside);
@@ -113,9 +119,7 @@ void TestViewMath::pixelAt() {
 }
 
 void TestViewMath::oneToOneIsCentredOnWholePixels() {
-    ViewTransform t;
-    t.setImageSize({100, 60});
-    t.setViewSize({301, 200});
+    ViewTransform t = sized({100, 60}, {301, 200});
     t.oneToOne();
     QCOMPARE(t.zoom(), 1.0);
     QCOMPARE(t.offset(), QPointF(100, 70));
@@ -127,9 +131,7 @@ void TestViewMath::oneToOneIsCentredOnWholePixels() {
 }
 
 void TestViewMath::panAndRoundTrip() {
-    ViewTransform t;
-    t.setImageSize({64, 64});
-    t.setViewSize({256, 256});
+    ViewTransform t = sized({64, 64}, {256, 256});
     t.fit();
     t.panBy({10, -6});
     QCOMPARE(t.offset(), QPointF(10, -6));
@@ -162,9 +164,7 @@ void TestViewMath::syncMatchesRelativeRegion() {
 }
 
 void TestViewMath::zoomIsClamped() {
-    ViewTransform t;
-    t.setImageSize({10, 10});
-    t.setViewSize({100, 100});
+    ViewTransform t = sized({10, 10}, {100, 100});
     t.zoomAt({0, 0}, 1e9);
     QCOMPARE(t.zoom(), ViewTransform::kMaxZoom);
     t.zoomAt({0, 0}, 0);
