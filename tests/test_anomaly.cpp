@@ -43,6 +43,20 @@ QString describe(const std::vector<Finding>& fs) {
     return bstest::describeFindings(fs);
 }
 
+// Options for batches of `batchSize` samples read by `workers` threads.
+AuditOptions batched(int batchSize, int workers = 0) {
+    AuditOptions opt;
+    opt.batchSize = batchSize;
+    opt.workers = workers;
+    return opt;
+}
+
+// What `e` finds once it has seen its samples.
+std::vector<Finding> finished(AuditEngine& e) {
+    e.finish();
+    return e.findings();
+}
+
 // A sample made by hand: stage values chosen by the test.
 SampleResult synthetic(size_t index, std::vector<StageValue> stages) {
     SampleResult r;
@@ -187,8 +201,7 @@ private Q_SLOTS:
         bad.values[9] = -std::numeric_limits<float>::infinity();
         e.observeSample(synthetic(7, {StageValue::fromImage(im), StageValue::fromTensor(scaled(im, 1 / 255.0)),
                                       StageValue::fromTensor(bad), StageValue::fromTensor(bad)}));
-        e.finish();
-        const auto fs = e.findings();
+        const auto fs = finished(e);
         const Finding* f = find(fs, "nan_or_inf");
         QVERIFY2(f, qPrintable(describe(fs)));
         QCOMPARE(f->stage, std::string("2:Lambda"));
@@ -214,8 +227,7 @@ private Q_SLOTS:
             e.observeSample(synthetic(size_t(10 - i), {StageValue::fromImage(im), StageValue::fromTensor(t1),
                                                        StageValue::fromTensor(t2)}));
         }
-        e.finish();
-        const auto fs = e.findings();
+        const auto fs = finished(e);
         const Finding* f = find(fs, "extreme_values");
         QVERIFY2(f, qPrintable(describe(fs)));
         QCOMPARE(f->stage, std::string("2:Normalize"));
@@ -293,9 +305,7 @@ private Q_SLOTS:
         QFETCH(QString, stage);
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 10);
-        AuditOptions opt;
-        opt.batchSize = 4;
-        opt.workers = 2;
+        AuditOptions opt = batched(4, 2);
         const auto fs = audit(root, pipeline.toStdString(), opt);
         const Finding* f = find(fs, kind.toStdString());
         QVERIFY2(f, qPrintable(describe(fs)));
@@ -352,9 +362,7 @@ private Q_SLOTS:
     void cleanImagenetOnSyntheticPhotos() {
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 6, 300, 200);
-        AuditOptions opt;
-        opt.batchSize = 4;
-        opt.workers = 2;
+        AuditOptions opt = batched(4, 2);
         const auto fs = audit(root, kImagenet, opt);
         QVERIFY2(kinds(fs, Severity::Error).empty(), qPrintable(describe(fs)));
     }
@@ -379,9 +387,7 @@ private Q_SLOTS:
     void randomPipelineIsDeterministicAndVaried() {
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 12, 120, 100);
-        AuditOptions opt;
-        opt.batchSize = 4;
-        opt.workers = 2;
+        AuditOptions opt = batched(4, 2);
         opt.epochs = 2;
         const auto fs = audit(root,
                               R"J([{"op":"RandomResizedCrop","size":64},{"op":"RandomHorizontalFlip"},{"op":"ToTensor"}])J",
@@ -405,8 +411,7 @@ private Q_SLOTS:
                 r.record.drawn = json::array({json{{"top", 3}, {"left", 5}}, json::object()});
                 e.observeSample(r);
             }
-        e.finish();
-        const auto fs = e.findings();
+        const auto fs = finished(e);
         std::set<std::string> stages;
         for (const auto& f : fs)
             if (f.kind == "repeated_augmentation") stages.insert(f.stage);
@@ -419,8 +424,7 @@ private Q_SLOTS:
         QDir().mkpath(root);
         bstest::writePatternImage(root + "/a.png", 40, 30, 1);
         bstest::writePatternImage(root + "/b.png", 30, 40, 2);
-        AuditOptions opt;
-        opt.batchSize = 2;
+        AuditOptions opt = batched(2);
         const auto fs = audit(root, R"J([{"op":"ToTensor"}])J", opt);
         const Finding* f = find(fs, "collate_error");
         QVERIFY2(f, qPrintable(describe(fs)));
@@ -458,9 +462,8 @@ private Q_SLOTS:
     void loaderMismatchFromABrokenLoaderDouble() {
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 8, 24, 20);
-        AuditOptions opt;
-        opt.batchSize = 4;
-        opt.workers = 0;  // samples alone on this thread, the Loader's workers elsewhere
+        // Samples alone on this thread, the Loader's workers elsewhere.
+        AuditOptions opt = batched(4, 0);
         const auto broken = auditWith(root, std::make_shared<WorkerStateStage>(true), opt);
         const Finding* f = find(broken, "loader_mismatch");
         QVERIFY2(f, qPrintable(describe(broken)));
@@ -489,8 +492,7 @@ private Q_SLOTS:
     void nondeterministicTransformNamesTheStage() {
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 6, 24, 20);
-        AuditOptions opt;
-        opt.batchSize = 3;
+        AuditOptions opt = batched(3);
         const auto broken = auditWith(root, std::make_shared<UncontrolledNoiseStage>(true), opt);
         const Finding* f = find(broken, "nondeterministic_transform");
         QVERIFY2(f, qPrintable(describe(broken)));
@@ -523,8 +525,7 @@ private Q_SLOTS:
         const Pipeline p = pipe(R"J([{"op":"ToTensor"}])J");
         AuditEngine engine(p);
         std::atomic<bool> cancel{false};
-        AuditOptions opt;
-        opt.batchSize = 4;
+        AuditOptions opt = batched(4);
         const AuditRun run = runAudit(ds, p, opt, engine, [&](const AuditProgress& pr) {
             if (pr.done >= 4) cancel = true;
         }, &cancel);
