@@ -83,11 +83,12 @@ void TestImageFolder::orderMatchesTorchvision() {
     // A link to another class folder is followed (not a loop).
     QVERIFY(::symlink((R + "/B").c_str(), (R + "/_c/linkB").c_str()) == 0);
 
-    const char* script =
-        "import sys, os, json, torchvision\n"
-        "ds = torchvision.datasets.ImageFolder(sys.argv[1])\n"
-        "print(json.dumps({'classes': [os.fsencode(c).hex() for c in ds.classes],\n"
-        "                  'samples': [[os.fsencode(p).hex(), t] for p, t in ds.samples]}))\n";
+    const char* script = R"PY(
+import sys, os, json, torchvision
+ds = torchvision.datasets.ImageFolder(sys.argv[1])
+print(json.dumps({'classes': [os.fsencode(c).hex() for c in ds.classes],
+                  'samples': [[os.fsencode(p).hex(), t] for p, t in ds.samples]}))
+)PY";
     auto res = bstest::runPython({"-c", script, r});
     QVERIFY2(res.exitCode == 0, qPrintable(res.err));
     const QJsonObject ref = QJsonDocument::fromJson(res.out.toUtf8()).object();

@@ -37,6 +37,14 @@ bool numpyAvailable() {
     return r.exitCode == 0;
 }
 
+// Runs the python `body` with numpy imported as np and `d` the folder
+// `dir`, where it writes its files: python's error output, empty when none.
+QString writeWithNumpy(const QString& dir, const char* body) {
+    const QString script = QStringLiteral("import sys, numpy as np\nd = sys.argv[1]\n") + body;
+    const auto r = bstest::runPython({"-c", script, dir});
+    return r.exitCode == 0 ? QString() : r.err;
+}
+
 }  // namespace
 
 class TestNpy : public QObject {
@@ -53,24 +61,22 @@ void TestNpy::dtypesFromNumpy() {
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     // Each dtype from the same base sequence; versions 1, 2 and 3 of the format.
-    const char* script =
-        "import sys, numpy as np\n"
-        "d = sys.argv[1]\n"
-        "base = np.arange(24).reshape(2, 3, 4)\n"
-        "vals = {'u1': base * 10 % 256, 'i1': base - 12, 'u2': base * 1000, 'i2': base * -300,\n"
-        "        'u4': base * 100000, 'i4': base * -100000, 'u8': base * 7, 'i8': base * -(2**40),\n"
-        "        'f2': base * 0.5 - 3, 'f4': base * 0.25 - 3, 'f8': base / 3.0, 'b1': base % 3 == 0}\n"
-        "for k, v in vals.items():\n"
-        "    np.save(f'{d}/{k}.npy', v.astype(k))\n"
-        "for ver in [(2, 0), (3, 0)]:\n"
-        "    with open(f'{d}/v{ver[0]}.npy', 'wb') as f:\n"
-        "        np.lib.format.write_array(f, (base * 0.25 - 3).astype('<f4'), version=ver)\n"
-        "np.save(f'{d}/fortran.npy', np.asfortranarray(base.astype('<f4')))\n"
-        "np.save(f'{d}/scalar.npy', np.float32(2.5))\n"
-        "np.save(f'{d}/empty.npy', np.zeros((0, 5), np.float32))\n"
-        "np.save(f'{d}/big.npy', np.zeros((2, 3), '>f4'))\n";
-    auto r = bstest::runPython({"-c", script, tmp.path()});
-    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    const QString err = writeWithNumpy(tmp.path(), R"PY(
+base = np.arange(24).reshape(2, 3, 4)
+vals = {'u1': base * 10 % 256, 'i1': base - 12, 'u2': base * 1000, 'i2': base * -300,
+        'u4': base * 100000, 'i4': base * -100000, 'u8': base * 7, 'i8': base * -(2**40),
+        'f2': base * 0.5 - 3, 'f4': base * 0.25 - 3, 'f8': base / 3.0, 'b1': base % 3 == 0}
+for k, v in vals.items():
+    np.save(f'{d}/{k}.npy', v.astype(k))
+for ver in [(2, 0), (3, 0)]:
+    with open(f'{d}/v{ver[0]}.npy', 'wb') as f:
+        np.lib.format.write_array(f, (base * 0.25 - 3).astype('<f4'), version=ver)
+np.save(f'{d}/fortran.npy', np.asfortranarray(base.astype('<f4')))
+np.save(f'{d}/scalar.npy', np.float32(2.5))
+np.save(f'{d}/empty.npy', np.zeros((0, 5), np.float32))
+np.save(f'{d}/big.npy', np.zeros((2, 3), '>f4'))
+)PY");
+    QVERIFY2(err.isEmpty(), qPrintable(err));
 
     struct Case {
         const char* name;
@@ -122,15 +128,13 @@ void TestNpy::npzFromNumpy() {
     if (!numpyAvailable()) BSTEST_SKIP("numpy (/usr/bin/python3) is missing");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
-    const char* script =
-        "import sys, numpy as np\n"
-        "d = sys.argv[1]\n"
-        "x = (np.arange(2 * 5 * 6) % 251).astype(np.uint8).reshape(2, 5, 6)\n"
-        "y = np.array([3, 7], np.int64)\n"
-        "np.savez(f'{d}/plain.npz', images=x, labels=y)\n"
-        "np.savez_compressed(f'{d}/packed.npz', images=x, labels=y, extra=np.linspace(0, 1, 5))\n";
-    auto r = bstest::runPython({"-c", script, tmp.path()});
-    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    const QString err = writeWithNumpy(tmp.path(), R"PY(
+x = (np.arange(2 * 5 * 6) % 251).astype(np.uint8).reshape(2, 5, 6)
+y = np.array([3, 7], np.int64)
+np.savez(f'{d}/plain.npz', images=x, labels=y)
+np.savez_compressed(f'{d}/packed.npz', images=x, labels=y, extra=np.linspace(0, 1, 5))
+)PY");
+    QVERIFY2(err.isEmpty(), qPrintable(err));
     for (const char* name : {"plain", "packed"}) {
         auto members = bs::readNpz((tmp.path() + "/" + name + ".npz").toStdString());
         QVERIFY(members.size() >= 2);
