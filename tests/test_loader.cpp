@@ -116,6 +116,28 @@ private Q_SLOTS:
         }
     }
 
+    // A batch handed back lends its buffer to a later batch (no fresh
+    // allocation), and that batch is still exactly what a fresh loader gives.
+    void recycledBufferServesTheNextBatch() {
+        std::shared_ptr<const Dataset> ds = openDataset(root_.toStdString());
+        const Pipeline p = pipelineFrom(R"([{"op":"Resize","size":20},{"op":"CenterCrop","size":16},
+                                           {"op":"ToTensor"}])");
+        LoaderOptions o;
+        o.batchSize = 3;
+        o.workers = 2;
+        const Loader loader(ds, p, o), fresh(ds, p, o);
+        Batch first = loader.batch(0);  // learns the row shape
+        Batch second = loader.batch(1);
+        const float* lent = second.data.values.data();
+        loader.recycle(std::move(second));
+        const Batch again = loader.batch(2);
+        QCOMPARE(again.data.values.data(), lent);
+        const Batch expected = fresh.batch(2);
+        QCOMPARE(again.data.shape, expected.data.shape);
+        QVERIFY(again.data.values == expected.data.values);
+        QVERIFY(!first.data.values.empty());
+    }
+
     // A viewer's batch (issue 12): with a keep plan, the batch tensor is
     // the same bytes as a plain batch, the sample kept whole carries its own
     // output and every stage, and the others carry only the planned stages

@@ -499,6 +499,10 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<Sampl
     return batch;
 }
 
+void Loader::recycle(Batch&& done) const {
+    impl_->giveBuffer(std::move(done.data.values));
+}
+
 bool Loader::next(Batch& out) {
     Impl& d = *impl_;
     const size_t total = numBatches();

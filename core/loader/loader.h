@@ -140,6 +140,10 @@ public:
     // Sequential iteration with prefetch of the next `prefetch` batches.
     // Returns false at the end of the epoch.
     bool next(Batch& out);
+    // Hands a batch from batch() back once read: its buffer serves a later
+    // batch, which spares a fresh tens-of-MiB allocation (its page faults
+    // and zeroing). next() does this by itself with the batch it overwrites.
+    void recycle(Batch&& done) const;
 
 private:
     struct Impl;
