@@ -139,6 +139,22 @@ private:
     std::thread::id owner_;
 };
 
+// Counts the samples it sees, whoever runs them (the scan, the Loaders,
+// the replays).
+class CountingStage : public Transform {
+public:
+    explicit CountingStage(std::atomic<int>& calls) : calls_(calls) {}
+    std::string op() const override { return "Counting"; }
+    json params() const override { return json::object(); }
+    StageValue apply(const StageValue& in, Rng&, json&) const override {
+        ++calls_;
+        return in;
+    }
+
+private:
+    std::atomic<int>& calls_;
+};
+
 // Randomness batchscope does not control: a shared counter instead of the
 // stage's Rng, so replaying (seed, epoch, index) gives another value.
 class UncontrolledNoiseStage : public Transform {
@@ -486,6 +502,31 @@ private Q_SLOTS:
         QVERIFY2(
             find(auditWith(root, std::make_shared<WorkerStateStage>(true), opt), "loader_mismatch"),
             "a broken Loader is still found in the whole batches before the limit");
+    }
+
+    // What the loader self-check costs: every checked batch once more
+    // through the worker Loader, and only the first also through the inline
+    // loader (workers=0), whose difference from the workers is in which
+    // thread runs a sample.
+    void loaderCheckComputesEachCheckedBatchOnce() {
+        QTemporaryDir dir;
+        const QString root = makeFolder(dir, 8, 24, 20);
+        std::shared_ptr<const Dataset> ds = openDataset(root.toStdString());
+        for (int checked : {0, 1, 3}) {
+            std::atomic<int> calls{0};
+            Pipeline p = pipe(R"J([{"op":"ToTensor"}])J");
+            p.append(std::make_shared<CountingStage>(calls));
+            AuditSettings settings;
+            settings.loaderCheckBatches = checked;
+            settings.replaySamples = 0;
+            AuditEngine engine(p, settings);
+            runAudit(ds, p, batched(4, 2), engine);
+            const int batches = std::min(checked, 2);  // 8 samples: 2 whole batches
+            const int inlineBatch = batches ? 4 : 0;
+            QCOMPARE(calls.load(), 8 + 4 * batches + inlineBatch);
+            QVERIFY2(!find(engine.findings(), "loader_mismatch"),
+                     qPrintable(describe(engine.findings())));
+        }
     }
 
     // nondeterministic_transform names the stage whose replay differs.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <thread>
 
 #include "core/loader/loader.h"
@@ -180,44 +181,60 @@ Batch assembleBatch(size_t b, const std::vector<size_t>& indices,
     return batch;
 }
 
-// Batch b from the real Loader with `workers` workers and with workers = 0
-// (on a thread of its own meanwhile, so the cores are not left idle by the
-// single-threaded loader). False when cancelled.
-bool loaderBatches(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
-                   const LoaderOptions& inline0Options, int workers, size_t b,
-                   const std::atomic<bool>* cancel, Batch& withWorkers, Batch& inline0) {
-    LoaderOptions wo = inline0Options;
-    wo.workers = workers;
-    const Loader pooled(dataset, pipeline, wo);
-    const Loader single(dataset, pipeline, inline0Options);
+// The two Loaders of the self-check, made once per audit so that their
+// batch buffers are reused from one checked batch to the next.
+struct CheckLoaders {
+    int workers;
+    Loader pooled, single;
+    CheckLoaders(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
+                 const LoaderOptions& inline0, int workers)
+        : workers(workers),
+          pooled(dataset, pipeline, withWorkers(inline0, workers)),
+          single(dataset, pipeline, inline0) {}
+    static LoaderOptions withWorkers(LoaderOptions o, int workers) {
+        o.workers = workers;
+        return o;
+    }
+};
+
+// Batch b from the Loader with workers and, when `inline0` is given, with
+// workers = 0 (on a thread of its own meanwhile, so the cores are not left
+// idle by the single-threaded loader). False when cancelled.
+bool loaderBatches(const CheckLoaders& loaders, size_t b, const std::atomic<bool>* cancel,
+                   Batch& withWorkers, Batch* inline0) {
     std::exception_ptr inlineError;
-    std::thread inlineThread([&] {
-        try {
-            inline0 = single.batch(b, cancel);
-        } catch (...) {
-            inlineError = std::current_exception();
-        }
-    });
+    std::thread inlineThread;
+    if (inline0)
+        inlineThread = std::thread([&] {
+            try {
+                *inline0 = loaders.single.batch(b, cancel);
+            } catch (...) {
+                inlineError = std::current_exception();
+            }
+        });
     try {
-        withWorkers = pooled.batch(b, cancel);
+        withWorkers = loaders.pooled.batch(b, cancel);
     } catch (...) {
-        inlineThread.join();
+        if (inlineThread.joinable()) inlineThread.join();
         throw;
     }
-    inlineThread.join();
+    if (inlineThread.joinable()) inlineThread.join();
     if (inlineError) std::rethrow_exception(inlineError);
     return !(cancel && cancel->load(std::memory_order_relaxed));
 }
 
-// Loader self-check of batch b: the real Loader (requested workers, and
-// workers = 0) must give exactly the scan's batch. False when cancelled.
-bool checkLoader(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
-                 const LoaderOptions& lo, int requestedWorkers, const Batch& batch,
-                 AuditEngine& engine, const std::atomic<bool>* cancel) {
+// Loader self-check of batch b: the real Loader with the requested workers
+// must give exactly the scan's batch (batching changed nothing). With
+// `withInline`, workers = 0 must also give the workers' batch: the two
+// differ only in which thread runs a sample, so one batch shows it (the
+// first checked), and the others cost one Loader batch instead of two.
+// False when cancelled.
+bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batch& batch,
+                 bool withInline, AuditEngine& engine, const std::atomic<bool>* cancel) {
     const size_t b = batch.number;
-    const int workers = requestedWorkers > 0 ? requestedWorkers : 2;
+    const int workers = loaders.workers;
     Batch l0, lw;
-    if (!loaderBatches(dataset, pipeline, lo, workers, b, cancel, lw, l0)) return false;
+    if (!loaderBatches(loaders, b, cancel, lw, withInline ? &l0 : nullptr)) return false;
     const struct {
         const Batch* x;
         const Batch* y;
@@ -226,17 +243,18 @@ bool checkLoader(std::shared_ptr<const Dataset> dataset, const Pipeline& pipelin
         {&lw, &batch,
          "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) +
              " workers) differs from the stack of its samples computed alone"},
-        {&lw, &l0,
+        {&lw, withInline ? &l0 : nullptr,
          "batch " + std::to_string(b) + " differs between " + std::to_string(workers) +
              " workers and workers=0"},
     };
     for (const auto& c : checks) {
+        if (!c.y) continue;
         const BatchDiff diff = diffBatches(*c.x, *c.y);
         if (diff.row < 0) continue;
         const size_t pos =
             size_t(diff.row) < c.x->stacked.size() ? c.x->stacked[size_t(diff.row)] : 0;
         const size_t index = pos < c.x->samples.size() ? c.x->samples[pos].index : 0;
-        engine.addFinding("loader_mismatch", "loader", index, dataset->path(index),
+        engine.addFinding("loader_mismatch", "loader", index, dataset.path(index),
                           {{"batch", b},
                            {"row", diff.row},
                            {"max_abs_diff", diff.maxAbs},
@@ -246,28 +264,45 @@ bool checkLoader(std::shared_ptr<const Dataset> dataset, const Pipeline& pipelin
                               std::to_string(diff.row) + ", max difference " +
                               std::to_string(diff.maxAbs) + ").");
     }
+    loaders.pooled.recycle(std::move(lw));
+    loaders.single.recycle(std::move(l0));
     return true;
 }
 
+// The first stage (0 = decode) at which two runs of one sample differ, or
+// -1 when they agree (or either failed).
+int firstDifference(const SampleResult& a, const SampleResult& b) {
+    if (!a.record.error.empty() || !b.record.error.empty()) return -1;
+    const size_t ns = std::min(a.stages.size(), b.stages.size());
+    for (size_t k = 1; k < ns; ++k)
+        if (!sameStage(a.stages[k], b.stages[k])) return int(k);
+    if (sameBits(a.output, b.output)) return -1;
+    return ns ? int(ns - 1) : 0;
+}
+
 // Replays: the same RandomContext must give the same bits at every stage.
+// The replays run on `threads` threads; findings are added in index order.
 void replaySamples(const Dataset& dataset, const Pipeline& pipeline, uint64_t seed, size_t replays,
-                   size_t scanned, AuditEngine& engine, const std::atomic<bool>* cancel) {
+                   size_t scanned, int threads, AuditEngine& engine,
+                   const std::atomic<bool>* cancel) {
     RandomContext ctx;
     ctx.seed = seed;
-    for (size_t i = 0; i < replays && !(cancel && cancel->load()); ++i) {
-        const size_t index = replays == 1 ? 0 : i * (scanned - 1) / (replays - 1);
-        const SampleResult a = processSample(dataset, pipeline, index, ctx, true);
-        const SampleResult b = processSample(dataset, pipeline, index, ctx, true);
-        if (!a.record.error.empty() || !b.record.error.empty()) continue;
-        size_t stage = 0;
-        const size_t ns = std::min(a.stages.size(), b.stages.size());
-        for (size_t k = 0; k < ns && !stage; ++k)
-            if (!sameStage(a.stages[k], b.stages[k])) stage = k;
-        if (!stage && sameBits(a.output, b.output)) continue;
-        if (!stage) stage = ns ? ns - 1 : 0;
+    auto indexOf = [&](size_t i) { return replays == 1 ? 0 : i * (scanned - 1) / (replays - 1); };
+    std::vector<int> differs(replays, -1);
+    std::vector<std::string> paths(replays);
+    parallelFor(replays, threads, [&](size_t i) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) return;
+        const SampleResult a = processSample(dataset, pipeline, indexOf(i), ctx, true);
+        const SampleResult b = processSample(dataset, pipeline, indexOf(i), ctx, true);
+        differs[i] = firstDifference(a, b);
+        paths[i] = a.record.path;
+    });
+    for (size_t i = 0; i < replays; ++i) {
+        if (differs[i] < 0) continue;
+        const size_t stage = size_t(differs[i]);
         const std::string name = engine.stageName(stage);
-        engine.addFinding("nondeterministic_transform", stage ? name : "decode", index,
-                          a.record.path, {{"seed", seed}, {"epoch", 0}},
+        engine.addFinding("nondeterministic_transform", stage ? name : "decode", indexOf(i),
+                          paths[i], {{"seed", seed}, {"epoch", 0}},
                           name +
                               " gave a different output when replayed with the same seed, "
                               "epoch and index: it draws randomness batchscope does not control.");
@@ -309,6 +344,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
 
     AuditProgress pr;
     pr.total = n * size_t(options.epochs);
+    std::unique_ptr<CheckLoaders> checkers;  // made at the first checked batch
     for (int64_t epoch = 0; epoch < options.epochs && !cancelled(); ++epoch) {
         LoaderOptions lo;
         lo.batchSize = options.batchSize;
@@ -341,8 +377,11 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             if (checked) {
                 pr.phase = "loader-check";
                 if (progress) progress(pr);
-                if (!checkLoader(dataset, pipeline, lo, options.workers, batch, engine, cancel))
-                    break;
+                if (!checkers)
+                    checkers = std::make_unique<CheckLoaders>(
+                        dataset, pipeline, lo, options.workers > 0 ? options.workers : 2);
+                const bool firstChecked = b == checkBatches.front();
+                if (!checkLoader(*checkers, *dataset, batch, firstChecked, engine, cancel)) break;
                 pr.phase = "scan";
             }
             pr.done += indices.size();
@@ -357,7 +396,8 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     if (!cancelled() && replays > 0) {
         pr.phase = "replay";
         if (progress) progress(pr);
-        replaySamples(*dataset, pipeline, options.seed, replays, run.scanned, engine, cancel);
+        replaySamples(*dataset, pipeline, options.seed, replays, run.scanned, threads, engine,
+                      cancel);
     }
     run.cancelled = cancelled();
     run.seconds = elapsed();

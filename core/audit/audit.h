@@ -5,8 +5,9 @@
 // `workers` threads, is judged by the AuditEngine and dropped; batches are
 // assembled in the Loader's order so collate errors appear as in training.
 // The Loader itself is then checked on a few batches: its batch must equal
-// the stack of the samples computed alone, and workers=0 must equal the
-// requested worker count, byte for byte (loader_mismatch). A few samples are
+// the stack of the samples computed alone, and on the first of them
+// workers=0 must equal the requested worker count, byte for byte
+// (loader_mismatch). A few samples are
 // replayed with the same RandomContext (nondeterministic_transform).
 //
 // Memory: one batch of outputs plus one set of stage values per worker are
