@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/common/allocator.h"
 #include "core/dataset/dataset.h"
 #include "core/loader/loader.h"
 #include "core/dataset/npy.h"
@@ -136,6 +137,41 @@ private Q_SLOTS:
         QCOMPARE(again.data.shape, expected.data.shape);
         QVERIFY(again.data.values == expected.data.values);
         QVERIFY(!first.data.values.empty());
+    }
+
+    // A batch-sized buffer is zeroed like a plain vector, and its whole huge
+    // pages are advised for transparent huge pages before first touch (the
+    // kernel may still back them with small pages; eligibility is what the
+    // code controls). Skipped where the kernel has THP off or does not say.
+    void largeBufferIsZeroedAndAdvisedForHugePages() {
+        const size_t n = size_t(38) << 18;  // 38 MiB of floats
+        const std::vector<float> big = largeFloatBuffer(n);
+        QCOMPARE(big.size(), n);
+        QVERIFY(std::all_of(big.begin(), big.end(), [](float v) { return v == 0.f; }));
+        QCOMPARE(largeFloatBuffer(5), std::vector<float>(5));
+
+        QFile thp("/sys/kernel/mm/transparent_hugepage/enabled");
+        if (!thp.open(QIODevice::ReadOnly) || thp.readAll().contains("[never]"))
+            QSKIP("transparent huge pages are off on this kernel");
+        const quintptr huge = quintptr(2) << 20;
+        const quintptr inside = (quintptr(big.data()) + huge - 1) & ~(huge - 1);
+        QFile smaps("/proc/self/smaps");
+        QVERIFY(smaps.open(QIODevice::ReadOnly));
+        bool inMapping = false;
+        QByteArray eligible;
+        for (const QByteArray& line : smaps.readAll().split('\n')) {
+            const int dash = line.indexOf('-'), space = line.indexOf(' ');
+            if (dash > 0 && space > dash && !line.left(space).endsWith(':')) {  // a mapping's header
+                bool ok1 = false, ok2 = false;
+                const quintptr lo = line.left(dash).toULongLong(&ok1, 16);
+                const quintptr hi = line.mid(dash + 1, space - dash - 1).toULongLong(&ok2, 16);
+                inMapping = ok1 && ok2 && lo <= inside && inside < hi;
+            } else if (inMapping && line.startsWith("THPeligible:")) {
+                eligible = line.mid(12).trimmed();
+            }
+        }
+        if (eligible.isEmpty()) QSKIP("this kernel's smaps does not report THPeligible");
+        QCOMPARE(eligible, QByteArray("1"));
     }
 
     // A viewer's batch (issue 12): with a keep plan, the batch tensor is

@@ -1,6 +1,10 @@
 #include "core/common/allocator.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 
 #include <mutex>
 
@@ -23,6 +27,25 @@ void keepFreedMemory() {
         mallopt(M_TRIM_THRESHOLD, 512 << 20);
     });
 #endif
+}
+
+std::vector<float> largeFloatBuffer(size_t n) {
+    std::vector<float> v;
+#ifdef MADV_HUGEPAGE
+    constexpr uintptr_t kHuge = 2u << 20;
+    const size_t bytes = n * sizeof(float);
+    if (bytes >= 4 * kHuge) {
+        v.reserve(n);  // mapped, not yet touched
+        // madvise wants page-aligned ranges: advise the whole huge pages
+        // inside the block. Advice is only a hint; a failure changes nothing.
+        const uintptr_t begin = reinterpret_cast<uintptr_t>(v.data());
+        const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+        const uintptr_t last = (begin + bytes) & ~(kHuge - 1);
+        if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+    }
+#endif
+    v.resize(n);
+    return v;
 }
 
 namespace {
