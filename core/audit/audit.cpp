@@ -36,6 +36,51 @@ bool sameStage(const StageValue& a, const StageValue& b) {
     return sameBits(a.tensor, b.tensor);
 }
 
+// One batch's rows wherever they live: a Loader's stack, or the scan's
+// per-sample outputs, compared in place so that the scan never stacks.
+struct BatchRows {
+    std::vector<size_t> indices;  // dataset index of each row
+    std::vector<int64_t> labels;
+    bool collateFailed = false;
+    std::vector<int64_t> rowShape;
+    DType dtype = DType::Float32;
+    std::vector<const float*> rows;
+    size_t per = 0;  // floats per row
+};
+
+// Which samples a batch stacked, their labels and whether collate failed;
+// the rows are for the caller to point at.
+BatchRows layoutOf(const Batch& batch) {
+    BatchRows r;
+    for (size_t p : batch.stacked) r.indices.push_back(batch.samples[p].index);
+    r.labels = batch.labels;
+    r.collateFailed = batch.collateError.has_value();
+    return r;
+}
+
+BatchRows rowsOf(const Batch& batch) {
+    BatchRows r = layoutOf(batch);
+    if (r.collateFailed || batch.data.shape.empty()) return r;
+    r.rowShape.assign(batch.data.shape.begin() + 1, batch.data.shape.end());
+    r.dtype = batch.data.dtype;
+    r.per = r.indices.empty() ? 0 : batch.data.values.size() / r.indices.size();
+    for (size_t i = 0; i < r.indices.size(); ++i)
+        r.rows.push_back(batch.data.values.data() + i * r.per);
+    return r;
+}
+
+// The scan's batch: `results` holds the outputs of the batch's samples.
+BatchRows rowsOf(const Batch& batch, const std::vector<SampleResult>& results) {
+    BatchRows r = layoutOf(batch);
+    if (r.collateFailed || batch.stacked.empty()) return r;
+    const Tensor& first = results[batch.stacked.front()].output;
+    r.rowShape = first.shape;
+    r.dtype = first.dtype;
+    r.per = first.values.size();
+    for (size_t p : batch.stacked) r.rows.push_back(results[p].output.values.data());
+    return r;
+}
+
 // First differing row of two batches (by bits), or -1 when equal.
 struct BatchDiff {
     long row = -1;
@@ -43,41 +88,31 @@ struct BatchDiff {
     std::string what;
 };
 
-BatchDiff diffBatches(const Batch& a, const Batch& b) {
+// Why two batches cannot be compared row by row, or "" when they can.
+std::string layoutDifference(const BatchRows& a, const BatchRows& b) {
+    if (a.indices != b.indices) return "different samples were stacked";
+    if (a.labels != b.labels) return "labels differ";
+    if (a.collateFailed != b.collateFailed) return "only one of them raised a collate error";
+    if (!a.collateFailed && (a.rowShape != b.rowShape || a.dtype != b.dtype))
+        return "row shapes differ: " + shapeToString(a.rowShape) + " vs " +
+               shapeToString(b.rowShape);
+    return "";
+}
+
+BatchDiff diffRows(const BatchRows& a, const BatchRows& b) {
     BatchDiff d;
-    std::vector<size_t> ia, ib;
-    for (size_t p : a.stacked) ia.push_back(a.samples[p].index);
-    for (size_t p : b.stacked) ib.push_back(b.samples[p].index);
-    if (ia != ib) {
+    d.what = layoutDifference(a, b);
+    if (!d.what.empty()) {
         d.row = 0;
-        d.what = "different samples were stacked";
         return d;
     }
-    if (a.labels != b.labels) {
-        d.row = 0;
-        d.what = "labels differ";
-        return d;
-    }
-    if (a.collateError.has_value() != b.collateError.has_value()) {
-        d.row = 0;
-        d.what = "only one of them raised a collate error";
-        return d;
-    }
-    if (a.collateError) return d;
-    if (a.data.shape != b.data.shape || a.data.dtype != b.data.dtype) {
-        d.row = 0;
-        d.what =
-            "shapes differ: " + shapeToString(a.data.shape) + " vs " + shapeToString(b.data.shape);
-        return d;
-    }
-    if (a.data.values.empty() || ia.empty()) return d;
-    const size_t per = a.data.values.size() / ia.size();
-    for (size_t r = 0; r < ia.size(); ++r) {
-        const float* x = a.data.values.data() + r * per;
-        const float* y = b.data.values.data() + r * per;
-        if (std::memcmp(x, y, per * sizeof(float)) == 0) continue;
+    if (a.collateFailed) return d;
+    for (size_t r = 0; r < a.rows.size() && r < b.rows.size(); ++r) {
+        const float* x = a.rows[r];
+        const float* y = b.rows[r];
+        if (std::memcmp(x, y, a.per * sizeof(float)) == 0) continue;
         if (d.row < 0) d.row = long(r);
-        for (size_t i = 0; i < per; ++i) {
+        for (size_t i = 0; i < a.per; ++i) {
             const double e = std::fabs(double(x[i]) - double(y[i]));
             if (!(e <= d.maxAbs)) d.maxAbs = e;
         }
@@ -146,11 +181,12 @@ bool scanSamples(const Dataset& dataset, const Pipeline& pipeline,
     return observed == indices.size();
 }
 
-// Batch b of the scan from its samples' results: stacked (as
-// default_collate would) when it is checked against the Loader or when
-// shapes differ (collate errors); otherwise the shapes decide alone.
+// Batch b of the scan from its samples' results. Its rows are not stacked:
+// the shapes alone decide collation, and only differing shapes are run
+// through stackTensors for default_collate's error. `results` keeps the
+// outputs (the self-check compares them with the Loader's rows in place).
 Batch assembleBatch(size_t b, const std::vector<size_t>& indices,
-                    std::vector<SampleResult>& results, bool checked, const Dataset& dataset) {
+                    const std::vector<SampleResult>& results, const Dataset& dataset) {
     Batch batch;
     batch.number = b;
     std::vector<const Tensor*> rows;
@@ -164,14 +200,8 @@ Batch assembleBatch(size_t b, const std::vector<size_t>& indices,
     }
     bool sameShapes = true;
     for (const Tensor* t : rows) sameShapes = sameShapes && t->shape == rows.front()->shape;
-    if (checked || !sameShapes) {
-        CollateError ce;
-        if (auto stacked = stackTensors(rows, rowIndices, &ce))
-            batch.data = std::move(*stacked);
-        else
-            batch.collateError = ce;
-    }
-    results.clear();  // outputs now live in the batch
+    CollateError ce;
+    if (!sameShapes && !stackTensors(rows, rowIndices, &ce)) batch.collateError = ce;
     for (size_t index : indices) {
         SampleRecord rec;
         rec.index = index;
@@ -184,12 +214,10 @@ Batch assembleBatch(size_t b, const std::vector<size_t>& indices,
 // The two Loaders of the self-check, made once per audit so that their
 // batch buffers are reused from one checked batch to the next.
 struct CheckLoaders {
-    int workers;
     Loader pooled, single;
     CheckLoaders(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeline,
                  const LoaderOptions& inline0, int workers)
-        : workers(workers),
-          pooled(dataset, pipeline, withWorkers(inline0, workers)),
+        : pooled(dataset, pipeline, withWorkers(inline0, workers)),
           single(dataset, pipeline, inline0) {}
     static LoaderOptions withWorkers(LoaderOptions o, int workers) {
         o.workers = workers;
@@ -230,30 +258,32 @@ bool loaderBatches(const CheckLoaders& loaders, size_t b, const std::atomic<bool
 // first checked), and the others cost one Loader batch instead of two.
 // False when cancelled.
 bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batch& batch,
-                 bool withInline, AuditEngine& engine, const std::atomic<bool>* cancel) {
+                 const std::vector<SampleResult>& results, bool withInline, AuditEngine& engine,
+                 const std::atomic<bool>* cancel) {
     const size_t b = batch.number;
-    const int workers = loaders.workers;
+    const int workers = loaders.pooled.options().workers;
     Batch l0, lw;
     if (!loaderBatches(loaders, b, cancel, lw, withInline ? &l0 : nullptr)) return false;
+    const BatchRows pooledRows = rowsOf(lw), scanRows = rowsOf(batch, results);
+    const BatchRows inlineRows = withInline ? rowsOf(l0) : BatchRows();
     const struct {
-        const Batch* x;
-        const Batch* y;
+        const BatchRows* y;
         std::string what;
     } checks[] = {
-        {&lw, &batch,
-         "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) +
-             " workers) differs from the stack of its samples computed alone"},
-        {&lw, withInline ? &l0 : nullptr,
-         "batch " + std::to_string(b) + " differs between " + std::to_string(workers) +
-             " workers and workers=0"},
+        {&scanRows, "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) +
+                        " workers) differs from the stack of its samples computed alone"},
+        {withInline ? &inlineRows : nullptr, "batch " + std::to_string(b) + " differs between " +
+                                                 std::to_string(workers) +
+                                                 " workers and workers=0"},
     };
     for (const auto& c : checks) {
         if (!c.y) continue;
-        const BatchDiff diff = diffBatches(*c.x, *c.y);
+        const BatchDiff diff = diffRows(pooledRows, *c.y);
         if (diff.row < 0) continue;
-        const size_t pos =
-            size_t(diff.row) < c.x->stacked.size() ? c.x->stacked[size_t(diff.row)] : 0;
-        const size_t index = pos < c.x->samples.size() ? c.x->samples[pos].index : 0;
+        const size_t row = size_t(diff.row);
+        const size_t index = row < pooledRows.indices.size() ? pooledRows.indices[row]
+                             : lw.samples.empty()            ? 0
+                                                             : lw.samples.front().index;
         engine.addFinding("loader_mismatch", "loader", index, dataset.path(index),
                           {{"batch", b},
                            {"row", diff.row},
@@ -371,7 +401,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
                 if (epoch == 0) run.scanned += observed;
                 break;
             }
-            const Batch batch = assembleBatch(b, indices, results, checked, *dataset);
+            const Batch batch = assembleBatch(b, indices, results, *dataset);
             engine.observeBatch(batch);
             if (epoch == 0) run.scanned += indices.size();
             if (checked) {
@@ -381,7 +411,8 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
                     checkers = std::make_unique<CheckLoaders>(
                         dataset, pipeline, lo, options.workers > 0 ? options.workers : 2);
                 const bool firstChecked = b == checkBatches.front();
-                if (!checkLoader(*checkers, *dataset, batch, firstChecked, engine, cancel)) break;
+                if (!checkLoader(*checkers, *dataset, batch, results, firstChecked, engine, cancel))
+                    break;
                 pr.phase = "scan";
             }
             pr.done += indices.size();
