@@ -131,11 +131,39 @@ private Q_SLOTS:
         Batch second = loader.batch(1);
         const float* lent = second.data.values.data();
         loader.recycle(std::move(second));
+        QCOMPARE(loader.buffersWaiting(), size_t(1));
         const Batch again = loader.batch(2);
+        QCOMPARE(loader.buffersWaiting(), size_t(0));
         QCOMPARE(again.data.values.data(), lent);
         const Batch expected = fresh.batch(2);
         QCOMPARE(again.data.shape, expected.data.shape);
         QVERIFY(again.data.values == expected.data.values);
+        QVERIFY(!first.data.values.empty());
+    }
+
+    // A shared batch lends its buffer back when its last holder lets go (a
+    // window's batch cache), and not after its loader is gone.
+    void sharedBatchRecyclesWhenReleased() {
+        std::shared_ptr<const Dataset> ds = openDataset(root_.toStdString());
+        const Pipeline p = pipelineFrom(R"([{"op":"Resize","size":20},{"op":"CenterCrop","size":16},
+                                           {"op":"ToTensor"}])");
+        LoaderOptions o;
+        o.batchSize = 3;
+        auto loader = std::make_shared<const Loader>(ds, p, o);
+        const Batch first = loader->batch(0);  // learns the row shape
+        std::shared_ptr<const Batch> shared = shareRecycled(loader->batch(1), loader);
+        std::shared_ptr<const Batch> holder = shared;
+        const float* lent = shared->data.values.data();
+        shared.reset();
+        QCOMPARE(loader->buffersWaiting(), size_t(0));  // still held
+        holder.reset();
+        QCOMPARE(loader->buffersWaiting(), size_t(1));
+        QCOMPARE(loader->batch(2).data.values.data(), lent);
+        QCOMPARE(loader->buffersWaiting(), size_t(0));
+
+        std::shared_ptr<const Batch> orphan = shareRecycled(loader->batch(1), loader);
+        loader.reset();
+        orphan.reset();  // the loader is gone: the buffer is simply freed
         QVERIFY(!first.data.values.empty());
     }
 

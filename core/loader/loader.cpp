@@ -503,6 +503,20 @@ void Loader::recycle(Batch&& done) const {
     impl_->giveBuffer(std::move(done.data.values));
 }
 
+size_t Loader::buffersWaiting() const {
+    std::lock_guard<std::mutex> lock(impl_->recycleMutex);
+    return impl_->recycled.size();
+}
+
+std::shared_ptr<const Batch> shareRecycled(Batch&& batch, std::weak_ptr<const Loader> loader) {
+    // The Batch is made non-const here, so the deleter may move out of it.
+    return std::shared_ptr<const Batch>(
+        new Batch(std::move(batch)), [loader = std::move(loader)](const Batch* shared) {
+            std::unique_ptr<Batch> owned(const_cast<Batch*>(shared));
+            if (auto l = loader.lock()) l->recycle(std::move(*owned));
+        });
+}
+
 bool Loader::next(Batch& out) {
     Impl& d = *impl_;
     const size_t total = numBatches();

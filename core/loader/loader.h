@@ -144,11 +144,19 @@ public:
     // batch, which spares a fresh tens-of-MiB allocation (its page faults
     // and zeroing). next() does this by itself with the batch it overwrites.
     void recycle(Batch&& done) const;
+    // Buffers handed back and not yet taken by a batch (at most two).
+    size_t buffersWaiting() const;
 
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// A batch to share among viewers whose buffer goes back to `loader`
+// (Loader::recycle) when its last holder lets go, if the loader still
+// exists: a window that keeps a few batches then stops taking a fresh
+// buffer for each new one.
+std::shared_ptr<const Batch> shareRecycled(Batch&& batch, std::weak_ptr<const Loader> loader);
 
 // Stacks CHW tensors into NCHW. Returns nullopt and fills `error` when the
 // shapes differ.

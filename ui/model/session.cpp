@@ -378,8 +378,9 @@ void Session::startBatchJob(size_t b, bool prefetch) {
         try {
             // The samples are computed here once, stages kept, for everyone.
             auto results = std::make_shared<std::vector<bs::SampleResult>>();
-            auto batch =
-                std::make_shared<bs::Batch>(loader->batch(b, &cancel, results.get(), &plan));
+            // The buffer serves a later batch once the cache drops this one.
+            auto batch = bs::shareRecycled(loader->batch(b, &cancel, results.get(), &plan),
+                                           std::weak_ptr<const bs::Loader>(loader));
             v->wholeIndex = plan.wholeIndex;
             if (cancel.load()) return nullptr;
             v->batch = batch;
