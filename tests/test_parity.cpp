@@ -290,7 +290,7 @@ open(out + '/cases.txt', 'w').write('\n'.join(cases))
         const bs::NpyArray g = bs::readNpy(tmp.filePath("gray.npy").toStdString());
         bs::Image gray = bs::Image::allocate(rgb.width, rgb.height, 1);
         QCOMPARE(g.bytes.size(), gray.pixels.size());
-        gray.pixels = g.bytes;
+        gray.pixels.assign(g.bytes.begin(), g.bytes.end());
         // Pillow's numeric filter ids.
         const std::map<int, bs::ResampleFilter> ids = {
             {0, bs::ResampleFilter::Nearest}, {2, bs::ResampleFilter::Bilinear},

@@ -99,7 +99,7 @@ void TestReaders::idxSynthetic() {
     QCOMPARE(test->label(1), int64_t(1));
 
     // Concurrent loads return what sequential loads return.
-    std::vector<std::vector<uint8_t>> seq;
+    std::vector<bs::PixelBytes> seq;
     for (size_t i = 0; i < 5; ++i) seq.push_back(ds->loadRaw(i).pixels);
     std::atomic<int> mismatches{0};
     std::vector<std::thread> threads;
@@ -332,7 +332,7 @@ void TestReaders::numpyDatasets() {
     bs::writeNpy((d + "/g.npy").toStdString(), {1, 2, 3}, {1, 2, 3, 4, 5, 6}, true);
     auto g = bs::openDataset((d + "/g.npy").toStdString());
     QCOMPARE(g->loadRaw(0).channels, 1);
-    QCOMPARE(g->loadRaw(0).pixels, (std::vector<uint8_t>{1, 2, 3, 4, 5, 6}));
+    QCOMPARE(g->loadRaw(0).pixels, (bs::PixelBytes{1, 2, 3, 4, 5, 6}));
     QCOMPARE(g->label(0), int64_t(-1));
     std::vector<float> chw;
     for (int i = 0; i < 3 * 2 * 5; ++i) chw.push_back(float(i));

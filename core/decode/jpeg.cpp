@@ -310,7 +310,7 @@ Image decodeJpeg(const uint8_t* data, size_t size, const std::string& name,
              "pathological JPEG: " + std::to_string(scans) + " scans (limit " +
                  std::to_string(kMaxJpegScans) + "), refused before decoding");
 
-    Image out = Image::allocate(w, h, 3);
+    Image out = Image::unfilled(w, h, 3);  // every row is read below, or we throw
     std::vector<uint8_t> cmykBuf;
     uint8_t* dst = out.pixels.data();
     if (cmyk) {

@@ -446,7 +446,7 @@ Image resizeImageRegion(const Image& src, int width, int height, ResampleFilter 
                     std::to_string(x0) + "+" + std::to_string(y0) + " outside the " +
                     std::to_string(width) + "x" + std::to_string(height) + " output");
     const int C = src.channels;
-    Image out = Image::allocate(cols, rows, C);
+    Image out = Image::unfilled(cols, rows, C);  // each branch below writes every pixel
 
     if (width == src.width && height == src.height) {  // Pillow returns a copy
         for (int y = 0; y < rows; ++y)
@@ -499,7 +499,7 @@ Image resizeImageRegion(const Image& src, int width, int height, ResampleFilter 
                 horizontalPass3(src, rowBegin, rowEnd, cx, x0, cols, out.pixels.data());
             return out;
         }
-        std::vector<uint8_t> tmp(size_t(rowEnd - rowBegin) * cols * C);
+        PixelBytes tmp(size_t(rowEnd - rowBegin) * cols * C);  // written by the pass
         if (C == 1)
             horizontalPass<1>(src, rowBegin, rowEnd, cx, x0, cols, tmp.data());
         else

@@ -86,7 +86,7 @@ private Q_SLOTS:
         a.pixels = {1, 1, 0};
         b.pixels = {0, 1, 1};
         const Image m = semanticMask({a, b}, {7, 3}, 3, 1);
-        QCOMPARE(m.pixels, (std::vector<uint8_t>{7, 255, 3}));
+        QCOMPARE(m.pixels, (PixelBytes{7, 255, 3}));
     }
 
     // A COCO instances file with a polygon, an RLE and a box-only
