@@ -44,6 +44,18 @@ class TestLoader : public QObject {
                                           seed);
     }
 
+    // The recycling tests' small loader: 16x16 crops, batches of 3.
+    static Pipeline cropPipeline() {
+        return pipelineFrom(R"([{"op":"Resize","size":20},{"op":"CenterCrop","size":16},
+                                {"op":"ToTensor"}])");
+    }
+    static LoaderOptions batchesOf3(int workers) {
+        LoaderOptions o;
+        o.batchSize = 3;
+        o.workers = workers;
+        return o;
+    }
+
 private Q_SLOTS:
     void initTestCase() {
         QVERIFY(dir_.isValid());
@@ -121,11 +133,8 @@ private Q_SLOTS:
     // allocation), and that batch is still exactly what a fresh loader gives.
     void recycledBufferServesTheNextBatch() {
         std::shared_ptr<const Dataset> ds = openDataset(root_.toStdString());
-        const Pipeline p = pipelineFrom(R"([{"op":"Resize","size":20},{"op":"CenterCrop","size":16},
-                                           {"op":"ToTensor"}])");
-        LoaderOptions o;
-        o.batchSize = 3;
-        o.workers = 2;
+        const Pipeline p = cropPipeline();
+        const LoaderOptions o = batchesOf3(2);
         const Loader loader(ds, p, o), fresh(ds, p, o);
         Batch first = loader.batch(0);  // learns the row shape
         Batch second = loader.batch(1);
@@ -144,12 +153,8 @@ private Q_SLOTS:
     // A shared batch lends its buffer back when its last holder lets go (a
     // window's batch cache), and not after its loader is gone.
     void sharedBatchRecyclesWhenReleased() {
-        std::shared_ptr<const Dataset> ds = openDataset(root_.toStdString());
-        const Pipeline p = pipelineFrom(R"([{"op":"Resize","size":20},{"op":"CenterCrop","size":16},
-                                           {"op":"ToTensor"}])");
-        LoaderOptions o;
-        o.batchSize = 3;
-        auto loader = std::make_shared<const Loader>(ds, p, o);
+        auto loader = std::make_shared<const Loader>(openDataset(root_.toStdString()),
+                                                     cropPipeline(), batchesOf3(0));
         const Batch first = loader->batch(0);  // learns the row shape
         std::shared_ptr<const Batch> shared = shareRecycled(loader->batch(1), loader);
         std::shared_ptr<const Batch> holder = shared;
