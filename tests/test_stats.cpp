@@ -291,6 +291,33 @@ private Q_SLOTS:
         QVERIFY(hashImage(a) != hashImage(c));
     }
 
+    // The one-pass counts and hash equal countBytes and hashImage, for any
+    // pixel count (whole 32-pixel chunks, a pixel tail, a byte tail) and
+    // channel count.
+    void countAndHashEqualsTheTwoPasses() {
+        std::mt19937 rng(17);
+        const std::pair<int, int> sizes[] = {{1, 1},   {31, 1},  {32, 1},    {33, 1},
+                                             {37, 23}, {64, 64}, {500, 375}, {3, 11}};
+        for (int channels : {1, 3, 4})
+            for (const auto& [w, h] : sizes) {
+                Image im = Image::allocate(w, h, channels);
+                for (auto& p : im.pixels) p = uint8_t(rng());
+                uint64_t hash = 0;
+                const ByteCounts both = countAndHashBytes(im, hash);
+                const ByteCounts counts = countBytes(im);
+                QCOMPARE(hash, hashImage(im));
+                QCOMPARE(both.pixels, counts.pixels);
+                QCOMPARE(both.channels.size(), counts.channels.size());
+                for (size_t c = 0; c < counts.channels.size(); ++c)
+                    QCOMPARE(both.channels[c], counts.channels[c]);
+            }
+        Image bad = Image::allocate(4, 4, 3);
+        bad.pixels.resize(10);  // too few bytes for its size
+        uint64_t hash = 0;
+        QVERIFY(countAndHashBytes(bad, hash).channels.empty());
+        QCOMPARE(hash, hashImage(bad));
+    }
+
     void batchStatsTime() {
         // 64x3x224x224 float batch, like an ImageNet batch after Normalize.
         const Tensor t = randomTensor({64, 3, 224, 224}, 0.0, 1.0, 9);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -322,7 +323,8 @@ struct AuditEngine::Impl {
                             std::vector<Hit>& hits) const;
     void targetHits(const SampleResult& s, const TargetSchema& schema,
                     std::vector<Hit>& hits) const;
-    std::vector<StageObs> observeStages(const SampleResult& s) const;
+    std::vector<StageObs> observeStages(const SampleResult& s,
+                                        std::optional<uint64_t>& inputHash) const;
     void deriveStage(std::vector<StageObs>& obs, size_t k) const;
     void checkSample(const SampleResult& s, const std::vector<StageObs>& obs, bool hasRawData,
                      bool nativeGrayData, std::vector<Hit>& hits) const;
@@ -938,9 +940,12 @@ void AuditEngine::Impl::pipelineTargetHits(const SampleResult& s, const TargetSc
 namespace {
 
 // The pixel hash for duplicate detection: of the decoded image, else of the
-// stored tensor, else of the output.
-bool pixelHashOf(const SampleResult& s, uint64_t& hash) {
-    if (!s.raw.empty()) {
+// stored tensor, else of the output. `inputHash` is the input image's
+// (stage 0, the decoded image itself), when observeStages took it.
+bool pixelHashOf(const SampleResult& s, std::optional<uint64_t> inputHash, uint64_t& hash) {
+    if (inputHash) {
+        hash = *inputHash;
+    } else if (!s.raw.empty()) {
         hash = hashImage(s.raw);
     } else if (!s.stages.empty()) {
         const StageValue& input = s.stages.front();
@@ -969,9 +974,11 @@ bool isConstant(const ValueStats& vs) {
 }  // namespace
 
 // Each stage is read once: 8-bit images as byte counts, which give both
-// their statistics and their histograms. Stages the run did not keep are
+// their statistics and their histograms; the input image's pixel hash is
+// taken in the same pass (`inputHash`). Stages the run did not keep are
 // derived where they can be (deriveStage).
-std::vector<StageObs> AuditEngine::Impl::observeStages(const SampleResult& s) const {
+std::vector<StageObs> AuditEngine::Impl::observeStages(const SampleResult& s,
+                                                       std::optional<uint64_t>& inputHash) const {
     std::vector<StageObs> obs(s.stages.size());
     for (size_t k = 0; k < s.stages.size(); ++k) {
         const StageValue& v = s.stages[k];
@@ -982,7 +989,12 @@ std::vector<StageObs> AuditEngine::Impl::observeStages(const SampleResult& s) co
         obs[k].value = &v;
         obs[k].isImage = v.isImage();
         obs[k].present = true;
-        if (v.isImage()) {
+        if (v.isImage() && k == 0) {
+            uint64_t hash = 0;
+            obs[k].counts = countAndHashBytes(v.image, hash);
+            obs[k].stats = obs[k].counts.stats();
+            inputHash = hash;
+        } else if (v.isImage()) {
             obs[k].counts = countBytes(v.image);
             obs[k].stats = obs[k].counts.stats();
         } else {
@@ -1156,8 +1168,9 @@ void AuditEngine::observeSample(const SampleResult& s) {
     if (firstEpoch && !rec.errorKind.empty()) {
         d->errorHit(rec, hits);
     } else if (firstEpoch) {
-        hashed = pixelHashOf(s, pixelHash);
-        obs = d->observeStages(s);
+        std::optional<uint64_t> inputHash;
+        obs = d->observeStages(s, inputHash);
+        hashed = pixelHashOf(s, inputHash, pixelHash);
         d->checkSample(s, obs, hasRaw, nativeGray, hits);
         d->targetHits(s, schema, hits);
         d->pipelineTargetHits(s, schema, hits);

@@ -66,6 +66,9 @@ struct ByteCounts {
 };
 // Empty (no channels) when the image has no channels or too few bytes.
 ByteCounts countBytes(const Image& im);
+// countBytes(im), with hashImage(im) in `pixelHash`: for RGB images in the
+// same pass over the bytes (the judge needs both of every decoded image).
+ByteCounts countAndHashBytes(const Image& im, uint64_t& pixelHash);
 // Statistics of a value set given as distinct values and how often each
 // occurs (counts[i] times values[i]): a stage derived from byte counts.
 ChannelStats weightedStats(const float* values, const uint64_t* counts, size_t n);
