@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -225,56 +226,31 @@ struct CheckLoaders {
     }
 };
 
-// Batch b from the Loader with workers and, when `inline0` is given, with
-// workers = 0 (on a thread of its own meanwhile, so the cores are not left
-// idle by the single-threaded loader). False when cancelled.
-bool loaderBatches(const CheckLoaders& loaders, size_t b, const std::atomic<bool>* cancel,
-                   Batch& withWorkers, Batch* inline0) {
-    std::exception_ptr inlineError;
-    std::thread inlineThread;
-    if (inline0)
-        inlineThread = std::thread([&] {
-            try {
-                *inline0 = loaders.single.batch(b, cancel);
-            } catch (...) {
-                inlineError = std::current_exception();
-            }
-        });
-    try {
-        withWorkers = loaders.pooled.batch(b, cancel);
-    } catch (...) {
-        if (inlineThread.joinable()) inlineThread.join();
-        throw;
-    }
-    if (inlineThread.joinable()) inlineThread.join();
-    if (inlineError) std::rethrow_exception(inlineError);
-    return !(cancel && cancel->load(std::memory_order_relaxed));
-}
-
 // Loader self-check of batch b: the real Loader with the requested workers
 // must give exactly the scan's batch (batching changed nothing). With
-// `withInline`, workers = 0 must also give the workers' batch: the two
-// differ only in which thread runs a sample, so one batch shows it (the
-// first checked), and the others cost one Loader batch instead of two.
+// `inlineBatch` (the first checked batch), workers = 0 must also give the
+// workers' batch: the two differ only in which thread runs a sample, so one
+// batch shows it, and the others cost one Loader batch instead of two.
 // False when cancelled.
 bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batch& batch,
-                 const std::vector<SampleResult>& results, bool withInline, AuditEngine& engine,
-                 const std::atomic<bool>* cancel) {
+                 const std::vector<SampleResult>& results, std::future<Batch>* inlineBatch,
+                 AuditEngine& engine, const std::atomic<bool>* cancel) {
     const size_t b = batch.number;
     const int workers = loaders.pooled.options().workers;
-    Batch l0, lw;
-    if (!loaderBatches(loaders, b, cancel, lw, withInline ? &l0 : nullptr)) return false;
+    Batch lw = loaders.pooled.batch(b, cancel);
+    Batch l0 = inlineBatch ? inlineBatch->get() : Batch();
+    if (cancel && cancel->load(std::memory_order_relaxed)) return false;
     const BatchRows pooledRows = rowsOf(lw), scanRows = rowsOf(batch, results);
-    const BatchRows inlineRows = withInline ? rowsOf(l0) : BatchRows();
+    const BatchRows inlineRows = inlineBatch ? rowsOf(l0) : BatchRows();
     const struct {
         const BatchRows* y;
         std::string what;
     } checks[] = {
         {&scanRows, "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) +
                         " workers) differs from the stack of its samples computed alone"},
-        {withInline ? &inlineRows : nullptr, "batch " + std::to_string(b) + " differs between " +
-                                                 std::to_string(workers) +
-                                                 " workers and workers=0"},
+        {inlineBatch ? &inlineRows : nullptr, "batch " + std::to_string(b) + " differs between " +
+                                                  std::to_string(workers) +
+                                                  " workers and workers=0"},
     };
     for (const auto& c : checks) {
         if (!c.y) continue;
@@ -390,6 +366,17 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             if (indices.size() > n - std::min(n, b * bs)) indices.resize(n - b * bs);
             const bool checked = epoch == 0 && std::find(checkBatches.begin(), checkBatches.end(),
                                                          b) != checkBatches.end();
+            if (checked && !checkers)
+                checkers = std::make_unique<CheckLoaders>(
+                    dataset, pipeline, lo, options.workers > 0 ? options.workers : 2);
+            // The first checked batch's workers=0 run: one thread, started
+            // before the scan so that it runs beside it rather than alone
+            // after the worker Loader is done (a core left idle).
+            std::future<Batch> inlineBatch;
+            if (checked && b == checkBatches.front())
+                inlineBatch = std::async(std::launch::async, [&checkers, b, cancel] {
+                    return checkers->single.batch(b, cancel);
+                });
             std::vector<SampleResult> results;
             size_t observed = 0;
             const bool whole =
@@ -407,11 +394,8 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             if (checked) {
                 pr.phase = "loader-check";
                 if (progress) progress(pr);
-                if (!checkers)
-                    checkers = std::make_unique<CheckLoaders>(
-                        dataset, pipeline, lo, options.workers > 0 ? options.workers : 2);
-                const bool firstChecked = b == checkBatches.front();
-                if (!checkLoader(*checkers, *dataset, batch, results, firstChecked, engine, cancel))
+                if (!checkLoader(*checkers, *dataset, batch, results,
+                                 inlineBatch.valid() ? &inlineBatch : nullptr, engine, cancel))
                     break;
                 pr.phase = "scan";
             }
