@@ -20,7 +20,8 @@
 //   BATCHSCOPE_BENCH_PRESSES   key presses per run (default 9, capped by the
 //                              number of batches)
 //   BATCHSCOPE_BENCH_PAUSE_MS  pause between presses of the paced run (300)
-//   BATCHSCOPE_BENCH_WORKERS   loader workers (default 0, the GUI's default)
+//   BATCHSCOPE_BENCH_WORKERS   loader workers (default: the GUI's, one per
+//                              core up to 4)
 #include <QDir>
 #include <QDirIterator>
 #include <QElapsedTimer>
@@ -190,7 +191,7 @@ void BenchGuiStepping::stepping() {
     QSpinBox* workers = loaderSpin(w, "Workers");
     QVERIFY(batchSize && workers);
     batchSize->setValue(kBatchSize);
-    workers->setValue(envInt("BATCHSCOPE_BENCH_WORKERS", 0));
+    workers->setValue(envInt("BATCHSCOPE_BENCH_WORKERS", workers->value()));
 
     auto* s = w.session();
     // First batch shown and everything settled (this includes the prefetch

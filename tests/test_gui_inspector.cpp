@@ -80,6 +80,15 @@ void TestGuiInspector::stepThroughBatches() {
     for (auto* s : w.findChildren<QSpinBox*>())
         if (s->maximum() == 4096) bs = s;
     QVERIFY(bs);
+    // A fresh window loads with workers (one per core, up to 4): with 0,
+    // stepping waits on one core. Outputs do not depend on it.
+    QSpinBox* workers = nullptr;
+    for (auto* s : w.findChildren<QSpinBox*>())
+        if (s->maximum() == 64) workers = s;
+    QVERIFY(workers);
+    QCOMPARE(workers->value(), defaultLoaderWorkers());
+    QVERIFY(workers->value() >= 1);
+    QCOMPARE(w.session()->loaderSettings().workers, workers->value());
     bs->setValue(6);  // 20 samples -> batches of 6, 6, 6, 2
     QVERIFY(waitIdle(w));
     QCOMPARE(w.session()->numBatches(), size_t(4));

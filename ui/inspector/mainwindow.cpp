@@ -222,7 +222,7 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent)
     overlay_->setChecked(settings_->value("view/overlay", false).toBool());
     updatingControls_ = true;
     batchSize_->setValue(settings_->value("loader/batchSize", 16).toInt());
-    workers_->setValue(settings_->value("loader/workers", 0).toInt());
+    workers_->setValue(settings_->value("loader/workers", LoaderSettings().workers).toInt());
     updatingControls_ = false;
     pushLoader();
     restoredGeometry_ = restoreGeometry(settings_->value("window/geometry").toByteArray());

@@ -5,10 +5,12 @@
 #include <QImage>
 #include <QString>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "core/audit/findings.h"
@@ -36,12 +38,21 @@ struct Finding {
     QString path;
 };
 
+// The inspector's default worker count: one per core, at most 4. Workers
+// change only how soon a batch is ready, never its values (the audit's
+// self-check proves that), so the viewer need not copy num_workers=0; with
+// the one thread of 0 workers, stepping waits on a single core.
+inline int defaultLoaderWorkers() {
+    const unsigned cores = std::thread::hardware_concurrency();
+    return int(std::clamp(cores, 1u, 4u));
+}
+
 struct LoaderSettings {
     int batchSize = 16;
     bool shuffle = false;
     quint64 seed = 0;
     qint64 epoch = 0;
-    int workers = 0;
+    int workers = defaultLoaderWorkers();
     bool operator==(const LoaderSettings& o) const {
         return batchSize == o.batchSize && shuffle == o.shuffle && seed == o.seed &&
                epoch == o.epoch && workers == o.workers;
