@@ -9,14 +9,6 @@
 
 namespace bs {
 
-// With glibc's defaults, blocks of a few hundred KiB and up are mmap'ed and
-// unmapped on free, and a thread's secondary arena deletes each of its 64 MiB
-// heaps as soon as it is empty, whatever the trim threshold. A GUI that keeps
-// a batch's stage values (about 150 MiB) and frees the previous batch's then
-// faults all of it in again: measured, a third of its CPU time. One arena
-// (the main one honours the trim threshold) and high thresholds keep that
-// memory for reuse. Workers take the arena's lock a few dozen times per
-// sample, against milliseconds of work.
 namespace {
 
 constexpr uintptr_t kHugePage = 2u << 20;
@@ -35,13 +27,33 @@ void adviseHugePages(void* p, size_t bytes) {
 #endif
 }
 
-// Grows the heap by about `bytes` at once, untouched, with huge pages asked
-// for, and hands the room back to malloc (the trim threshold keeps it). A
-// loader's first batches fill a fresh heap with decoded images and stage
-// values: in 4 KiB pages that was ~0.1 s of page faults at the start of
-// every audit on a virtual machine; in 2 MiB pages it is a few hundred.
-// Untouched pages cost no memory.
+}  // namespace
+
+// With glibc's defaults, blocks of a few hundred KiB and up are mmap'ed and
+// unmapped on free, and a thread's secondary arena deletes each of its 64 MiB
+// heaps as soon as it is empty, whatever the trim threshold. A GUI that keeps
+// a batch's stage values (about 150 MiB) and frees the previous batch's then
+// faults all of it in again: measured, a third of its CPU time. One arena
+// (the main one honours the trim threshold) and high thresholds keep that
+// memory for reuse. Workers take the arena's lock a few dozen times per
+// sample, against milliseconds of work.
+void keepFreedMemory() {
+#ifdef M_MMAP_THRESHOLD
+    static std::once_flag once;
+    std::call_once(once, [] {
+        mallopt(M_ARENA_MAX, 1);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    });
+#endif
+}
+
 void growHeapWithHugePages(size_t bytes) {
+#ifdef __SANITIZE_ADDRESS__
+    (void)bytes;  // AddressSanitizer's malloc has no glibc heap to grow
+    return;
+#endif
+    keepFreedMemory();                    // the trim threshold must keep what is handed back
     constexpr size_t kBlock = 30u << 20;  // under the mmap threshold: from the heap
     std::vector<void*> blocks;
     for (size_t grown = 0; grown < bytes; grown += kBlock) {
@@ -51,20 +63,6 @@ void growHeapWithHugePages(size_t bytes) {
         blocks.push_back(p);
     }
     for (void* p : blocks) free(p);
-}
-
-}  // namespace
-
-void keepFreedMemory() {
-#ifdef M_MMAP_THRESHOLD
-    static std::once_flag once;
-    std::call_once(once, [] {
-        mallopt(M_ARENA_MAX, 1);
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
-        mallopt(M_TRIM_THRESHOLD, 512 << 20);
-        growHeapWithHugePages(size_t(240) << 20);
-    });
-#endif
 }
 
 std::vector<float> largeFloatBuffer(size_t n) {
