@@ -989,13 +989,10 @@ std::vector<StageObs> AuditEngine::Impl::observeStages(const SampleResult& s,
         obs[k].value = &v;
         obs[k].isImage = v.isImage();
         obs[k].present = true;
-        if (v.isImage() && k == 0) {
+        if (v.isImage()) {
             uint64_t hash = 0;
-            obs[k].counts = countAndHashBytes(v.image, hash);
-            obs[k].stats = obs[k].counts.stats();
-            inputHash = hash;
-        } else if (v.isImage()) {
-            obs[k].counts = countBytes(v.image);
+            obs[k].counts = k == 0 ? countAndHashBytes(v.image, hash) : countBytes(v.image);
+            if (k == 0) inputHash = hash;
             obs[k].stats = obs[k].counts.stats();
         } else {
             obs[k].stats = tensorStats(v.tensor);

@@ -318,19 +318,29 @@ ChannelStats interleavedStats(const uint8_t* px, size_t count, int stride) {
     return statsOfCounts(counts, count);
 }
 
-ByteCounts countBytes(const Image& im) {
+namespace {
+
+// countBytes, with RGB images also hashed into `lanes` when given (their
+// whole 96-byte chunks; see countRgb).
+ByteCounts countBytes(const Image& im, HashLanes* lanes) {
     ByteCounts out;
     const size_t count = size_t(im.width) * size_t(im.height);
     if (im.channels <= 0 || im.pixels.size() < count * size_t(im.channels)) return out;
     out.pixels = count;
     out.channels.assign(size_t(im.channels), std::array<uint64_t, 256>{});
     if (im.channels == 3) {
-        countRgb(im.pixels.data(), count, out.channels.data());
+        countRgb(im.pixels.data(), count, out.channels.data(), lanes);
     } else {
         for (int c = 0; c < im.channels; ++c)
             countStrided(im.pixels.data() + c, count, size_t(im.channels), out.channels[size_t(c)]);
     }
     return out;
+}
+
+}  // namespace
+
+ByteCounts countBytes(const Image& im) {
+    return countBytes(im, nullptr);
 }
 
 ValueStats ByteCounts::stats() const {
@@ -586,15 +596,13 @@ uint64_t hashImage(const Image& im) {
 
 ByteCounts countAndHashBytes(const Image& im, uint64_t& pixelHash) {
     const size_t count = size_t(im.width) * size_t(im.height);
-    if (im.channels != 3 || im.pixels.size() < count * 3) {
-        pixelHash = hashImage(im);
-        return countBytes(im);
-    }
-    ByteCounts out;
-    out.pixels = count;
-    out.channels.assign(3, std::array<uint64_t, 256>{});
+    const bool rgb = im.channels == 3 && im.pixels.size() >= count * 3;
     HashLanes lanes(imageHashSeed(im));
-    countRgb(im.pixels.data(), count, out.channels.data(), &lanes);
+    ByteCounts out = countBytes(im, rgb ? &lanes : nullptr);
+    if (!rgb) {
+        pixelHash = hashImage(im);
+        return out;
+    }
     // countRgb hashed the whole 96-byte chunks; the rest goes on here.
     const uint8_t* p = im.pixels.data();
     const size_t size = im.pixels.size();
