@@ -226,12 +226,38 @@ struct CheckLoaders {
     }
 };
 
+// A mismatch between the worker Loader's batch b (`pooled`, rows
+// `pooledRows`) and a reference batch (`reference`, described by `what`).
+void reportMismatch(const Dataset& dataset, const Batch& pooled, const BatchRows& pooledRows,
+                    const BatchRows& reference, int workers, const std::string& what,
+                    AuditEngine& engine) {
+    const BatchDiff diff = diffRows(pooledRows, reference);
+    if (diff.row < 0) return;
+    const size_t b = pooled.number;
+    const size_t row = size_t(diff.row);
+    const size_t index = row < pooledRows.indices.size() ? pooledRows.indices[row]
+                         : pooled.samples.empty()        ? 0
+                                                         : pooled.samples.front().index;
+    engine.addFinding("loader_mismatch", "loader", index, dataset.path(index),
+                      {{"batch", b},
+                       {"row", diff.row},
+                       {"max_abs_diff", diff.maxAbs},
+                       {"workers", workers},
+                       {"reason", diff.what}},
+                      "In " + what + " (" + diff.what + ", first at row " +
+                          std::to_string(diff.row) + ", max difference " +
+                          std::to_string(diff.maxAbs) + ").");
+}
+
+std::string loaderBatchName(size_t b, int workers) {
+    return "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) + " workers)";
+}
+
 // Loader self-check of batch b: the real Loader with the requested workers
 // must give exactly the scan's batch (batching changed nothing). With
-// `inlineBatch` (the first checked batch), workers = 0 must also give the
-// workers' batch: the two differ only in which thread runs a sample, so one
-// batch shows it, and the others cost one Loader batch instead of two.
-// False when cancelled.
+// `inlineBatch`, workers = 0 must also give the workers' batch: the two
+// differ only in which thread runs a sample, so one batch shows it, and the
+// others cost one Loader batch instead of two. False when cancelled.
 bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batch& batch,
                  const std::vector<SampleResult>& results, std::future<Batch>* inlineBatch,
                  AuditEngine& engine, const std::atomic<bool>* cancel) {
@@ -240,39 +266,77 @@ bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batc
     Batch lw = loaders.pooled.batch(b, cancel);
     Batch l0 = inlineBatch ? inlineBatch->get() : Batch();
     if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-    const BatchRows pooledRows = rowsOf(lw), scanRows = rowsOf(batch, results);
-    const BatchRows inlineRows = inlineBatch ? rowsOf(l0) : BatchRows();
-    const struct {
-        const BatchRows* y;
-        std::string what;
-    } checks[] = {
-        {&scanRows, "the Loader's batch " + std::to_string(b) + " (" + std::to_string(workers) +
-                        " workers) differs from the stack of its samples computed alone"},
-        {inlineBatch ? &inlineRows : nullptr, "batch " + std::to_string(b) + " differs between " +
-                                                  std::to_string(workers) +
-                                                  " workers and workers=0"},
-    };
-    for (const auto& c : checks) {
-        if (!c.y) continue;
-        const BatchDiff diff = diffRows(pooledRows, *c.y);
-        if (diff.row < 0) continue;
-        const size_t row = size_t(diff.row);
-        const size_t index = row < pooledRows.indices.size() ? pooledRows.indices[row]
-                             : lw.samples.empty()            ? 0
-                                                             : lw.samples.front().index;
-        engine.addFinding("loader_mismatch", "loader", index, dataset.path(index),
-                          {{"batch", b},
-                           {"row", diff.row},
-                           {"max_abs_diff", diff.maxAbs},
-                           {"workers", workers},
-                           {"reason", diff.what}},
-                          "In " + c.what + " (" + diff.what + ", first at row " +
-                              std::to_string(diff.row) + ", max difference " +
-                              std::to_string(diff.maxAbs) + ").");
-    }
+    const BatchRows pooledRows = rowsOf(lw);
+    reportMismatch(
+        dataset, lw, pooledRows, rowsOf(batch, results), workers,
+        loaderBatchName(b, workers) + " differs from the stack of its samples computed alone",
+        engine);
+    if (inlineBatch)
+        reportMismatch(dataset, lw, pooledRows, rowsOf(l0), workers,
+                       "batch " + std::to_string(b) + " differs between " +
+                           std::to_string(workers) + " workers and workers=0",
+                       engine);
     loaders.pooled.recycle(std::move(lw));
     loaders.single.recycle(std::move(l0));
     return true;
+}
+
+// The first of several checked batches, scanned through the workers=0
+// Loader instead of sample by sample: it computes each sample alone on this
+// thread and hands back the results the judge reads (the stages of `keep`),
+// so the batch is judged, and compared with the worker Loader's (computed
+// beside it), without computing its samples a third time. The later checked
+// batches still compare the worker Loader with samples computed outside any
+// Loader. False when cancelled; `observed` counts the samples judged.
+bool scanThroughInlineLoader(const CheckLoaders& loaders, const Dataset& dataset, size_t b,
+                             const Pipeline::StageMask& keep, AuditEngine& engine,
+                             const std::atomic<bool>* cancel, size_t& observed) {
+    std::future<Batch> pooled = std::async(
+        std::launch::async, [&loaders, b, cancel] { return loaders.pooled.batch(b, cancel); });
+    KeepPlan plan;
+    plan.stages = keep;
+    std::vector<SampleResult> kept;
+    Batch single = loaders.single.batch(b, cancel, &kept, &plan);
+    observed = 0;
+    for (const SampleResult& r : kept) {
+        engine.observeSample(r);  // cancelled samples are skipped there
+        observed += r.record.errorKind != "cancelled";
+    }
+    Batch lw = pooled.get();
+    if (cancel && cancel->load(std::memory_order_relaxed)) return false;
+    engine.observeBatch(single);
+    const int workers = loaders.pooled.options().workers;
+    reportMismatch(dataset, lw, rowsOf(lw), rowsOf(single), workers,
+                   loaderBatchName(b, workers) +
+                       " differs from the stack of its samples computed alone by workers=0",
+                   engine);
+    loaders.pooled.recycle(std::move(lw));
+    loaders.single.recycle(std::move(single));
+    return true;
+}
+
+// Batch b scanned sample by sample on `threads` threads and, when
+// `checked`, compared with the Loader's (checkLoader). The only checked
+// batch also runs through the workers=0 Loader, started before the scan so
+// that it runs beside it rather than alone after the worker Loader is done
+// (a core left idle). False when cancelled; `observed` counts the samples
+// judged.
+bool scanAndCheck(const CheckLoaders* loaders, const Dataset& dataset, const Pipeline& pipeline,
+                  const std::vector<size_t>& indices, size_t b, const RandomContext& ctx,
+                  const SampleOptions& options, bool checked, bool withInline, int threads,
+                  AuditEngine& engine, const std::atomic<bool>* cancel, size_t& observed) {
+    std::future<Batch> inlineBatch;
+    if (withInline)
+        inlineBatch = std::async(std::launch::async,
+                                 [loaders, b, cancel] { return loaders->single.batch(b, cancel); });
+    std::vector<SampleResult> results;
+    if (!scanSamples(dataset, pipeline, indices, ctx, options, checked, threads, engine, cancel,
+                     results, observed))
+        return false;  // an inline batch still running is awaited by its future
+    const Batch batch = assembleBatch(b, indices, results, dataset);
+    engine.observeBatch(batch);
+    return !checked || checkLoader(*loaders, dataset, batch, results,
+                                   inlineBatch.valid() ? &inlineBatch : nullptr, engine, cancel);
 }
 
 // The first stage (0 = decode) at which two runs of one sample differ, or
@@ -369,36 +433,22 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             if (checked && !checkers)
                 checkers = std::make_unique<CheckLoaders>(
                     dataset, pipeline, lo, options.workers > 0 ? options.workers : 2);
-            // The first checked batch's workers=0 run: one thread, started
-            // before the scan so that it runs beside it rather than alone
-            // after the worker Loader is done (a core left idle).
-            std::future<Batch> inlineBatch;
-            if (checked && b == checkBatches.front())
-                inlineBatch = std::async(std::launch::async, [&checkers, b, cancel] {
-                    return checkers->single.batch(b, cancel);
-                });
-            std::vector<SampleResult> results;
+            // A checked batch is scanned and compared with the Loaders.
+            pr.phase = checked ? "loader-check" : "scan";
+            if (checked && progress) progress(pr);
+            const bool firstChecked = checked && b == checkBatches.front();
             size_t observed = 0;
-            const bool whole =
-                scanSamples(*dataset, pipeline, indices, ctx, epoch == 0 ? scanFirst : scanLater,
-                            checked, threads, engine, cancel, results, observed);
-            if (!whole) {
-                // Cancelled mid-batch: the samples already observed still
-                // count, so the report's run and summary agree.
-                if (epoch == 0) run.scanned += observed;
-                break;
-            }
-            const Batch batch = assembleBatch(b, indices, results, *dataset);
-            engine.observeBatch(batch);
-            if (epoch == 0) run.scanned += indices.size();
-            if (checked) {
-                pr.phase = "loader-check";
-                if (progress) progress(pr);
-                if (!checkLoader(*checkers, *dataset, batch, results,
-                                 inlineBatch.valid() ? &inlineBatch : nullptr, engine, cancel))
-                    break;
-                pr.phase = "scan";
-            }
+            const bool whole = firstChecked && checkBatches.size() > 1
+                                   ? scanThroughInlineLoader(*checkers, *dataset, b, scanFirst.keep,
+                                                             engine, cancel, observed)
+                                   : scanAndCheck(checkers.get(), *dataset, pipeline, indices, b,
+                                                  ctx, epoch == 0 ? scanFirst : scanLater, checked,
+                                                  firstChecked, threads, engine, cancel, observed);
+            pr.phase = "scan";
+            // Cancelled mid-batch: the samples already observed still count,
+            // so the report's run and summary agree.
+            if (epoch == 0) run.scanned += observed;
+            if (!whole) break;
             pr.done += indices.size();
             pr.epoch = epoch;
             pr.seconds = elapsed();
