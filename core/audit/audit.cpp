@@ -289,7 +289,7 @@ bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batc
 // batches still compare the worker Loader with samples computed outside any
 // Loader. False when cancelled; `observed` counts the samples judged.
 bool scanThroughInlineLoader(const CheckLoaders& loaders, const Dataset& dataset, size_t b,
-                             const Pipeline::StageMask& keep, AuditEngine& engine,
+                             const Pipeline::StageMask& keep, int threads, AuditEngine& engine,
                              const std::atomic<bool>* cancel, size_t& observed) {
     std::future<Batch> pooled = std::async(
         std::launch::async, [&loaders, b, cancel] { return loaders.pooled.batch(b, cancel); });
@@ -297,11 +297,11 @@ bool scanThroughInlineLoader(const CheckLoaders& loaders, const Dataset& dataset
     plan.stages = keep;
     std::vector<SampleResult> kept;
     Batch single = loaders.single.batch(b, cancel, &kept, &plan);
-    observed = 0;
-    for (const SampleResult& r : kept) {
-        engine.observeSample(r);  // cancelled samples are skipped there
-        observed += r.record.errorKind != "cancelled";
-    }
+    // Judged on both cores: the worker Loader is mostly done by now.
+    parallelFor(kept.size(), threads, [&](size_t i) { engine.observeSample(kept[i]); });
+    observed = size_t(std::count_if(kept.begin(), kept.end(), [](const SampleResult& r) {
+        return r.record.errorKind != "cancelled";  // skipped by observeSample
+    }));
     Batch lw = pooled.get();
     if (cancel && cancel->load(std::memory_order_relaxed)) return false;
     engine.observeBatch(single);
@@ -440,7 +440,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             size_t observed = 0;
             const bool whole = firstChecked && checkBatches.size() > 1
                                    ? scanThroughInlineLoader(*checkers, *dataset, b, scanFirst.keep,
-                                                             engine, cancel, observed)
+                                                             threads, engine, cancel, observed)
                                    : scanAndCheck(checkers.get(), *dataset, pipeline, indices, b,
                                                   ctx, epoch == 0 ? scanFirst : scanLater, checked,
                                                   firstChecked, threads, engine, cancel, observed);
