@@ -421,10 +421,11 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
             known = true;
         }
     }
+    std::optional<ChannelExtent> extent;  // measured once: for the range and the histogram
     if (!known && !value.empty()) {
-        const ChannelExtent extent = tensorExtent(value);
+        extent = tensorExtent(value);
         range = resolveRange(DisplaySettings{DisplayRange::Mode::Sample}, exp,
-                             stageLabel(pipeline, shown), extent.min, extent.max);
+                             stageLabel(pipeline, shown), extent->min, extent->max);
     }
     info.range = value.empty() ? QStringLiteral("Nothing to display: the sample could not be produced")
                                : range.describe();
@@ -436,7 +437,8 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     ChannelHistograms tensorHist;
     if (!value.empty()) {
         tensorImg = renderTensor(value, ro, &info.counts);
-        tensorHist = computeHistogramAuto(value, known ? &range : nullptr);
+        tensorHist =
+            computeHistogramAuto(value, known ? &range : nullptr, extent ? &*extent : nullptr);
     }
     ChannelHistograms rawHist;
     QImage raw;
