@@ -2,10 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include "core/audit/anomaly.h"
 
 namespace bs::ui {
+
+int defaultLoaderWorkers() {
+    const unsigned cores = std::thread::hardware_concurrency();
+    return int(std::clamp(cores, 1u, 4u));
+}
 
 std::vector<ChannelRanges> expectedRanges(const bs::Pipeline& pipeline, bool rawInput) {
     std::vector<ChannelRanges> out;

@@ -10,7 +10,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "core/audit/findings.h"
@@ -42,10 +41,7 @@ struct Finding {
 // change only how soon a batch is ready, never its values (the audit's
 // self-check proves that), so the viewer need not copy num_workers=0; with
 // the one thread of 0 workers, stepping waits on a single core.
-inline int defaultLoaderWorkers() {
-    const unsigned cores = std::thread::hardware_concurrency();
-    return int(std::clamp(cores, 1u, 4u));
-}
+int defaultLoaderWorkers();
 
 struct LoaderSettings {
     int batchSize = 16;
