@@ -226,11 +226,11 @@ struct CheckLoaders {
     }
 };
 
-// A mismatch between the worker Loader's batch b (`pooled`, rows
-// `pooledRows`) and a reference batch (`reference`, described by `what`).
-void reportMismatch(const Dataset& dataset, const Batch& pooled, const BatchRows& pooledRows,
-                    const BatchRows& reference, int workers, const std::string& what,
-                    AuditEngine& engine) {
+// A mismatch between the worker Loader's batch b (`pooled`) and a
+// reference batch (`reference`, described by `what`).
+void reportMismatch(const Dataset& dataset, const Batch& pooled, const BatchRows& reference,
+                    int workers, const std::string& what, AuditEngine& engine) {
+    const BatchRows pooledRows = rowsOf(pooled);  // pointers into its rows: no copy
     const BatchDiff diff = diffRows(pooledRows, reference);
     if (diff.row < 0) return;
     const size_t b = pooled.number;
@@ -266,13 +266,12 @@ bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batc
     Batch lw = loaders.pooled.batch(b, cancel);
     Batch l0 = inlineBatch ? inlineBatch->get() : Batch();
     if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-    const BatchRows pooledRows = rowsOf(lw);
     reportMismatch(
-        dataset, lw, pooledRows, rowsOf(batch, results), workers,
+        dataset, lw, rowsOf(batch, results), workers,
         loaderBatchName(b, workers) + " differs from the stack of its samples computed alone",
         engine);
     if (inlineBatch)
-        reportMismatch(dataset, lw, pooledRows, rowsOf(l0), workers,
+        reportMismatch(dataset, lw, rowsOf(l0), workers,
                        "batch " + std::to_string(b) + " differs between " +
                            std::to_string(workers) + " workers and workers=0",
                        engine);
@@ -306,7 +305,7 @@ bool scanThroughInlineLoader(const CheckLoaders& loaders, const Dataset& dataset
     if (cancel && cancel->load(std::memory_order_relaxed)) return false;
     engine.observeBatch(single);
     const int workers = loaders.pooled.options().workers;
-    reportMismatch(dataset, lw, rowsOf(lw), rowsOf(single), workers,
+    reportMismatch(dataset, lw, rowsOf(single), workers,
                    loaderBatchName(b, workers) +
                        " differs from the stack of its samples computed alone by workers=0",
                    engine);
@@ -437,8 +436,9 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             pr.phase = checked ? "loader-check" : "scan";
             if (checked && progress) progress(pr);
             const bool firstChecked = checked && b == checkBatches.front();
+            const bool inlineScan = firstChecked && checkBatches.size() > 1;
             size_t observed = 0;
-            const bool whole = firstChecked && checkBatches.size() > 1
+            const bool whole = inlineScan
                                    ? scanThroughInlineLoader(*checkers, *dataset, b, scanFirst.keep,
                                                              threads, engine, cancel, observed)
                                    : scanAndCheck(checkers.get(), *dataset, pipeline, indices, b,
