@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "cli.h"
-#include "core/common/allocator.h"
 #include "core/decode/decode.h"
 #include "ui/inspector/gui_main.h"
 
@@ -60,9 +59,6 @@ int main(int argc, char** argv) {
             std::printf("batchscope %s\n", BATCHSCOPE_VERSION);
             return 0;
         }
-        // Commands that load samples fill a fresh heap once and end.
-        if (first == "dump" || first == "audit" || first == "bench" || first == "compare")
-            bs::growHeapWithHugePages(size_t(240) << 20);
         if (first == "dump") return finish(bs::cli::runDump(rest));
         if (first == "audit") return finish(bs::cli::runAudit(rest, argc, argv));
         if (first == "merge") return finish(bs::cli::runMerge(rest, argc, argv));

@@ -222,7 +222,7 @@ std::optional<Tensor> stackTensors(const std::vector<const Tensor*>& items,
     out.shape.insert(out.shape.end(), first.begin(), first.end());
     out.dtype = items.front()->dtype;
     const size_t per = items.front()->values.size();
-    out.values = largeFloatBuffer(per * items.size());
+    out.values.assign(per * items.size(), 0.f);
     for (size_t i = 0; i < items.size(); ++i)
         std::memcpy(out.values.data() + i * per, items[i]->values.data(), per * sizeof(float));
     return out;
@@ -249,7 +249,7 @@ struct Loader::Impl {
             v.resize(n);  // rows are all overwritten; only growth is zeroed
             return v;
         }
-        return largeFloatBuffer(n);
+        return std::vector<float>(n);
     }
     void giveBuffer(std::vector<float>&& v) {
         if (v.capacity() == 0) return;
