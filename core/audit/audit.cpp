@@ -155,21 +155,30 @@ std::vector<size_t> loaderCheckBatches(size_t n, size_t datasetSize, size_t bs, 
     return out;
 }
 
-// The samples of one batch, each computed alone on `threads` threads and
+// What every batch of one audit shares: the data, the judge, the cores it
+// may use and the caller's cancel flag.
+struct AuditPass {
+    const Dataset& dataset;
+    const Pipeline& pipeline;
+    AuditEngine& engine;
+    const std::atomic<bool>* cancel;
+    int threads;
+    bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+};
+
+// The samples of one batch, each computed alone on `pass.threads` threads and
 // judged; `results` keeps what the batch needs (records, and the outputs
 // when `keepOutputs`). False when cancelled mid-batch; `observed` counts
 // the samples judged.
-bool scanSamples(const Dataset& dataset, const Pipeline& pipeline,
-                 const std::vector<size_t>& indices, const RandomContext& ctx,
-                 const SampleOptions& options, bool keepOutputs, int threads, AuditEngine& engine,
-                 const std::atomic<bool>* cancel, std::vector<SampleResult>& results,
-                 size_t& observed) {
+bool scanSamples(const AuditPass& pass, const std::vector<size_t>& indices,
+                 const RandomContext& ctx, const SampleOptions& options, bool keepOutputs,
+                 std::vector<SampleResult>& results, size_t& observed) {
     results.assign(indices.size(), SampleResult());
     std::vector<char> done(indices.size(), 0);
-    parallelFor(indices.size(), threads, [&](size_t i) {
-        if (cancel && cancel->load(std::memory_order_relaxed)) return;
-        SampleResult r = processSample(dataset, pipeline, indices[i], ctx, options);
-        engine.observeSample(r);
+    parallelFor(indices.size(), pass.threads, [&](size_t i) {
+        if (pass.cancelled()) return;
+        SampleResult r = processSample(pass.dataset, pass.pipeline, indices[i], ctx, options);
+        pass.engine.observeSample(r);
         // Keep only what the batch needs; stage values are large.
         results[i].record = std::move(r.record);
         if (keepOutputs)
@@ -228,8 +237,8 @@ struct CheckLoaders {
 
 // A mismatch between the worker Loader's batch b (`pooled`) and a
 // reference batch (`reference`, described by `what`).
-void reportMismatch(const Dataset& dataset, const Batch& pooled, const BatchRows& reference,
-                    int workers, const std::string& what, AuditEngine& engine) {
+void reportMismatch(const AuditPass& pass, const Batch& pooled, const BatchRows& reference,
+                    int workers, const std::string& what) {
     const BatchRows pooledRows = rowsOf(pooled);  // pointers into its rows: no copy
     const BatchDiff diff = diffRows(pooledRows, reference);
     if (diff.row < 0) return;
@@ -238,15 +247,15 @@ void reportMismatch(const Dataset& dataset, const Batch& pooled, const BatchRows
     const size_t index = row < pooledRows.indices.size() ? pooledRows.indices[row]
                          : pooled.samples.empty()        ? 0
                                                          : pooled.samples.front().index;
-    engine.addFinding("loader_mismatch", "loader", index, dataset.path(index),
-                      {{"batch", b},
-                       {"row", diff.row},
-                       {"max_abs_diff", diff.maxAbs},
-                       {"workers", workers},
-                       {"reason", diff.what}},
-                      "In " + what + " (" + diff.what + ", first at row " +
-                          std::to_string(diff.row) + ", max difference " +
-                          std::to_string(diff.maxAbs) + ").");
+    pass.engine.addFinding("loader_mismatch", "loader", index, pass.dataset.path(index),
+                           {{"batch", b},
+                            {"row", diff.row},
+                            {"max_abs_diff", diff.maxAbs},
+                            {"workers", workers},
+                            {"reason", diff.what}},
+                           "In " + what + " (" + diff.what + ", first at row " +
+                               std::to_string(diff.row) + ", max difference " +
+                               std::to_string(diff.maxAbs) + ").");
 }
 
 std::string loaderBatchName(size_t b, int workers) {
@@ -258,23 +267,20 @@ std::string loaderBatchName(size_t b, int workers) {
 // `inlineBatch`, workers = 0 must also give the workers' batch: the two
 // differ only in which thread runs a sample, so one batch shows it, and the
 // others cost one Loader batch instead of two. False when cancelled.
-bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batch& batch,
-                 const std::vector<SampleResult>& results, std::future<Batch>* inlineBatch,
-                 AuditEngine& engine, const std::atomic<bool>* cancel) {
+bool checkLoader(const AuditPass& pass, const CheckLoaders& loaders, const Batch& batch,
+                 const std::vector<SampleResult>& results, std::future<Batch>* inlineBatch) {
     const size_t b = batch.number;
     const int workers = loaders.pooled.options().workers;
-    Batch lw = loaders.pooled.batch(b, cancel);
+    Batch lw = loaders.pooled.batch(b, pass.cancel);
     Batch l0 = inlineBatch ? inlineBatch->get() : Batch();
-    if (cancel && cancel->load(std::memory_order_relaxed)) return false;
+    if (pass.cancelled()) return false;
     reportMismatch(
-        dataset, lw, rowsOf(batch, results), workers,
-        loaderBatchName(b, workers) + " differs from the stack of its samples computed alone",
-        engine);
+        pass, lw, rowsOf(batch, results), workers,
+        loaderBatchName(b, workers) + " differs from the stack of its samples computed alone");
     if (inlineBatch)
-        reportMismatch(dataset, lw, rowsOf(l0), workers,
+        reportMismatch(pass, lw, rowsOf(l0), workers,
                        "batch " + std::to_string(b) + " differs between " +
-                           std::to_string(workers) + " workers and workers=0",
-                       engine);
+                           std::to_string(workers) + " workers and workers=0");
     loaders.pooled.recycle(std::move(lw));
     loaders.single.recycle(std::move(l0));
     return true;
@@ -287,9 +293,9 @@ bool checkLoader(const CheckLoaders& loaders, const Dataset& dataset, const Batc
 // beside it), without computing its samples a third time. The later checked
 // batches still compare the worker Loader with samples computed outside any
 // Loader. False when cancelled; `observed` counts the samples judged.
-bool scanThroughInlineLoader(const CheckLoaders& loaders, const Dataset& dataset, size_t b,
-                             const Pipeline::StageMask& keep, int threads, AuditEngine& engine,
-                             const std::atomic<bool>* cancel, size_t& observed) {
+bool scanThroughInlineLoader(const AuditPass& pass, const CheckLoaders& loaders, size_t b,
+                             const Pipeline::StageMask& keep, size_t& observed) {
+    const std::atomic<bool>* cancel = pass.cancel;
     std::future<Batch> pooled = std::async(
         std::launch::async, [&loaders, b, cancel] { return loaders.pooled.batch(b, cancel); });
     KeepPlan plan;
@@ -297,45 +303,43 @@ bool scanThroughInlineLoader(const CheckLoaders& loaders, const Dataset& dataset
     std::vector<SampleResult> kept;
     Batch single = loaders.single.batch(b, cancel, &kept, &plan);
     // Judged on both cores: the worker Loader is mostly done by now.
-    parallelFor(kept.size(), threads, [&](size_t i) { engine.observeSample(kept[i]); });
+    parallelFor(kept.size(), pass.threads, [&](size_t i) { pass.engine.observeSample(kept[i]); });
     observed = size_t(std::count_if(kept.begin(), kept.end(), [](const SampleResult& r) {
         return r.record.errorKind != "cancelled";  // skipped by observeSample
     }));
     Batch lw = pooled.get();
-    if (cancel && cancel->load(std::memory_order_relaxed)) return false;
-    engine.observeBatch(single);
+    if (pass.cancelled()) return false;
+    pass.engine.observeBatch(single);
     const int workers = loaders.pooled.options().workers;
-    reportMismatch(dataset, lw, rowsOf(single), workers,
+    reportMismatch(pass, lw, rowsOf(single), workers,
                    loaderBatchName(b, workers) +
-                       " differs from the stack of its samples computed alone by workers=0",
-                   engine);
+                       " differs from the stack of its samples computed alone by workers=0");
     loaders.pooled.recycle(std::move(lw));
     loaders.single.recycle(std::move(single));
     return true;
 }
 
-// Batch b scanned sample by sample on `threads` threads and, when
+// Batch b scanned sample by sample on the pass's threads and, when
 // `checked`, compared with the Loader's (checkLoader). The only checked
 // batch also runs through the workers=0 Loader, started before the scan so
 // that it runs beside it rather than alone after the worker Loader is done
 // (a core left idle). False when cancelled; `observed` counts the samples
 // judged.
-bool scanAndCheck(const CheckLoaders* loaders, const Dataset& dataset, const Pipeline& pipeline,
+bool scanAndCheck(const AuditPass& pass, const CheckLoaders* loaders,
                   const std::vector<size_t>& indices, size_t b, const RandomContext& ctx,
-                  const SampleOptions& options, bool checked, bool withInline, int threads,
-                  AuditEngine& engine, const std::atomic<bool>* cancel, size_t& observed) {
+                  const SampleOptions& options, bool checked, bool withInline, size_t& observed) {
     std::future<Batch> inlineBatch;
+    const std::atomic<bool>* cancel = pass.cancel;
     if (withInline)
         inlineBatch = std::async(std::launch::async,
                                  [loaders, b, cancel] { return loaders->single.batch(b, cancel); });
     std::vector<SampleResult> results;
-    if (!scanSamples(dataset, pipeline, indices, ctx, options, checked, threads, engine, cancel,
-                     results, observed))
+    if (!scanSamples(pass, indices, ctx, options, checked, results, observed))
         return false;  // an inline batch still running is awaited by its future
-    const Batch batch = assembleBatch(b, indices, results, dataset);
-    engine.observeBatch(batch);
-    return !checked || checkLoader(*loaders, dataset, batch, results,
-                                   inlineBatch.valid() ? &inlineBatch : nullptr, engine, cancel);
+    const Batch batch = assembleBatch(b, indices, results, pass.dataset);
+    pass.engine.observeBatch(batch);
+    return !checked || checkLoader(pass, *loaders, batch, results,
+                                   inlineBatch.valid() ? &inlineBatch : nullptr);
 }
 
 // The first stage (0 = decode) at which two runs of one sample differ, or
@@ -350,31 +354,30 @@ int firstDifference(const SampleResult& a, const SampleResult& b) {
 }
 
 // Replays: the same RandomContext must give the same bits at every stage.
-// The replays run on `threads` threads; findings are added in index order.
-void replaySamples(const Dataset& dataset, const Pipeline& pipeline, uint64_t seed, size_t replays,
-                   size_t scanned, int threads, AuditEngine& engine,
-                   const std::atomic<bool>* cancel) {
+// The replays run on the pass's threads; findings are added in index order.
+void replaySamples(const AuditPass& pass, uint64_t seed, size_t replays, size_t scanned) {
     RandomContext ctx;
     ctx.seed = seed;
     auto indexOf = [&](size_t i) { return replays == 1 ? 0 : i * (scanned - 1) / (replays - 1); };
     std::vector<int> differs(replays, -1);
     std::vector<std::string> paths(replays);
-    parallelFor(replays, threads, [&](size_t i) {
-        if (cancel && cancel->load(std::memory_order_relaxed)) return;
-        const SampleResult a = processSample(dataset, pipeline, indexOf(i), ctx, true);
-        const SampleResult b = processSample(dataset, pipeline, indexOf(i), ctx, true);
+    parallelFor(replays, pass.threads, [&](size_t i) {
+        if (pass.cancelled()) return;
+        const SampleResult a = processSample(pass.dataset, pass.pipeline, indexOf(i), ctx, true);
+        const SampleResult b = processSample(pass.dataset, pass.pipeline, indexOf(i), ctx, true);
         differs[i] = firstDifference(a, b);
         paths[i] = a.record.path;
     });
     for (size_t i = 0; i < replays; ++i) {
         if (differs[i] < 0) continue;
         const size_t stage = size_t(differs[i]);
-        const std::string name = engine.stageName(stage);
-        engine.addFinding("nondeterministic_transform", stage ? name : "decode", indexOf(i),
-                          paths[i], {{"seed", seed}, {"epoch", 0}},
-                          name +
-                              " gave a different output when replayed with the same seed, "
-                              "epoch and index: it draws randomness batchscope does not control.");
+        const std::string name = pass.engine.stageName(stage);
+        pass.engine.addFinding(
+            "nondeterministic_transform", stage ? name : "decode", indexOf(i), paths[i],
+            {{"seed", seed}, {"epoch", 0}},
+            name +
+                " gave a different output when replayed with the same seed, "
+                "epoch and index: it draws randomness batchscope does not control.");
     }
 }
 
@@ -403,6 +406,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     const size_t bs = size_t(options.batchSize);
     const size_t numBatches = (n + bs - 1) / bs;
     const int threads = std::max(1, options.workers);
+    const AuditPass pass{*dataset, pipeline, engine, cancel, threads};
     const std::vector<size_t> checkBatches =
         loaderCheckBatches(n, dataset->size(), bs, engine.settings().loaderCheckBatches);
 
@@ -438,12 +442,11 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
             const bool firstChecked = checked && b == checkBatches.front();
             const bool inlineScan = firstChecked && checkBatches.size() > 1;
             size_t observed = 0;
-            const bool whole = inlineScan
-                                   ? scanThroughInlineLoader(*checkers, *dataset, b, scanFirst.keep,
-                                                             threads, engine, cancel, observed)
-                                   : scanAndCheck(checkers.get(), *dataset, pipeline, indices, b,
-                                                  ctx, epoch == 0 ? scanFirst : scanLater, checked,
-                                                  firstChecked, threads, engine, cancel, observed);
+            const bool whole =
+                inlineScan ? scanThroughInlineLoader(pass, *checkers, b, scanFirst.keep, observed)
+                           : scanAndCheck(pass, checkers.get(), indices, b, ctx,
+                                          epoch == 0 ? scanFirst : scanLater, checked, firstChecked,
+                                          observed);
             pr.phase = "scan";
             // Cancelled mid-batch: the samples already observed still count,
             // so the report's run and summary agree.
@@ -461,8 +464,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     if (!cancelled() && replays > 0) {
         pr.phase = "replay";
         if (progress) progress(pr);
-        replaySamples(*dataset, pipeline, options.seed, replays, run.scanned, threads, engine,
-                      cancel);
+        replaySamples(pass, options.seed, replays, run.scanned);
     }
     run.cancelled = cancelled();
     run.seconds = elapsed();
