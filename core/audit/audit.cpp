@@ -397,7 +397,6 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     checkOptions(dataset.get(), options);
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-    auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
 
     AuditRun run;
     engine.observeDataset(*dataset);
@@ -405,8 +404,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     run.total = n;
     const size_t bs = size_t(options.batchSize);
     const size_t numBatches = (n + bs - 1) / bs;
-    const int threads = std::max(1, options.workers);
-    const AuditPass pass{*dataset, pipeline, engine, cancel, threads};
+    const AuditPass pass{*dataset, pipeline, engine, cancel, std::max(1, options.workers)};
     const std::vector<size_t> checkBatches =
         loaderCheckBatches(n, dataset->size(), bs, engine.settings().loaderCheckBatches);
 
@@ -418,7 +416,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
     AuditProgress pr;
     pr.total = n * size_t(options.epochs);
     std::unique_ptr<CheckLoaders> checkers;  // made at the first checked batch
-    for (int64_t epoch = 0; epoch < options.epochs && !cancelled(); ++epoch) {
+    for (int64_t epoch = 0; epoch < options.epochs && !pass.cancelled(); ++epoch) {
         LoaderOptions lo;
         lo.batchSize = options.batchSize;
         lo.seed = options.seed;
@@ -428,7 +426,7 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
         RandomContext ctx;
         ctx.seed = options.seed;
         ctx.epoch = epoch;
-        for (size_t b = 0; b < numBatches && !cancelled(); ++b) {
+        for (size_t b = 0; b < numBatches && !pass.cancelled(); ++b) {
             std::vector<size_t> indices = order.batchIndices(b);
             if (indices.size() > n - std::min(n, b * bs)) indices.resize(n - b * bs);
             const bool checked = epoch == 0 && std::find(checkBatches.begin(), checkBatches.end(),
@@ -461,12 +459,12 @@ AuditRun runAudit(std::shared_ptr<const Dataset> dataset, const Pipeline& pipeli
 
     const size_t replays =
         std::min(size_t(std::max(engine.settings().replaySamples, 0)), run.scanned);
-    if (!cancelled() && replays > 0) {
+    if (!pass.cancelled() && replays > 0) {
         pr.phase = "replay";
         if (progress) progress(pr);
         replaySamples(pass, options.seed, replays, run.scanned);
     }
-    run.cancelled = cancelled();
+    run.cancelled = pass.cancelled();
     run.seconds = elapsed();
     engine.finish();
     return run;

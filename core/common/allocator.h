@@ -4,13 +4,12 @@
 //
 // No transparent huge pages are asked for anywhere. On the KVM guests this
 // project is measured on, the virtio balloon has free page reporting: free
-// 2 MiB blocks are reported to the host, which takes their memory back: a huge page is
-// then zeroed on a host that must fault in all of it again, while small
-// pages come back warm from the kernel's free lists. Measured with the
-// advice (heap grown by 240 MiB at start, batch buffers advised) against
-// without it, runs a few seconds apart: `bench` 1,047 against 1,242
-// images/s, `audit` 775 against 938, the GUI 284 against 218 ms CPU per
-// batch (medians; bench/README.md, "Huge pages").
+// 2 MiB blocks go back to the host, so a huge page is zeroed on memory the
+// host must fault in again, while small pages come back warm from the
+// guest's free lists. Without the advice (heap grown by 240 MiB at start,
+// batch stacks advised), runs a few seconds apart: `bench` 1,003 -> 1,325
+// images/s, `audit` 743 -> 895, the GUI 284 -> 218 ms CPU per batch
+// (medians; bench/README.md, "Huge pages").
 #pragma once
 
 namespace bs {

@@ -222,9 +222,9 @@ std::optional<Tensor> stackTensors(const std::vector<const Tensor*>& items,
     out.shape.insert(out.shape.end(), first.begin(), first.end());
     out.dtype = items.front()->dtype;
     const size_t per = items.front()->values.size();
-    out.values.assign(per * items.size(), 0.f);
-    for (size_t i = 0; i < items.size(); ++i)
-        std::memcpy(out.values.data() + i * per, items[i]->values.data(), per * sizeof(float));
+    out.values.reserve(per * items.size());  // each row written once: no zeroing first
+    for (const Tensor* item : items)
+        out.values.insert(out.values.end(), item->values.begin(), item->values.begin() + long(per));
     return out;
 }
 
