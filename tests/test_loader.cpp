@@ -325,13 +325,20 @@ private Q_SLOTS:
         std::shared_ptr<const Dataset> ds = openDataset(d.path().toStdString());
         LoaderOptions o;
         o.batchSize = 3;
-        Loader loader(ds, pipelineFrom(R"([{"op":"ToTensor"}])"), o);
+        const Pipeline toTensor = pipelineFrom(R"([{"op":"ToTensor"}])");
+        Loader loader(ds, toTensor, o);
         Batch b = loader.batch(0);
         QCOMPARE(b.samples.size(), size_t(3));
         QCOMPARE(b.stacked, (std::vector<size_t>{0, 2}));
         QCOMPARE(b.samples[1].errorKind, std::string("unreadable_file"));
         QVERIFY(b.samples[1].error.find("b.png") != std::string::npos);
         QCOMPARE(b.data.shape, (std::vector<int64_t>{2, 3, 8, 8}));
+        // The failed sample's row is squeezed out: row 1 holds c.png.
+        const Tensor third = processSample(*ds, toTensor, 2, RandomContext()).output;
+        const size_t per = third.values.size();
+        QCOMPARE(b.data.values.size(), 2 * per);
+        QVERIFY(std::equal(third.values.begin(), third.values.end(),
+                           b.data.values.begin() + long(per)));
     }
 
     void dumpCliWritesSamplesInOrder() {

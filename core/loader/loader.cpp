@@ -271,6 +271,8 @@ struct Loader::Impl {
         rowShape = std::move(shape);
     }
 
+    struct BatchBuild;  // one batch of Loader::batch
+
     // Sequential iteration state.
     size_t nextBatch = 0;
     std::deque<std::future<Batch>> ahead;
@@ -326,121 +328,165 @@ std::vector<size_t> Loader::batchIndices(size_t b) const {
     return std::vector<size_t>(impl_->order.begin() + begin, impl_->order.begin() + end);
 }
 
-Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<SampleResult>* kept,
-                    const KeepPlan* plan) const {
-    const auto start = Clock::now();
-    Batch batch;
-    batch.number = b;
-    const std::vector<size_t> indices = batchIndices(b);
-    std::vector<SampleResult> results(indices.size());
+// One batch of Loader::batch. Its samples are collated as they finish:
+// each output lands in row i of one (N, C, H, W) tensor, written there by
+// the fused ToTensor+Normalize when the shape is the expected one (that of
+// the previous batch), else copied by the thread that computed it while it
+// is still in cache. Rows of failed samples are squeezed out at the end; a
+// shape mismatch falls back to stackTensors (which only needs the shapes)
+// for default_collate's error.
+struct Loader::Impl::BatchBuild {
+    BatchBuild(Impl& impl, std::vector<size_t> indices, const std::atomic<bool>* cancel,
+               std::vector<SampleResult>* kept, const KeepPlan* plan);
+    void computeAll();
+    void collate(Batch& batch);
+    void handOver(Batch& batch);
+
+private:
+    bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+    // A sample kept whole hands back its own output tensor (the viewer shows
+    // it); every other output lives in its batch row only (shape kept).
+    bool whole(size_t i) const { return kept && (!plan || plan->wholeIndex == indices[i]); }
+    void compute(size_t i);
+    bool claimSlab(const Tensor& out);
+    void place(size_t i);
+    void computeOnPool();
+    void listStacked(Batch& batch, std::vector<const Tensor*>& rows,
+                     std::vector<size_t>& rowIndices);
+    void squeezeRows(Batch& batch, const std::vector<size_t>& rowIndices);
+
+    Impl& impl;
+    const std::vector<size_t> indices;
+    const std::atomic<bool>* cancel;
+    std::vector<SampleResult>* kept;
+    const KeepPlan* plan;
+    StageTimer* timer;
     RandomContext ctx;
-    ctx.seed = impl_->options.seed;
-    ctx.epoch = impl_->options.epoch;
-
-    auto cancelled = [cancel] { return cancel && cancel->load(std::memory_order_relaxed); };
-    StageTimer* timer = impl_->pipeline.timer();
-
-    // Collation happens as samples finish: each output lands in row i of
-    // one (N, C, H, W) tensor, written there by the fused ToTensor+Normalize
-    // when the shape is the expected one (that of the previous batch), else
-    // copied by the thread that computed it while it is still in cache.
-    // Rows of failed samples are squeezed out at the end; a shape mismatch
-    // falls back to stackTensors (which only needs the shapes) for
-    // default_collate's error.
-    const std::vector<int64_t> expected = impl_->expectedRowShape();
-    size_t expectedPer = expected.empty() ? 0 : 1;
-    for (int64_t d : expected) expectedPer *= size_t(std::max<int64_t>(d, 0));
+    std::vector<SampleResult> results;
+    std::vector<int64_t> expected;  // the previous batch's row shape
+    size_t expectedPer = 0;
     std::vector<float> rowsUpFront;  // never resized while samples run
-    if (expectedPer) rowsUpFront = impl_->takeBuffer(expectedPer * indices.size());
     std::mutex slabMutex;
     Tensor slab;
     bool slabIsUpFront = false;
     size_t per = 0;
     bool mismatch = false;
-    std::vector<char> placed(indices.size(), 0);
-    // A sample kept whole hands back its own output tensor (the viewer shows
-    // it); every other output lives in its batch row only (shape kept).
-    auto whole = [&](size_t i) { return kept && (!plan || plan->wholeIndex == indices[i]); };
-    auto compute = [&](size_t i) {
-        SampleOptions so;
-        if (whole(i)) {
-            so.keep = impl_->pipeline.keepAll();
-            so.keepRaw = true;
-            results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, so);
-            return;
-        }
-        if (kept) so.keep = plan->stages;
-        Pipeline::OutputRow row;
-        if (expectedPer) {
-            row.data = rowsUpFront.data() + i * expectedPer;
-            row.shape = expected;
-            so.row = &row;
-        }
-        results[i] = processSample(*impl_->dataset, impl_->pipeline, indices[i], ctx, so);
-    };
-    auto place = [&](size_t i) {
-        Tensor& out = results[i].output;
-        if (!results[i].record.error.empty()) return;
-        const auto t0 = Clock::now();
-        {
-            std::lock_guard<std::mutex> lock(slabMutex);
-            if (mismatch) return;
-            if (slab.shape.empty()) {
-                slab.shape.push_back(int64_t(indices.size()));
-                slab.shape.insert(slab.shape.end(), out.shape.begin(), out.shape.end());
-                slab.dtype = out.dtype;
-                per = size_t(out.numel());
-                slabIsUpFront = expectedPer && out.shape == expected;
-                if (!slabIsUpFront) slab.values = impl_->takeBuffer(per * indices.size());
-            } else if (!std::equal(out.shape.begin(), out.shape.end(), slab.shape.begin() + 1,
-                                   slab.shape.end()) ||
-                       out.shape.size() + 1 != slab.shape.size()) {
-                mismatch = true;
-                return;
-            }
-        }
-        // Rows are disjoint and no buffer is resized while samples are
-        // placed: the copy needs no lock. A sample written in its row has the
-        // expected shape, hence the slab is the up-front buffer.
-        float* base = slabIsUpFront ? rowsUpFront.data() : slab.values.data();
-        if (per && !results[i].outputInRow)
-            std::memcpy(base + i * per, out.values.data(), per * sizeof(float));
-        if (!whole(i)) std::vector<float>().swap(out.values);  // the shape stays (errors)
-        placed[i] = 1;
-        if (timer) timer->addCollate(secondsSince(t0));
-    };
+    std::vector<char> placed;
+};
 
-    if (!impl_->pool) {
+Loader::Impl::BatchBuild::BatchBuild(Impl& impl, std::vector<size_t> indices,
+                                     const std::atomic<bool>* cancel,
+                                     std::vector<SampleResult>* kept, const KeepPlan* plan)
+    : impl(impl),
+      indices(std::move(indices)),
+      cancel(cancel),
+      kept(kept),
+      plan(plan),
+      timer(impl.pipeline.timer()),
+      results(this->indices.size()),
+      expected(impl.expectedRowShape()),
+      placed(this->indices.size(), 0) {
+    ctx.seed = impl.options.seed;
+    ctx.epoch = impl.options.epoch;
+    expectedPer = expected.empty() ? 0 : 1;
+    for (int64_t d : expected) expectedPer *= size_t(std::max<int64_t>(d, 0));
+    if (expectedPer) rowsUpFront = impl.takeBuffer(expectedPer * this->indices.size());
+}
+
+void Loader::Impl::BatchBuild::compute(size_t i) {
+    SampleOptions so;
+    if (whole(i)) {
+        so.keep = impl.pipeline.keepAll();
+        so.keepRaw = true;
+        results[i] = processSample(*impl.dataset, impl.pipeline, indices[i], ctx, so);
+        return;
+    }
+    if (kept) so.keep = plan->stages;
+    Pipeline::OutputRow row;
+    if (expectedPer) {
+        row.data = rowsUpFront.data() + i * expectedPer;
+        row.shape = expected;
+        so.row = &row;
+    }
+    results[i] = processSample(*impl.dataset, impl.pipeline, indices[i], ctx, so);
+}
+
+// The batch tensor's shape from the first sample placed; false when `out`'s
+// shape differs from it (then no sample is placed any more).
+bool Loader::Impl::BatchBuild::claimSlab(const Tensor& out) {
+    std::lock_guard<std::mutex> lock(slabMutex);
+    if (mismatch) return false;
+    if (slab.shape.empty()) {
+        slab.shape.push_back(int64_t(indices.size()));
+        slab.shape.insert(slab.shape.end(), out.shape.begin(), out.shape.end());
+        slab.dtype = out.dtype;
+        per = size_t(out.numel());
+        slabIsUpFront = expectedPer && out.shape == expected;
+        if (!slabIsUpFront) slab.values = impl.takeBuffer(per * indices.size());
+    } else if (!std::equal(out.shape.begin(), out.shape.end(), slab.shape.begin() + 1,
+                           slab.shape.end()) ||
+               out.shape.size() + 1 != slab.shape.size()) {
+        mismatch = true;
+    }
+    return !mismatch;
+}
+
+void Loader::Impl::BatchBuild::place(size_t i) {
+    Tensor& out = results[i].output;
+    if (!results[i].record.error.empty()) return;
+    const auto t0 = Clock::now();
+    if (!claimSlab(out)) return;
+    // Rows are disjoint and no buffer is resized while samples are placed:
+    // the copy needs no lock. A sample written in its row has the expected
+    // shape, hence the slab is the up-front buffer.
+    float* base = slabIsUpFront ? rowsUpFront.data() : slab.values.data();
+    if (per && !results[i].outputInRow)
+        std::memcpy(base + i * per, out.values.data(), per * sizeof(float));
+    if (!whole(i)) std::vector<float>().swap(out.values);  // the shape stays (errors)
+    placed[i] = 1;
+    if (timer) timer->addCollate(secondsSince(t0));
+}
+
+void Loader::Impl::BatchBuild::computeOnPool() {
+    std::mutex doneMutex;
+    std::condition_variable doneCv;
+    size_t remaining = indices.size();
+    for (size_t i = 0; i < indices.size(); ++i) {
+        impl.pool->submit([&, i](int worker) {
+            if (!cancelled()) {
+                compute(i);
+                results[i].record.worker = worker;
+                place(i);
+            }
+            std::lock_guard<std::mutex> lock(doneMutex);
+            if (--remaining == 0) doneCv.notify_one();
+        });
+    }
+    std::unique_lock<std::mutex> lock(doneMutex);
+    doneCv.wait(lock, [&] { return remaining == 0; });
+}
+
+// Every sample computed and placed, on the pool or (workers = 0) here.
+void Loader::Impl::BatchBuild::computeAll() {
+    if (impl.pool) {
+        computeOnPool();
+    } else {
         for (size_t i = 0; i < indices.size(); ++i) {
             if (cancelled()) break;
             compute(i);
             place(i);
         }
-    } else {
-        std::mutex doneMutex;
-        std::condition_variable doneCv;
-        size_t remaining = indices.size();
-        for (size_t i = 0; i < indices.size(); ++i) {
-            impl_->pool->submit([&, i](int worker) {
-                if (!cancelled()) {
-                    compute(i);
-                    results[i].record.worker = worker;
-                    place(i);
-                }
-                std::lock_guard<std::mutex> lock(doneMutex);
-                if (--remaining == 0) doneCv.notify_one();
-            });
-        }
-        std::unique_lock<std::mutex> lock(doneMutex);
-        doneCv.wait(lock, [&] { return remaining == 0; });
     }
     if (slabIsUpFront)
         slab.values = std::move(rowsUpFront);
     else
-        impl_->giveBuffer(std::move(rowsUpFront));
+        impl.giveBuffer(std::move(rowsUpFront));
+}
 
-    std::vector<const Tensor*> rows;
-    std::vector<size_t> rowIndices;
+// The successful samples, in order, and the labels of the batch; samples
+// a cancel skipped are marked so.
+void Loader::Impl::BatchBuild::listStacked(Batch& batch, std::vector<const Tensor*>& rows,
+                                           std::vector<size_t>& rowIndices) {
     for (size_t i = 0; i < results.size(); ++i) {
         SampleRecord& rec = results[i].record;
         if (rec.path.empty() && rec.error.empty() && cancelled()) {
@@ -455,29 +501,39 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<Sampl
             batch.labels.push_back(rec.label);
         }
     }
+}
+
+// Every successful sample was placed in its own row; the rows of the
+// stacked samples move together and the rest are dropped.
+void Loader::Impl::BatchBuild::squeezeRows(Batch& batch, const std::vector<size_t>& rowIndices) {
+    size_t r = 0;
+    for (size_t i : batch.stacked) {
+        if (!placed[i]) break;
+        if (r != i)
+            std::memmove(slab.values.data() + r * per, slab.values.data() + i * per,
+                         per * sizeof(float));
+        ++r;
+    }
+    if (r == batch.stacked.size()) {
+        slab.shape[0] = int64_t(r);
+        slab.values.resize(r * per);
+        impl.setRowShape(std::vector<int64_t>(slab.shape.begin() + 1, slab.shape.end()));
+        batch.data = std::move(slab);
+    } else {
+        // Not reachable (a successful sample is always placed unless the
+        // shapes differ), but never stack freed buffers.
+        batch.collateError =
+            CollateError{"loader could not place every sample in the batch", rowIndices, {}};
+    }
+}
+
+void Loader::Impl::BatchBuild::collate(Batch& batch) {
+    std::vector<const Tensor*> rows;
+    std::vector<size_t> rowIndices;
+    listStacked(batch, rows, rowIndices);
     const auto collateStart = Clock::now();
     if (!mismatch && !rows.empty()) {
-        // Every successful sample was placed in its own row; move the rows
-        // of the stacked samples together and drop the rest.
-        size_t r = 0;
-        for (size_t i : batch.stacked) {
-            if (!placed[i]) break;
-            if (r != i)
-                std::memmove(slab.values.data() + r * per, slab.values.data() + i * per,
-                             per * sizeof(float));
-            ++r;
-        }
-        if (r == batch.stacked.size()) {
-            slab.shape[0] = int64_t(r);
-            slab.values.resize(r * per);
-            impl_->setRowShape(std::vector<int64_t>(slab.shape.begin() + 1, slab.shape.end()));
-            batch.data = std::move(slab);
-        } else {
-            // Not reachable (a successful sample is always placed unless the
-            // shapes differ), but never stack freed buffers.
-            batch.collateError = CollateError{"loader could not place every sample in the batch",
-                                              rowIndices, {}};
-        }
+        squeezeRows(batch, rowIndices);
     } else {
         CollateError collateError;
         if (auto stacked = stackTensors(rows, rowIndices, &collateError)) {
@@ -487,6 +543,11 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<Sampl
         }
     }
     if (timer) timer->addCollate(secondsSince(collateStart));
+}
+
+// The records go into the batch; with `kept`, the whole results go back to
+// the caller as well.
+void Loader::Impl::BatchBuild::handOver(Batch& batch) {
     batch.samples.reserve(results.size());
     for (auto& r : results) {
         if (kept)
@@ -494,8 +555,19 @@ Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<Sampl
         else
             batch.samples.push_back(std::move(r.record));
     }
-    batch.seconds = secondsSince(start);
     if (kept) *kept = std::move(results);
+}
+
+Batch Loader::batch(size_t b, const std::atomic<bool>* cancel, std::vector<SampleResult>* kept,
+                    const KeepPlan* plan) const {
+    const auto start = Clock::now();
+    Impl::BatchBuild build(*impl_, batchIndices(b), cancel, kept, plan);
+    build.computeAll();
+    Batch batch;
+    batch.number = b;
+    build.collate(batch);
+    build.handOver(batch);
+    batch.seconds = secondsSince(start);
     return batch;
 }
 
