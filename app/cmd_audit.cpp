@@ -151,21 +151,142 @@ int writePartial(const AuditEngine& engine, const DatasetPart& part, ReportConte
     return cancelled ? 130 : 0;
 }
 
-}  // namespace
+// A settings key as an option name: dashes for underscores.
+std::string dashed(std::string name) {
+    for (auto& c : name)
+        if (c == '_') c = '-';
+    return name;
+}
 
-int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
-    // Settings names are accepted as options (with dashes or underscores).
+// The options audit accepts; settings keys are accepted as options too
+// (with dashes or underscores).
+std::vector<std::string> auditOptionNames() {
     std::vector<std::string> known =
         withOpenOptions({"pipeline", "batch-size", "workers", "seed", "epochs", "limit", "report",
                          "fail-on", "settings", "quiet", "screenshots", "html", "shots-per-finding",
                          "overwrite", "list", "shard", "num-shards"});
     for (const auto& [name, help] : AuditSettings::describe()) {
         known.push_back(name);
-        std::string dashed = name;
-        for (auto& c : dashed)
-            if (c == '_') c = '-';
-        known.push_back(dashed);
+        known.push_back(dashed(name));
     }
+    return known;
+}
+
+void printAuditHelp() {
+    std::fputs(kAuditHelp, stdout);
+    printOpenOptionsHelp();
+    std::fputs(kAuditExitHelp, stdout);
+    std::fputs("\nThresholds (settings file keys; on the command line with dashes):\n", stdout);
+    for (const auto& [name, help] : AuditSettings::describe())
+        std::printf("  --%-24s %s\n", dashed(name).c_str(), help.c_str());
+}
+
+// What the command line asks of the scan, of the judge and of the exit
+// status.
+struct AuditRequest {
+    AuditOptions options;
+    AuditSettings settings;
+    Severity failOn = Severity::Error;
+    bool failNever = false;
+};
+
+// Throws Error with the reason when an option is out of range.
+AuditRequest readAuditRequest(const Args& args) {
+    AuditRequest r;
+    AuditOptions& options = r.options;
+    options.batchSize = int(args.getInt("batch-size", 64));
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    options.workers = int(args.getInt("workers", cores));
+    options.seed = uint64_t(args.getInt("seed", 0));
+    options.epochs = int(args.getInt("epochs", 1));
+    const long long limit = args.getInt("limit", 0);
+    if (limit < 0) throw Error("--limit must be 0 or more");
+    options.limit = size_t(limit);
+    if (options.batchSize < 1) throw Error("--batch-size must be at least 1");
+    if (options.workers < 0) throw Error("--workers must be 0 or more");
+    if (options.epochs < 1) throw Error("--epochs must be at least 1");
+    const std::string fo = args.get("fail-on", "error");
+    if (fo == "never")
+        r.failNever = true;
+    else if (fo == "error" || fo == "warning")
+        r.failOn = parseSeverity(fo);
+    else
+        throw Error("--fail-on expects error, warning or never, got '" + fo + "'");
+    if (args.has("settings")) r.settings = AuditSettings::loadFile(args.get("settings"));
+    for (const auto& [name, help] : AuditSettings::describe())
+        for (const auto& key : {name, dashed(name)})
+            if (args.has(key)) r.settings.set(name, args.get(key));
+    return r;
+}
+
+AuditExportRequest readExportRequest(const Args& args) {
+    AuditExportRequest request;
+    request.screenshots = args.get("screenshots");
+    request.html = args.get("html");
+    request.overwrite = args.has("overwrite");
+    request.perFinding = int(args.getInt("shots-per-finding", 3));
+    if (request.perFinding < 0) throw Error("--shots-per-finding must be 0 or more");
+    return request;
+}
+
+// --pipeline, or the default one (noted in the report and on stderr).
+Pipeline auditPipeline(const Args& args, const Dataset& dataset, ReportContext& ctx) {
+    if (args.has("pipeline")) return Pipeline::loadFile(args.get("pipeline"));
+    ctx.defaultPipeline = true;
+    Pipeline pipeline;
+    if (dataset.hasRaw()) {
+        pipeline = Pipeline::fromJson(nlohmann::json::array({{{"op", "ToTensor"}}}));
+        ctx.pipelineNote = "no --pipeline given: using [ToTensor]";
+    } else {
+        ctx.pipelineNote = "no --pipeline given: the stored tensors are audited as they are";
+    }
+    std::fprintf(stderr, "batchscope audit: %s\n", ctx.pipelineNote.c_str());
+    return pipeline;
+}
+
+// The scan, with progress on stderr; Ctrl-C asks it to stop, and what was
+// scanned until then is still reported.
+AuditRun scanWithProgress(std::shared_ptr<const Dataset> data, const Pipeline& pipeline,
+                          const AuditOptions& options, AuditEngine& engine, bool quiet) {
+    ProgressPrinter printer(quiet);
+    gInterrupted.store(false);
+    auto previous = std::signal(SIGINT, onSigint);
+    AuditRun run;
+    try {
+        run = bs::runAudit(
+            std::move(data), pipeline, options, engine, [&](const AuditProgress& p) { printer(p); },
+            &gInterrupted);
+    } catch (...) {
+        std::signal(SIGINT, previous);
+        printer.end();
+        throw;
+    }
+    std::signal(SIGINT, previous);
+    printer.end();
+    if (run.cancelled)
+        std::fprintf(
+            stderr,
+            "batchscope audit: interrupted after %zu of %zu samples; reporting what was scanned\n",
+            run.scanned, run.total);
+    return run;
+}
+
+// --report and --list of a finished audit; throws Error when one cannot be
+// written.
+void writeReportFiles(const Args& args, const nlohmann::json& report) {
+    if (args.has("report")) writeJsonFile(args.get("report"), report);
+    if (args.has("list")) writeFindingsCsv(report, args.get("list"));
+}
+
+int exitStatus(const AuditRequest& request, const AuditRun& run, const nlohmann::json& report) {
+    if (run.cancelled) return 130;
+    if (request.failNever) return 0;
+    return worstSeverity(report) >= int(request.failOn) ? 1 : 0;
+}
+
+}  // namespace
+
+int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     std::unique_ptr<Args> parsed;
     try {
         parsed = std::make_unique<Args>(shardArgsNormalised(argv),
@@ -175,150 +296,65 @@ int runAudit(const std::vector<std::string>& argv, int argc, char** argvFull) {
     }
     const Args& args = *parsed;
     if (args.has("help")) {
-        std::fputs(kAuditHelp, stdout);
-        printOpenOptionsHelp();
-        std::fputs(kAuditExitHelp, stdout);
-        std::fputs("\nThresholds (settings file keys; on the command line with dashes):\n", stdout);
-        for (const auto& [name, help] : AuditSettings::describe()) {
-            std::string dashed = name;
-            for (auto& c : dashed)
-                if (c == '_') c = '-';
-            std::printf("  --%-24s %s\n", dashed.c_str(), help.c_str());
-        }
+        printAuditHelp();
         return 0;
     }
-    if (auto bad = args.unknown(known); !bad.empty())
+    if (auto bad = args.unknown(auditOptionNames()); !bad.empty())
         return fail("audit", "unknown option " + bad.front() + " (see batchscope audit --help)");
     if (args.positional().size() != 1)
         return fail("audit", "expected exactly one dataset PATH (see batchscope audit --help)");
 
-    AuditOptions options;
-    AuditSettings settings;
-    Severity failOn = Severity::Error;
-    bool failNever = false;
-    try {
-        options.batchSize = int(args.getInt("batch-size", 64));
-        const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-        options.workers = int(args.getInt("workers", cores));
-        options.seed = uint64_t(args.getInt("seed", 0));
-        options.epochs = int(args.getInt("epochs", 1));
-        const long long limit = args.getInt("limit", 0);
-        if (limit < 0) throw Error("--limit must be 0 or more");
-        options.limit = size_t(limit);
-        if (options.batchSize < 1) throw Error("--batch-size must be at least 1");
-        if (options.workers < 0) throw Error("--workers must be 0 or more");
-        if (options.epochs < 1) throw Error("--epochs must be at least 1");
-        const std::string fo = args.get("fail-on", "error");
-        if (fo == "never") failNever = true;
-        else if (fo == "error" || fo == "warning") failOn = parseSeverity(fo);
-        else throw Error("--fail-on expects error, warning or never, got '" + fo + "'");
-        if (args.has("settings")) settings = AuditSettings::loadFile(args.get("settings"));
-        for (const auto& [name, help] : AuditSettings::describe()) {
-            std::string dashed = name;
-            for (auto& c : dashed)
-                if (c == '_') c = '-';
-            for (const auto& key : {name, dashed})
-                if (args.has(key)) settings.set(name, args.get(key));
-        }
-    } catch (const std::exception& e) {
-        return fail("audit", e.what());
-    }
-
+    AuditRequest request;
     AuditExportRequest exportRequest;
-    exportRequest.screenshots = args.get("screenshots");
-    exportRequest.html = args.get("html");
-    exportRequest.overwrite = args.has("overwrite");
     try {
-        exportRequest.perFinding = int(args.getInt("shots-per-finding", 3));
-        if (exportRequest.perFinding < 0) throw Error("--shots-per-finding must be 0 or more");
+        request = readAuditRequest(args);
+        exportRequest = readExportRequest(args);
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }
     // Refuse before a long scan when the export would clobber files.
     if (auto conflict = exportConflict(exportRequest); !conflict.empty())
         return fail("audit", conflict);
-
     const bool sharded = args.has("shard");
     if (sharded && (!args.has("report") || exportRequest.any()))
         return fail(
             "audit",
             "--shard writes a partial report: give --report PART.json (and export with merge)");
-    const std::string path = args.positional().front();
+
+    AuditOptions& options = request.options;
+    const size_t requestedLimit = options.limit;
     std::shared_ptr<const Dataset> dataset;
     std::shared_ptr<const DatasetPart> part;
-    const size_t requestedLimit = options.limit;
+    Pipeline pipeline;
+    ReportContext ctx;
+    AuditRun run;
     try {
-        dataset = openDataset(path, openOptionsFrom(args));
+        dataset = openDataset(args.positional().front(), openOptionsFrom(args));
         if (sharded) {
             part = std::make_shared<DatasetPart>(dataset, shardSpecFrom(args), options.limit);
             options.limit = 0;  // applied by the part; the report keeps the one asked for
         }
+        pipeline = auditPipeline(args, *dataset, ctx);
+        AuditEngine engine(pipeline, request.settings);
+        run = scanWithProgress(part ? part : dataset, pipeline, options, engine, args.has("quiet"));
+        ctx.dataset = dataset.get();
+        ctx.pipeline = &pipeline;
+        ctx.options = options;
+        ctx.run = run;
+        ctx.options.limit = requestedLimit;
+        if (part) return writePartial(engine, *part, ctx, args.get("report"), run.cancelled);
+        const nlohmann::json report = buildReport(engine, ctx);
+        std::fputs(humanSummary(report).c_str(), stdout);
+        std::fflush(stdout);
+        writeReportFiles(args, report);
+        if (exportRequest.any())
+            if (int status =
+                    writeAuditExports(exportRequest, *dataset, pipeline, report, argc, argvFull))
+                return status;
+        return exitStatus(request, run, report);
     } catch (const std::exception& e) {
         return fail("audit", e.what());
     }
-    Pipeline pipeline;
-    ReportContext ctx;
-    try {
-        if (args.has("pipeline")) {
-            pipeline = Pipeline::loadFile(args.get("pipeline"));
-        } else {
-            ctx.defaultPipeline = true;
-            if (dataset->hasRaw()) {
-                pipeline = Pipeline::fromJson(nlohmann::json::array({{{"op", "ToTensor"}}}));
-                ctx.pipelineNote = "no --pipeline given: using [ToTensor]";
-            } else {
-                ctx.pipelineNote = "no --pipeline given: the stored tensors are audited as they are";
-            }
-            std::fprintf(stderr, "batchscope audit: %s\n", ctx.pipelineNote.c_str());
-        }
-    } catch (const std::exception& e) {
-        return fail("audit", e.what());
-    }
-
-    AuditEngine engine(pipeline, settings);
-    ProgressPrinter printer(args.has("quiet"));
-    gInterrupted.store(false);
-    auto previous = std::signal(SIGINT, onSigint);
-    AuditRun run;
-    try {
-        run = runAudit(
-            part ? part : dataset, pipeline, options, engine,
-            [&](const AuditProgress& p) { printer(p); }, &gInterrupted);
-    } catch (const std::exception& e) {
-        std::signal(SIGINT, previous);
-        printer.end();
-        return fail("audit", e.what());
-    }
-    std::signal(SIGINT, previous);
-    printer.end();
-    if (run.cancelled)
-        std::fprintf(stderr, "batchscope audit: interrupted after %zu of %zu samples; reporting what was scanned\n",
-                     run.scanned, run.total);
-
-    ctx.dataset = dataset.get();
-    ctx.pipeline = &pipeline;
-    ctx.options = options;
-    ctx.run = run;
-    ctx.options.limit = requestedLimit;
-    if (part) return writePartial(engine, *part, ctx, args.get("report"), run.cancelled);
-    const nlohmann::json report = buildReport(engine, ctx);
-    std::fputs(humanSummary(report).c_str(), stdout);
-    std::fflush(stdout);
-    if (args.has("report") || args.has("list")) {
-        try {
-            if (args.has("report")) writeJsonFile(args.get("report"), report);
-            if (args.has("list")) writeFindingsCsv(report, args.get("list"));
-        } catch (const std::exception& e) {
-            return fail("audit", e.what());
-        }
-    }
-    if (exportRequest.any()) {
-        if (int status = writeAuditExports(exportRequest, *dataset, pipeline, report, argc, argvFull))
-            return status;
-    }
-    if (run.cancelled) return 130;
-    if (failNever) return 0;
-    return worstSeverity(report) >= int(failOn) ? 1 : 0;
 }
 
 }  // namespace bs::cli
