@@ -115,7 +115,27 @@ void CompareView::buildUi() {
     outer->addWidget(header_);
     outer->addWidget(readouts_.error);
 
-    // Left: batches of the dump, samples of the batch.
+    auto* top = new QSplitter(Qt::Horizontal);
+    top->addWidget(buildBatchLists());
+    top->addWidget(buildViews());
+    top->setStretchFactor(0, 0);
+    top->setStretchFactor(1, 1);
+    top->setSizes({300, 1200});
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(top);
+    split->addWidget(buildFindingsPane());
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 1);
+    outer->addWidget(split, 1);
+    setCentralWidget(central);
+
+    connectSelections();
+    buildMenus();
+    statusBar()->showMessage(QStringLiteral("Open a folder written by batchscope_dump.py."));
+}
+
+// Left: batches of the dump, samples of the batch.
+QWidget* CompareView::buildBatchLists() {
     auto* left = new QSplitter(Qt::Vertical);
     batches_ = new QListWidget;
     batches_->setToolTip(QStringLiteral("Dumped batches (Left/Right to step)"));
@@ -127,7 +147,11 @@ void CompareView::buildUi() {
     left->setStretchFactor(0, 1);
     left->setStretchFactor(1, 3);
 
-    // Centre: the three views and what they show.
+    return left;
+}
+
+// Centre: the three views and what they show.
+QWidget* CompareView::buildViews() {
     auto* centre = new QWidget;
     auto* cl = new QVBoxLayout(centre);
     cl->setContentsMargins(0, 0, 0, 0);
@@ -169,14 +193,11 @@ void CompareView::buildUi() {
     cl->addWidget(readouts_.range);
     cl->addWidget(readouts_.probe);
 
-    auto* top = new QSplitter(Qt::Horizontal);
-    top->addWidget(left);
-    top->addWidget(centre);
-    top->setStretchFactor(0, 0);
-    top->setStretchFactor(1, 1);
-    top->setSizes({300, 1200});
+    return centre;
+}
 
-    // Bottom: the findings of the whole comparison.
+// Bottom: the findings of the whole comparison.
+QWidget* CompareView::buildFindingsPane() {
     auto* bottom = new QWidget;
     auto* bl = new QVBoxLayout(bottom);
     bl->setContentsMargins(0, 0, 0, 0);
@@ -197,14 +218,10 @@ void CompareView::buildUi() {
     findings_->setColumnWidth(3, 60);
     bl->addWidget(findings_);
 
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(top);
-    split->addWidget(bottom);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 1);
-    outer->addWidget(split, 1);
-    setCentralWidget(central);
+    return bottom;
+}
 
+void CompareView::connectSelections() {
     connect(batches_, &QListWidget::currentRowChanged, this, [this](int r) {
         if (r >= 0 && size_t(r) != batch_) goToBatch(r);
     });
@@ -215,7 +232,9 @@ void CompareView::buildUi() {
             [this](QTreeWidgetItem* item) { onFindingActivated(item); });
     connect(rangeMode_, &QComboBox::currentIndexChanged, this, [this] { requestSample(); });
     connect(channel_, &QComboBox::currentIndexChanged, this, [this] { requestSample(); });
+}
 
+void CompareView::buildMenus() {
     QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
     file->addAction(QStringLiteral("Open &Dump Folder…"), this, [this] {
         const QString d = QFileDialog::getExistingDirectory(this, QStringLiteral("Open dump"));
@@ -258,7 +277,6 @@ void CompareView::buildUi() {
                     [this] { userView_->fitToView(); });
     view->addAction(QStringLiteral("Actual Pixels (1:1)"), QKeySequence(Qt::Key_1),
                     [this] { userView_->oneToOne(); });
-    statusBar()->showMessage(QStringLiteral("Open a folder written by batchscope_dump.py."));
 }
 
 void CompareView::syncViews(ImageView* from) {

@@ -85,6 +85,11 @@ Q_SIGNALS:
 
 private:
     void buildUi();
+    QWidget* buildBatchLists();
+    QWidget* buildViews();
+    QWidget* buildFindingsPane();
+    void connectSelections();
+    void buildMenus();
     void onOpened();
     void onOpenFailed(const QString& message);
     void onSampleReady();
