@@ -125,15 +125,11 @@ bool pngDecodeRaw(PngCtx& ctx, PngHeader& hdr, const DecodeOptions& opt, int64_t
     return true;
 }
 
-}  // namespace
-
-Image decodePng(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
-                const Deadline& deadline, DecodeInfo& info) {
-    if (size < 33) truncated(name);
-    // Pillow verifies the CRC of every chunk before the first IDAT while
-    // opening (and rejects the file as unidentifiable); it skips the CRCs
-    // of IDAT and later chunks. libpng is told to ignore CRCs below, so
-    // reproduce Pillow's check here.
+// Pillow verifies the CRC of every chunk before the first IDAT while
+// opening (and rejects the file as unidentifiable); it skips the CRCs of
+// IDAT and later chunks. libpng is told to ignore CRCs, so Pillow's check
+// is reproduced here.
+void checkChunkCrcsBeforeIdat(const uint8_t* data, size_t size, const std::string& name) {
     for (size_t pos = 8; pos + 12 <= size;) {
         const uint32_t len = be32(data + pos);
         if (len > size - pos - 12) break;  // cut short: libpng reports truncation
@@ -145,9 +141,11 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
                      std::string(reinterpret_cast<const char*>(data + pos + 4), 4) + " chunk)");
         pos += 12 + size_t(len);
     }
-    // Refuse a huge IHDR before libpng allocates anything.
-    checkPixels(name, be32(data + 16), be32(data + 20), opt);
-    // EXIF lives in an eXIf chunk; scan the chunk list (cheap, no inflate).
+}
+
+// EXIF lives in an eXIf chunk before the image data; the chunk list is
+// scanned (cheap, no inflate). Leaves `info` alone when there is none.
+void readExifChunk(const uint8_t* data, size_t size, DecodeInfo& info) {
     for (size_t pos = 8; pos + 12 <= size;) {
         const uint32_t len = be32(data + pos);
         if (len > size - pos - 12) break;
@@ -160,38 +158,12 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
             break;
         pos += 12 + size_t(len);
     }
+}
 
-    PngCtx ctx;
-    ctx.data = data;
-    ctx.size = size;
-    ctx.deadline = &deadline;
-    auto hdr = std::make_unique<PngHeader>();
-    int64_t tooMany = 0;
-    if (!pngDecodeRaw(ctx, *hdr, opt, tooMany)) {
-        if (ctx.timedOut) timeLimit(name, deadline);
-        if (ctx.shortRead) truncated(name);
-        fail(DecodeErrorKind::Unreadable, name, "broken PNG file (" + ctx.error + ")");
-    }
-    checkPixels(name, hdr->width, hdr->height, opt);
-    const int w = int(hdr->width), h = int(hdr->height);
-    info.format = "PNG";
-    info.sourceWidth = w;
-    info.sourceHeight = h;
-    info.bitDepth = hdr->bitDepth;
-
-    const bool oneChannel = hdr->colorType == PNG_COLOR_TYPE_PALETTE ||
-                            (hdr->colorType == PNG_COLOR_TYPE_GRAY && hdr->bitDepth == 8);
-    if (opt.maskValues && oneChannel) {
-        // Raw samples are the palette indices / gray values (no lookup).
-        info.sourceMode = hdr->colorType == PNG_COLOR_TYPE_PALETTE ? "P" : "L";
-        Image mask = Image::allocate(w, h, 1);
-        std::memcpy(mask.pixels.data(), ctx.raw.data(), size_t(w) * h);
-        return mask;
-    }
-    Image out = Image::allocate(w, h, 3);
-    uint8_t* o = out.pixels.data();
-    const size_t n = size_t(w) * h;
-    const uint8_t* raw = ctx.raw.data();
+// The raw samples of every colour type as RGB, as Pillow's convert('RGB')
+// gives them; `info.sourceMode` names the mode Pillow opened.
+void rawToRgb(const PngHeader* hdr, const uint8_t* raw, size_t n, uint8_t* o, DecodeInfo& info,
+              const std::string& name) {
     switch (hdr->colorType) {
         case PNG_COLOR_TYPE_GRAY: {
             if (hdr->bitDepth == 16) {
@@ -238,6 +210,47 @@ Image decodePng(const uint8_t* data, size_t size, const std::string& name, const
         default:
             fail(DecodeErrorKind::Unreadable, name, "unsupported PNG colour type");
     }
+}
+
+}  // namespace
+
+Image decodePng(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
+                const Deadline& deadline, DecodeInfo& info) {
+    if (size < 33) truncated(name);
+    checkChunkCrcsBeforeIdat(data, size, name);
+    // Refuse a huge IHDR before libpng allocates anything.
+    checkPixels(name, be32(data + 16), be32(data + 20), opt);
+    readExifChunk(data, size, info);
+
+    PngCtx ctx;
+    ctx.data = data;
+    ctx.size = size;
+    ctx.deadline = &deadline;
+    auto hdr = std::make_unique<PngHeader>();
+    int64_t tooMany = 0;
+    if (!pngDecodeRaw(ctx, *hdr, opt, tooMany)) {
+        if (ctx.timedOut) timeLimit(name, deadline);
+        if (ctx.shortRead) truncated(name);
+        fail(DecodeErrorKind::Unreadable, name, "broken PNG file (" + ctx.error + ")");
+    }
+    checkPixels(name, hdr->width, hdr->height, opt);
+    const int w = int(hdr->width), h = int(hdr->height);
+    info.format = "PNG";
+    info.sourceWidth = w;
+    info.sourceHeight = h;
+    info.bitDepth = hdr->bitDepth;
+
+    const bool oneChannel = hdr->colorType == PNG_COLOR_TYPE_PALETTE ||
+                            (hdr->colorType == PNG_COLOR_TYPE_GRAY && hdr->bitDepth == 8);
+    if (opt.maskValues && oneChannel) {
+        // Raw samples are the palette indices / gray values (no lookup).
+        info.sourceMode = hdr->colorType == PNG_COLOR_TYPE_PALETTE ? "P" : "L";
+        Image mask = Image::allocate(w, h, 1);
+        std::memcpy(mask.pixels.data(), ctx.raw.data(), size_t(w) * h);
+        return mask;
+    }
+    Image out = Image::allocate(w, h, 3);
+    rawToRgb(hdr.get(), ctx.raw.data(), size_t(w) * size_t(h), out.pixels.data(), info, name);
     return out;
 }
 
