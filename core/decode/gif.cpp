@@ -105,41 +105,35 @@ GifCodes gifCodesLikePillow(const uint8_t* d, size_t size, size_t at, int bits, 
     return GifCodes::Valid;
 }
 
-}  // namespace
+[[noreturn]] void giflibFailed(int code, const std::string& name) {
+    // Running out of input means the file ends early.
+    if (code == D_GIF_ERR_READ_FAILED || code == D_GIF_ERR_EOF_TOO_SOON) truncated(name);
+    const char* why = GifErrorString(code);
+    fail(DecodeErrorKind::Unreadable, name,
+         std::string("broken GIF (") + (why ? why : "error") + ")");
+}
 
-Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
-                const Deadline& deadline, DecodeInfo& info) {
-    GifInput input{data, size, 0};
-    int error = 0;
-    std::unique_ptr<GifFileType, void (*)(GifFileType*)> gif(
-        DGifOpen(&input, gifRead, &error), [](GifFileType* g) { DGifCloseFile(g, nullptr); });
-    auto giflibFailed = [&](int code) {
-        // Running out of input means the file ends early.
-        if (code == D_GIF_ERR_READ_FAILED || code == D_GIF_ERR_EOF_TOO_SOON) truncated(name);
-        const char* why = GifErrorString(code);
-        fail(DecodeErrorKind::Unreadable, name,
-             std::string("broken GIF (") + (why ? why : "error") + ")");
-    };
-    if (!gif) giflibFailed(error);
-    // Records up to the first image; Pillow skips stray bytes between them
-    // and cannot identify a file that ends, or terminates, before an image.
+// Records up to the first image; Pillow skips stray bytes between them and
+// cannot identify a file that ends, or terminates, before an image. Returns
+// the transparent index of the graphic control block, or -1.
+int readUpToImage(GifFileType* gif, const GifInput& input, const std::string& name) {
     auto noImage = [&] {
         fail(DecodeErrorKind::Unreadable, name, "cannot identify image file (no GIF image)");
     };
     int transparency = -1;
     for (;;) {
         GifRecordType type = UNDEFINED_RECORD_TYPE;
-        if (DGifGetRecordType(gif.get(), &type) == GIF_ERROR) {
+        if (DGifGetRecordType(gif, &type) == GIF_ERROR) {
             if (gif->Error == D_GIF_ERR_WRONG_RECORD) continue;
             if (input.pos >= input.size) noImage();
-            giflibFailed(gif->Error);
+            giflibFailed(gif->Error, name);
         }
-        if (type == IMAGE_DESC_RECORD_TYPE) break;
+        if (type == IMAGE_DESC_RECORD_TYPE) return transparency;
         if (type == TERMINATE_RECORD_TYPE) noImage();
         if (type != EXTENSION_RECORD_TYPE) continue;
         int code = 0;
         GifByteType* block = nullptr;
-        if (DGifGetExtension(gif.get(), &code, &block) == GIF_ERROR) giflibFailed(gif->Error);
+        if (DGifGetExtension(gif, &code, &block) == GIF_ERROR) giflibFailed(gif->Error, name);
         // Graphic control: block[0] is the length, then flags and the index.
         if (code == GRAPHICS_EXT_FUNC_CODE && block) {
             if (block[0] < 4)
@@ -148,9 +142,83 @@ Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const
             if (block[1] & 1) transparency = block[4];
         }
         while (block)
-            if (DGifGetExtensionNext(gif.get(), &block) == GIF_ERROR) giflibFailed(gif->Error);
+            if (DGifGetExtensionNext(gif, &block) == GIF_ERROR) giflibFailed(gif->Error, name);
     }
-    if (DGifGetImageDesc(gif.get()) == GIF_ERROR) giflibFailed(gif->Error);
+}
+
+// The colour of every index (a gray ramp past the map, as Pillow's
+// palette starts); true when the map is itself the gray ramp (mode "L").
+bool paletteLut(const ColorMapObject* map, uint8_t lut[256][3]) {
+    for (int i = 0; i < 256; ++i) lut[i][0] = lut[i][1] = lut[i][2] = uint8_t(i);
+    bool grayRamp = true;
+    if (!map) return grayRamp;
+    for (int i = 0; i < std::min(map->ColorCount, 256); ++i) {
+        const GifColorType& c = map->Colors[i];
+        grayRamp = grayRamp && c.Red == i && c.Green == i && c.Blue == i;
+        lut[i][0] = c.Red;
+        lut[i][1] = c.Green;
+        lut[i][2] = c.Blue;
+    }
+    return grayRamp;
+}
+
+// The frame's LZW codes judged as Pillow's decoder judges them, before
+// giflib (which is more lenient) decodes them.
+void checkCodesLikePillow(const uint8_t* data, size_t size, size_t lzwAt, uint64_t pixels,
+                          const std::string& name) {
+    switch (gifCodesLikePillow(data, size, lzwAt, data[lzwAt - 1], pixels)) {
+        case GifCodes::Valid:
+            return;
+        case GifCodes::EndsEarly:
+            truncated(name);
+        case GifCodes::BadCodeSize:
+            fail(DecodeErrorKind::Unreadable, name, "broken GIF (bad LZW code size)");
+        case GifCodes::Broken:
+            fail(DecodeErrorKind::Unreadable, name, "broken data stream (invalid GIF LZW code)");
+    }
+}
+
+// Frame rows in the order they are stored. Interlaced frames arrive in
+// four passes: rows 0,8,..; 4,12,..; 2,6,..; 1,3,..
+std::vector<int> storedRowOrder(int rows, bool interlaced) {
+    std::vector<int> order;
+    order.reserve(size_t(rows));
+    if (interlaced) {
+        const int start[4] = {0, 4, 2, 1}, step[4] = {8, 8, 4, 2};
+        for (int p = 0; p < 4; ++p)
+            for (int y = start[p]; y < rows; y += step[p]) order.push_back(y);
+    } else {
+        for (int y = 0; y < rows; ++y) order.push_back(y);
+    }
+    return order;
+}
+
+// The first frame's indices, placed at its offset in the `width`-wide
+// canvas `index`.
+void readFrame(GifFileType* gif, int64_t width, std::vector<uint8_t>& index,
+               const Deadline& deadline, const std::string& name) {
+    const GifImageDesc& frame = gif->Image;
+    const int fw = frame.Width;
+    std::vector<GifPixelType> line(static_cast<size_t>(fw));
+    for (int y : storedRowOrder(frame.Height, frame.Interlace)) {
+        if (deadline.passed()) timeLimit(name, deadline);
+        if (DGifGetLine(gif, line.data(), fw) == GIF_ERROR) giflibFailed(gif->Error, name);
+        std::memcpy(&index[size_t(frame.Top + y) * size_t(width) + size_t(frame.Left)], line.data(),
+                    size_t(fw));
+    }
+}
+
+}  // namespace
+
+Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const DecodeOptions& opt,
+                const Deadline& deadline, DecodeInfo& info) {
+    GifInput input{data, size, 0};
+    int error = 0;
+    std::unique_ptr<GifFileType, void (*)(GifFileType*)> gif(
+        DGifOpen(&input, gifRead, &error), [](GifFileType* g) { DGifCloseFile(g, nullptr); });
+    if (!gif) giflibFailed(error, name);
+    const int transparency = readUpToImage(gif.get(), input, name);
+    if (DGifGetImageDesc(gif.get()) == GIF_ERROR) giflibFailed(gif->Error, name);
     // giflib has just read the LZW code size; the sub-blocks follow.
     const size_t lzwAt = input.pos;
     const GifImageDesc& frame = gif->Image;
@@ -163,52 +231,15 @@ Image decodeGif(const uint8_t* data, size_t size, const std::string& name, const
     info.sourceHeight = int(h);
     info.bitDepth = 8;
     uint8_t lut[256][3];
-    for (int i = 0; i < 256; ++i) lut[i][0] = lut[i][1] = lut[i][2] = uint8_t(i);
-    bool grayRamp = true;
-    if (map) {
-        for (int i = 0; i < std::min(map->ColorCount, 256); ++i) {
-            const GifColorType& c = map->Colors[i];
-            grayRamp = grayRamp && c.Red == i && c.Green == i && c.Blue == i;
-            lut[i][0] = c.Red;
-            lut[i][1] = c.Green;
-            lut[i][2] = c.Blue;
-        }
-    }
+    const bool grayRamp = paletteLut(map, lut);
     info.sourceMode = map && !grayRamp ? "P" : "L";
 
     std::vector<uint8_t> index(size_t(w) * size_t(h),
                                uint8_t(transparency >= 0 ? transparency : 0));
-    const int fw = frame.Width, fh = frame.Height;
-    if (fw > 0 && fh > 0) {
-        switch (
-            gifCodesLikePillow(data, size, lzwAt, data[lzwAt - 1], uint64_t(fw) * uint64_t(fh))) {
-            case GifCodes::Valid:
-                break;
-            case GifCodes::EndsEarly:
-                truncated(name);
-            case GifCodes::BadCodeSize:
-                fail(DecodeErrorKind::Unreadable, name, "broken GIF (bad LZW code size)");
-            case GifCodes::Broken:
-                fail(DecodeErrorKind::Unreadable, name,
-                     "broken data stream (invalid GIF LZW code)");
-        }
-        // Interlaced frames arrive in four passes: rows 0,8,..; 4,12,..; 2,6,..; 1,3,..
-        std::vector<int> order;
-        order.reserve(size_t(fh));
-        if (frame.Interlace) {
-            const int start[4] = {0, 4, 2, 1}, step[4] = {8, 8, 4, 2};
-            for (int p = 0; p < 4; ++p)
-                for (int y = start[p]; y < fh; y += step[p]) order.push_back(y);
-        } else {
-            for (int y = 0; y < fh; ++y) order.push_back(y);
-        }
-        std::vector<GifPixelType> line(static_cast<size_t>(fw));
-        for (int y : order) {
-            if (deadline.passed()) timeLimit(name, deadline);
-            if (DGifGetLine(gif.get(), line.data(), fw) == GIF_ERROR) giflibFailed(gif->Error);
-            std::memcpy(&index[size_t(frame.Top + y) * size_t(w) + size_t(frame.Left)], line.data(),
-                        size_t(fw));
-        }
+    if (frame.Width > 0 && frame.Height > 0) {
+        checkCodesLikePillow(data, size, lzwAt, uint64_t(frame.Width) * uint64_t(frame.Height),
+                             name);
+        readFrame(gif.get(), w, index, deadline, name);
     }
     Image out = Image::allocate(int(w), int(h), 3);
     uint8_t* o = out.pixels.data();
