@@ -4,6 +4,7 @@
 #include <QPainterPath>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace bs::ui {
@@ -11,6 +12,111 @@ namespace bs::ui {
 static QString fmt(double v) {
     return QString::number(v, 'g', 4);
 }
+
+namespace {
+
+constexpr int kBins = bs::Histogram::kBins;
+
+// Where values and counts land in the plot rectangle.
+struct PlotScale {
+    QRectF plot;
+    double lo, span;
+    uint64_t peak;
+    bool log;
+    double xOf(double v) const { return plot.left() + (v - lo) / span * plot.width(); }
+    double yOf(uint64_t c) const {
+        const double f =
+            log ? std::log1p(double(c)) / std::log1p(double(peak)) : double(c) / double(peak);
+        return plot.bottom() - f * plot.height();
+    }
+    double binWidth() const { return plot.width() / kBins; }
+};
+
+// Expected range band; everything outside it is shaded as "out of range".
+void paintExpectedBand(QPainter& p, const PlotScale& s, const ChannelHistograms& h,
+                       const DisplayRange& expected, const HistogramStyle& style) {
+    const QRectF& plot = s.plot;
+    double elo = 1e300, ehi = -1e300;
+    for (int c = 0; c < std::min(3, std::max(1, int(h.channels.size()))); ++c) {
+        elo = std::min(elo, expected.lo[c]);
+        ehi = std::max(ehi, expected.hi[c]);
+    }
+    const double x0 = std::clamp(s.xOf(elo), plot.left(), plot.right());
+    const double x1 = std::clamp(s.xOf(ehi), plot.left(), plot.right());
+    QColor below = style.colors.below, above = style.colors.above;
+    below.setAlpha(40);
+    above.setAlpha(40);
+    if (x0 > plot.left())
+        p.fillRect(QRectF(plot.left(), plot.top(), x0 - plot.left(), plot.height()), below);
+    if (x1 < plot.right())
+        p.fillRect(QRectF(x1, plot.top(), plot.right() - x1, plot.height()), above);
+    p.fillRect(QRectF(x0, plot.top(), x1 - x0, plot.height()), QColor(255, 255, 255, 18));
+    p.setPen(QPen(QColor(255, 255, 255, 90), 1, Qt::DashLine));
+    p.drawLine(QPointF(x0, plot.top()), QPointF(x0, plot.bottom()));
+    p.drawLine(QPointF(x1, plot.top()), QPointF(x1, plot.bottom()));
+}
+
+// One channel's bins as a filled step curve.
+void paintCurve(QPainter& p, const PlotScale& s, const std::array<uint64_t, kBins>& bins,
+                const QColor& col, int alpha) {
+    const double bw = s.binWidth();
+    QPainterPath path;
+    path.moveTo(s.plot.left(), s.plot.bottom());
+    for (int b = 0; b < kBins; ++b) {
+        const double y = s.yOf(bins[size_t(b)]);
+        path.lineTo(s.plot.left() + b * bw, y);
+        path.lineTo(s.plot.left() + (b + 1) * bw, y);
+    }
+    path.lineTo(s.plot.right(), s.plot.bottom());
+    QColor fill = col;
+    fill.setAlpha(alpha);
+    p.fillPath(path, fill);
+    p.setPen(QPen(col, 1.2));
+    p.drawPath(path);
+}
+
+// Bins of channel `ch` outside the expected range, in the overlay colours.
+void paintOutOfRangeBins(QPainter& p, const PlotScale& s, const std::array<uint64_t, kBins>& bins,
+                         const DisplayRange& expected, int ch, const HistogramStyle& style) {
+    const double bw = s.binWidth();
+    for (int b = 0; b < kBins; ++b) {
+        if (!bins[size_t(b)]) continue;
+        const double blo = s.lo + s.span * b / kBins, bhi = s.lo + s.span * (b + 1) / kBins;
+        const bool below = bhi <= expected.lo[ch], above = blo >= expected.hi[ch];
+        if (!below && !above) continue;
+        const double y = s.yOf(bins[size_t(b)]);
+        // On whole pixels: a 256-bin plot has bins about a pixel wide, and
+        // antialiased edges would blend the colour away.
+        const double x0 = std::floor(s.plot.left() + b * bw);
+        const double x1 = std::max(x0 + 1, std::ceil(s.plot.left() + (b + 1) * bw));
+        p.fillRect(QRectF(x0, std::floor(y), x1 - x0, s.plot.bottom() - std::floor(y)),
+                   below ? style.colors.below : style.colors.above);
+    }
+}
+
+// Ticks under the plot and triangles over it at a channel's min and max.
+void paintMinMaxMarkers(QPainter& p, const PlotScale& s, double mn, double mx, const QColor& col) {
+    p.setPen(QPen(col, 1.5));
+    for (double v : {mn, mx}) {
+        const double x = s.xOf(v);
+        p.drawLine(QPointF(x, s.plot.bottom() + 1), QPointF(x, s.plot.bottom() + 6));
+        QPolygonF tri;
+        tri << QPointF(x, s.plot.top()) << QPointF(x - 3, s.plot.top() - 5)
+            << QPointF(x + 3, s.plot.top() - 5);
+        p.setBrush(col);
+        p.drawPolygon(tri);
+        p.setBrush(Qt::NoBrush);
+    }
+}
+
+uint64_t peakCount(const ChannelHistograms& h) {
+    uint64_t peak = 1;
+    for (const bs::Histogram& ch : h.channels)
+        for (uint64_t c : ch.bins) peak = std::max(peak, c);
+    return peak;
+}
+
+}  // namespace
 
 void paintHistogram(QPainter& p, const QRectF& area, const ChannelHistograms& h,
                     const std::optional<DisplayRange>& expected, const QString& title,
@@ -32,91 +138,18 @@ void paintHistogram(QPainter& p, const QRectF& area, const ChannelHistograms& h,
         p.restore();
         return;
     }
-    const double lo = h.lo(), span = h.hi() - lo;
-    constexpr int kBins = bs::Histogram::kBins;
-    auto xOf = [&](double v) { return plot.left() + (v - lo) / span * plot.width(); };
-
-    // Expected range band; everything outside it is shaded as "out of range".
-    if (expected) {
-        double elo = 1e300, ehi = -1e300;
-        for (int c = 0; c < std::min(3, std::max(1, int(h.channels.size()))); ++c) {
-            elo = std::min(elo, expected->lo[c]);
-            ehi = std::max(ehi, expected->hi[c]);
-        }
-        const double x0 = std::clamp(xOf(elo), plot.left(), plot.right());
-        const double x1 = std::clamp(xOf(ehi), plot.left(), plot.right());
-        QColor below = style.colors.below, above = style.colors.above;
-        below.setAlpha(40);
-        above.setAlpha(40);
-        if (x0 > plot.left())
-            p.fillRect(QRectF(plot.left(), plot.top(), x0 - plot.left(), plot.height()), below);
-        if (x1 < plot.right())
-            p.fillRect(QRectF(x1, plot.top(), plot.right() - x1, plot.height()), above);
-        p.fillRect(QRectF(x0, plot.top(), x1 - x0, plot.height()), QColor(255, 255, 255, 18));
-        p.setPen(QPen(QColor(255, 255, 255, 90), 1, Qt::DashLine));
-        p.drawLine(QPointF(x0, plot.top()), QPointF(x0, plot.bottom()));
-        p.drawLine(QPointF(x1, plot.top()), QPointF(x1, plot.bottom()));
-    }
-
-    uint64_t peak = 1;
-    for (const bs::Histogram& ch : h.channels)
-        for (uint64_t c : ch.bins) peak = std::max(peak, c);
-    auto yOf = [&](uint64_t c) {
-        const double f =
-            style.log ? std::log1p(double(c)) / std::log1p(double(peak)) : double(c) / double(peak);
-        return plot.bottom() - f * plot.height();
-    };
+    const PlotScale s{plot, h.lo(), h.hi() - h.lo(), peakCount(h), style.log};
+    if (expected) paintExpectedBand(p, s, h, *expected, style);
     static const QColor single(210, 210, 215);
     static const QColor rgb[3] = {QColor(255, 90, 90), QColor(90, 220, 110), QColor(100, 150, 255)};
     const int nc = int(h.channels.size());
-    const double bw = plot.width() / kBins;
     for (int c = 0; c < nc; ++c) {
-        QColor col = nc == 1 ? single : rgb[std::min(c, 2)];
-        QPainterPath path;
-        path.moveTo(plot.left(), plot.bottom());
+        const QColor col = nc == 1 ? single : rgb[std::min(c, 2)];
         const auto& bins = h.channels[size_t(c)].bins;
-        for (int b = 0; b < kBins; ++b) {
-            const double y = yOf(bins[size_t(b)]);
-            path.lineTo(plot.left() + b * bw, y);
-            path.lineTo(plot.left() + (b + 1) * bw, y);
-        }
-        path.lineTo(plot.right(), plot.bottom());
-        QColor fill = col;
-        fill.setAlpha(nc == 1 ? 110 : 60);
-        p.fillPath(path, fill);
-        p.setPen(QPen(col, 1.2));
-        p.drawPath(path);
-        // Bins outside the expected range in the overlay colours.
-        if (expected) {
-            const int ch = std::min(c, 2);
-            for (int b = 0; b < kBins; ++b) {
-                if (!bins[size_t(b)]) continue;
-                const double blo = lo + span * b / kBins, bhi = lo + span * (b + 1) / kBins;
-                const bool below = bhi <= expected->lo[ch], above = blo >= expected->hi[ch];
-                if (!below && !above) continue;
-                const double y = yOf(bins[size_t(b)]);
-                // On whole pixels: a 256-bin plot has bins about a pixel
-                // wide, and antialiased edges would blend the colour away.
-                const double x0 = std::floor(plot.left() + b * bw);
-                const double x1 = std::max(x0 + 1, std::ceil(plot.left() + (b + 1) * bw));
-                p.fillRect(QRectF(x0, std::floor(y), x1 - x0, plot.bottom() - std::floor(y)),
-                           below ? style.colors.below : style.colors.above);
-            }
-        }
-        // Min/max markers.
-        if (c < int(h.min.size()) && std::isfinite(h.min[c])) {
-            p.setPen(QPen(col, 1.5));
-            for (double v : {h.min[c], h.max[c]}) {
-                const double x = xOf(v);
-                p.drawLine(QPointF(x, plot.bottom() + 1), QPointF(x, plot.bottom() + 6));
-                QPolygonF tri;
-                tri << QPointF(x, plot.top()) << QPointF(x - 3, plot.top() - 5)
-                    << QPointF(x + 3, plot.top() - 5);
-                p.setBrush(col);
-                p.drawPolygon(tri);
-                p.setBrush(Qt::NoBrush);
-            }
-        }
+        paintCurve(p, s, bins, col, nc == 1 ? 110 : 60);
+        if (expected) paintOutOfRangeBins(p, s, bins, *expected, std::min(c, 2), style);
+        if (c < int(h.min.size()) && std::isfinite(h.min[c]))
+            paintMinMaxMarkers(p, s, h.min[c], h.max[c], col);
     }
     p.setPen(QColor(70, 72, 80));
     p.drawRect(plot);
