@@ -340,8 +340,12 @@ QStringList existingTargets(const QString& dir, const json& report, const Export
     return out;
 }
 
-QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const json& report,
-                         size_t finding, size_t sample, int panel) {
+namespace {
+
+// Sample `sample` of finding `finding` in the report; throws Error when
+// either is missing or names no dataset sample.
+std::pair<const json*, const json*> findingAndSample(const json& report, size_t finding,
+                                                     size_t sample) {
     const json& findings = findingsOf(report);
     if (finding >= findings.size()) throw Error("export: no finding " + std::to_string(finding));
     const json& f = findings[finding];
@@ -350,17 +354,14 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     const json& s = samples[sample];
     if (!s.contains("index") || !s["index"].is_number_unsigned())
         throw Error("export: finding " + std::to_string(finding) + " names no dataset sample");
-    const size_t index = s["index"].get<size_t>();
-    const std::string stage = str(f, "stage");
+    return {&f, &s};
+}
 
-    ScreenshotInfo info;
-    info.datasetPath = qs(str(report.value("dataset", json::object()), "path", dataset.root()));
-    info.filePath = qs(str(s, "path"));
-    info.index = qint64(index);
-    info.message = QStringLiteral("%1 %2: %3")
-                       .arg(severityOf(f).toUpper(), qs(str(f, "kind")), qs(str(f, "message")));
-
-    // Recompute the sample as the audit saw it (epoch 0, the report's seed).
+// The sample recomputed as the audit saw it (epoch 0, the report's seed),
+// with every stage; its label, and why it failed when it did, go into
+// `info` (the failure only when the finding does not already say it).
+SampleResult recomputeSample(const Dataset& dataset, const Pipeline& pipeline, const json& report,
+                             size_t index, const json& finding, ScreenshotInfo& info) {
     SampleResult r;
     RandomContext ctx;
     ctx.seed = report.value("options", json::object()).value("seed", uint64_t(0));
@@ -381,20 +382,63 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     } else {
         failure = "index " + std::to_string(index) + " is not in the dataset";
     }
-    if (!failure.empty() && failure != str(f, "message"))
+    if (!failure.empty() && failure != str(finding, "message"))
         info.message += QStringLiteral(" — this sample: %1").arg(qs(failure));
+    return r;
+}
+
+// The value at stage `want` (pipeline stages; the final output when the
+// sample kept none); `shown` is the stage actually shown.
+Tensor valueAtStage(const SampleResult& r, size_t want, size_t finalStage, size_t& shown) {
+    shown = 0;
+    if (!r.stages.empty()) {
+        shown = std::min(want, r.stages.size() - 1);
+        return asTensor(r.stages[shown]);
+    }
+    if (!r.output.empty()) {
+        shown = finalStage;
+        return r.output;
+    }
+    return Tensor();
+}
+
+// The range the audit judged this sample by at the blamed stage, from the
+// sample's detail or the finding's evidence; false when neither has one.
+bool judgedRange(const json& finding, const json& sample, const std::string& stage,
+                 DisplayRange& range) {
+    double lo, hi;
+    const json detail = sample.value("detail", json::object());
+    const json ev = finding.value("evidence", json::object());
+    if (!pairRange(detail.value("expected", json()), lo, hi) &&
+        !pairRange(ev.value("expected_range", json()), lo, hi))
+        return false;
+    range = DisplayRange::uniform(lo, hi, DisplayRange::Mode::Expected);
+    range.origin = QStringLiteral("range the audit expected at %1").arg(qs(stage));
+    return true;
+}
+
+}  // namespace
+
+QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const json& report,
+                         size_t finding, size_t sample, int panel) {
+    const auto [fp, sp] = findingAndSample(report, finding, sample);
+    const json& f = *fp;
+    const json& s = *sp;
+    const size_t index = s["index"].get<size_t>();
+    const std::string stage = str(f, "stage");
+
+    ScreenshotInfo info;
+    info.datasetPath = qs(str(report.value("dataset", json::object()), "path", dataset.root()));
+    info.filePath = qs(str(s, "path"));
+    info.index = qint64(index);
+    info.message = QStringLiteral("%1 %2: %3")
+                       .arg(severityOf(f).toUpper(), qs(str(f, "kind")), qs(str(f, "message")));
+    const SampleResult r = recomputeSample(dataset, pipeline, report, index, f, info);
 
     // The value at the blamed stage (pipeline stages) or the final output.
     const size_t want = stageNumber(stage).value_or(pipeline.size());
-    Tensor value;
     size_t shown = 0;
-    if (!r.stages.empty()) {
-        shown = std::min(want, r.stages.size() - 1);
-        value = asTensor(r.stages[shown]);
-    } else if (!r.output.empty()) {
-        shown = pipeline.size();
-        value = r.output;
-    }
+    const Tensor value = valueAtStage(r, want, pipeline.size(), shown);
     info.stage = qs(stage);
     if (!value.empty()) {
         const QString label = stageLabel(pipeline, shown);
@@ -408,19 +452,10 @@ QImage renderFindingShot(const Dataset& dataset, const Pipeline& pipeline, const
     const ChannelRanges& exp = ranges[std::min(shown, ranges.size() - 1)];
     DisplayRange range;
     bool known = expectedDisplay(exp, range);
-    if (known) {
+    if (known)
         range.origin = QStringLiteral("expected range of %1").arg(stageLabel(pipeline, shown));
-    } else if (shown == want) {
-        double lo, hi;
-        const json detail = s.value("detail", json::object());
-        const json ev = f.value("evidence", json::object());
-        if (pairRange(detail.value("expected", json()), lo, hi) ||
-            pairRange(ev.value("expected_range", json()), lo, hi)) {
-            range = DisplayRange::uniform(lo, hi, DisplayRange::Mode::Expected);
-            range.origin = QStringLiteral("range the audit expected at %1").arg(qs(stage));
-            known = true;
-        }
-    }
+    else if (shown == want)
+        known = judgedRange(f, s, stage, range);
     std::optional<ChannelExtent> extent;  // measured once: for the range and the histogram
     if (!known && !value.empty()) {
         extent = tensorExtent(value);
