@@ -604,7 +604,30 @@ void MainWindow::connectDisplayControls() {
     });
 }
 
+namespace {
+
+// A menu action whose shortcuts work anywhere in the window.
+template <typename Slot>
+QAction* addWindowAction(MainWindow* window, QMenu* menu, const QString& text,
+                         QList<QKeySequence> keys, Slot slot) {
+    QAction* a = menu->addAction(text);
+    a->setShortcuts(keys);
+    a->setShortcutContext(Qt::WindowShortcut);
+    QObject::connect(a, &QAction::triggered, window, slot);
+    return a;
+}
+
+}  // namespace
+
 void MainWindow::buildMenus() {
+    buildFileMenu();
+    buildPipelineMenu();
+    buildGoMenu();
+    buildViewMenu();
+    buildHelpMenu();
+}
+
+void MainWindow::buildFileMenu() {
     QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
     QAction* openFolder = file->addAction(QStringLiteral("Open &Folder…"), this, [this] {
         const QString d = QFileDialog::getExistingDirectory(
@@ -638,47 +661,54 @@ void MainWindow::buildMenus() {
     QAction* quit = file->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     rebuildRecentMenu();
-    buildPipelineMenu();
+}
 
+void MainWindow::buildGoMenu() {
     QMenu* go = menuBar()->addMenu(QStringLiteral("&Go"));
-    auto add = [&](QMenu* m, const QString& text, QList<QKeySequence> keys, auto slot) {
-        QAction* a = m->addAction(text);
-        a->setShortcuts(keys);
-        a->setShortcutContext(Qt::WindowShortcut);
-        connect(a, &QAction::triggered, this, slot);
-        return a;
-    };
-    add(go, QStringLiteral("Next Batch"), {Qt::Key_Right, Qt::Key_Space, Qt::Key_PageDown},
-        &MainWindow::nextBatch);
-    add(go, QStringLiteral("Previous Batch"), {Qt::Key_Left, Qt::Key_PageUp},
-        &MainWindow::previousBatch);
-    add(go, QStringLiteral("First Batch"), {Qt::Key_Home}, &MainWindow::firstBatch);
-    add(go, QStringLiteral("Last Batch"), {Qt::Key_End}, &MainWindow::lastBatch);
-    add(go, QStringLiteral("Go to Batch…"), {QKeySequence(QStringLiteral("Ctrl+G"))}, [this] {
-        batchSpin_->setFocus();
-        batchSpin_->selectAll();
-    });
-    add(go, QStringLiteral("Go to Sample Index…"), {QKeySequence(QStringLiteral("Ctrl+I"))},
-        [this] {
-            indexSpin_->setFocus();
-            indexSpin_->selectAll();
-        });
+    addWindowAction(this, go, QStringLiteral("Next Batch"),
+                    {Qt::Key_Right, Qt::Key_Space, Qt::Key_PageDown}, &MainWindow::nextBatch);
+    addWindowAction(this, go, QStringLiteral("Previous Batch"), {Qt::Key_Left, Qt::Key_PageUp},
+                    &MainWindow::previousBatch);
+    addWindowAction(this, go, QStringLiteral("First Batch"), {Qt::Key_Home},
+                    &MainWindow::firstBatch);
+    addWindowAction(this, go, QStringLiteral("Last Batch"), {Qt::Key_End}, &MainWindow::lastBatch);
+    addWindowAction(this, go, QStringLiteral("Go to Batch…"),
+                    {QKeySequence(QStringLiteral("Ctrl+G"))}, [this] {
+                        batchSpin_->setFocus();
+                        batchSpin_->selectAll();
+                    });
+    addWindowAction(this, go, QStringLiteral("Go to Sample Index…"),
+                    {QKeySequence(QStringLiteral("Ctrl+I"))}, [this] {
+                        indexSpin_->setFocus();
+                        indexSpin_->selectAll();
+                    });
+}
 
+void MainWindow::buildViewMenu() {
     QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
-    add(view, QStringLiteral("Zoom In"), {Qt::Key_Plus, Qt::Key_Equal},
-        [this] { tensorView_->zoomIn(); });
-    add(view, QStringLiteral("Zoom Out"), {Qt::Key_Minus}, [this] { tensorView_->zoomOut(); });
-    add(view, QStringLiteral("Fit"), {Qt::Key_F}, [this] { tensorView_->fitToView(); });
-    add(view, QStringLiteral("Actual Pixels (1:1)"), {Qt::Key_1},
-        [this] { tensorView_->oneToOne(); });
-    add(view, QStringLiteral("Toggle Range Overlay"), {Qt::Key_O}, [this] { overlay_->toggle(); });
-    add(view, QStringLiteral("Channel: All"), {Qt::Key_A}, [this] { solo_->setCurrentIndex(0); });
-    add(view, QStringLiteral("Channel: R"), {Qt::Key_R}, [this] { solo_->setCurrentIndex(1); });
-    add(view, QStringLiteral("Channel: G"), {Qt::Key_G}, [this] { solo_->setCurrentIndex(2); });
-    add(view, QStringLiteral("Channel: B"), {Qt::Key_B}, [this] { solo_->setCurrentIndex(3); });
+    addWindowAction(this, view, QStringLiteral("Zoom In"), {Qt::Key_Plus, Qt::Key_Equal},
+                    [this] { tensorView_->zoomIn(); });
+    addWindowAction(this, view, QStringLiteral("Zoom Out"), {Qt::Key_Minus},
+                    [this] { tensorView_->zoomOut(); });
+    addWindowAction(this, view, QStringLiteral("Fit"), {Qt::Key_F},
+                    [this] { tensorView_->fitToView(); });
+    addWindowAction(this, view, QStringLiteral("Actual Pixels (1:1)"), {Qt::Key_1},
+                    [this] { tensorView_->oneToOne(); });
+    addWindowAction(this, view, QStringLiteral("Toggle Range Overlay"), {Qt::Key_O},
+                    [this] { overlay_->toggle(); });
+    addWindowAction(this, view, QStringLiteral("Channel: All"), {Qt::Key_A},
+                    [this] { solo_->setCurrentIndex(0); });
+    addWindowAction(this, view, QStringLiteral("Channel: R"), {Qt::Key_R},
+                    [this] { solo_->setCurrentIndex(1); });
+    addWindowAction(this, view, QStringLiteral("Channel: G"), {Qt::Key_G},
+                    [this] { solo_->setCurrentIndex(2); });
+    addWindowAction(this, view, QStringLiteral("Channel: B"), {Qt::Key_B},
+                    [this] { solo_->setCurrentIndex(3); });
     view->addSeparator();
     for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+}
 
+void MainWindow::buildHelpMenu() {
     QMenu* help = menuBar()->addMenu(QStringLiteral("&Help"));
     help->addAction(QStringLiteral("&Shortcuts"), this, [this] {
         QString html = QStringLiteral("<table cellspacing=6>");

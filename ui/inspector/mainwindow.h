@@ -107,6 +107,10 @@ private:
     void buildStatusBar();
     void connectDisplayControls();
     void buildMenus();
+    void buildFileMenu();
+    void buildGoMenu();
+    void buildViewMenu();
+    void buildHelpMenu();
     void buildPipelineMenu();
     struct PipelineChoice {
         QString text;
