@@ -163,11 +163,18 @@ private:
     }
 
     void step(uint8_t op);
+    bool stepConstant(uint8_t op);
+    bool stepNumber(uint8_t op);
+    bool stepText(uint8_t op);
+    bool stepTupleOrMemo(uint8_t op);
+    bool stepObject(uint8_t op);
     void reduce();
     void build();
 };
 
-void PickleReader::step(uint8_t op) {
+// Protocol and frame markers, empty containers, MARK, None and bools. False when `op` is not one of
+// them.
+bool PickleReader::stepConstant(uint8_t op) {
     switch (op) {
         case 0x80:
             u8();
@@ -197,6 +204,15 @@ void PickleReader::step(uint8_t op) {
             push(v);
             break;
         }
+        default:
+            return false;
+    }
+    return true;
+}
+
+// Integers and floats. False when `op` is not one of them.
+bool PickleReader::stepNumber(uint8_t op) {
+    switch (op) {
         case 'K':
             pushInt(int64_t(u8()));
             break;  // BININT1
@@ -222,6 +238,15 @@ void PickleReader::step(uint8_t op) {
             push(v);
             break;
         }
+        default:
+            return false;
+    }
+    return true;
+}
+
+// Strings and bytes of every length prefix. False when `op` is not one of them.
+bool PickleReader::stepText(uint8_t op) {
+    switch (op) {
         case 'X':
             pushText(K::Str, le(4));
             break;  // BINUNICODE
@@ -243,6 +268,15 @@ void PickleReader::step(uint8_t op) {
         case 0x8e:
             pushText(K::Bytes, le(8));
             break;  // BINBYTES8
+        default:
+            return false;
+    }
+    return true;
+}
+
+// Tuples, and the memo (PUT, GET, MEMOIZE). False when `op` is not one of them.
+bool PickleReader::stepTupleOrMemo(uint8_t op) {
+    switch (op) {
         case 0x85:
             pushTuple(1);
             break;
@@ -273,6 +307,15 @@ void PickleReader::step(uint8_t op) {
         case 'j':
             memoGet(le(4));
             break;   // LONG_BINGET
+        default:
+            return false;
+    }
+    return true;
+}
+
+// Globals, list and dict filling, REDUCE and BUILD. False when `op` is not one of them.
+bool PickleReader::stepObject(uint8_t op) {
+    switch (op) {
         case 'c': {  // GLOBAL
             const std::string module = line();
             global(module, line());
@@ -313,12 +356,18 @@ void PickleReader::step(uint8_t op) {
         case 'b':
             build();
             break;
-        default: {
-            char buf[48];
-            std::snprintf(buf, sizeof buf, "unsupported opcode 0x%02x", op);
-            fail(buf);
-        }
+        default:
+            return false;
     }
+    return true;
+}
+
+void PickleReader::step(uint8_t op) {
+    if (stepConstant(op) || stepNumber(op) || stepText(op) || stepTupleOrMemo(op) || stepObject(op))
+        return;
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "unsupported opcode 0x%02x", op);
+    fail(buf);
 }
 
 // Calls one of the three accepted callables.
