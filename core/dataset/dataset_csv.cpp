@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -141,43 +142,86 @@ public:
     std::vector<DatasetIssue> issues() const override { return problems; }
 };
 
-std::unique_ptr<Dataset> openCsv(const std::string& file, const OpenOptions& options) {
+namespace {
+
+// Which column holds paths and which labels, and the first data row: a
+// header row is recognised by its words (or by a first field that is
+// neither an image path nor followed by an integer label).
+struct CsvColumns {
+    size_t path = 0, label = size_t(-1), firstRow = 0;
+};
+
+CsvColumns detectColumns(const Record& head,
+                         const std::function<std::string(const std::string&)>& resolve) {
+    const auto& f = head.fields;
+    const size_t ncols = f.size();
+    CsvColumns cols;
+    cols.label = ncols >= 2 ? 1 : size_t(-1);
+    const std::string p = trim(f[0]);
+    int64_t dummy;
+    const bool labelIsInt = ncols >= 2 && parseInt(trim(f[1]), dummy);
+    const bool looksHeader = isHeaderWord(p, kPathWords) ||
+                             (ncols >= 2 && isHeaderWord(f[1], kLabelWords)) ||
+                             !hasImageExtension(p);
+    if (labelIsInt || isRegularFile(resolve(p)) || !looksHeader) return cols;
+    cols.firstRow = 1;
+    for (size_t c = 0; c < ncols; ++c)
+        if (isHeaderWord(f[c], kPathWords)) {
+            cols.path = c;
+            break;
+        }
+    for (size_t c = 0; c < ncols; ++c)
+        if (c != cols.path && isHeaderWord(f[c], kLabelWords)) {
+            cols.label = c;
+            break;
+        }
+    if (cols.label == cols.path) cols.label = ncols >= 2 ? (cols.path == 0 ? 1 : 0) : size_t(-1);
+    return cols;
+}
+
+// Labels from their text: integers as they are, else class names indexed
+// in the order torchvision sorts folder names. Empty text stays -1.
+void assignLabels(CsvDataset& ds, const std::vector<std::string>& rawLabels, bool allInt) {
+    ds.labels.assign(rawLabels.size(), -1);
+    if (allInt) {
+        for (size_t i = 0; i < rawLabels.size(); ++i)
+            if (!rawLabels[i].empty()) parseInt(rawLabels[i], ds.labels[i]);
+        return;
+    }
+    std::vector<std::string> names;
+    for (const auto& l : rawLabels)
+        if (!l.empty()) names.push_back(l);
+    std::sort(names.begin(), names.end(),
+              [](const std::string& a, const std::string& b) { return pyLess(a, b); });
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::map<std::string, int64_t> idx;
+    for (size_t i = 0; i < names.size(); ++i) idx[names[i]] = int64_t(i);
+    for (size_t i = 0; i < rawLabels.size(); ++i)
+        if (!rawLabels[i].empty()) ds.labels[i] = idx[rawLabels[i]];
+    ds.classNames = std::move(names);
+}
+
+std::vector<Record> readCsvRows(const std::string& file) {
     regularFileSize(file);
     std::ifstream in(file, std::ios::binary);
     if (!in) throw Error(file + ": cannot open (" + std::strerror(errno) + ")");
     std::ostringstream ss;
     ss << in.rdbuf();
-    const std::vector<Record> rows = parseCsv(ss.str(), file);
+    std::vector<Record> rows = parseCsv(ss.str(), file);
     if (rows.empty()) throw Error(file + ": the CSV manifest has no rows");
+    return rows;
+}
 
+}  // namespace
+
+std::unique_ptr<Dataset> openCsv(const std::string& file, const OpenOptions& options) {
+    const std::vector<Record> rows = readCsvRows(file);
     const std::string dir = dirName(file);
-    auto resolve = [&](const std::string& p) { return !p.empty() && p[0] == '/' ? p : dir + "/" + p; };
-
+    const std::function<std::string(const std::string&)> resolve = [&](const std::string& p) {
+        return !p.empty() && p[0] == '/' ? p : dir + "/" + p;
+    };
     const size_t ncols = rows[0].fields.size();
-    size_t pathCol = 0, labelCol = ncols >= 2 ? 1 : size_t(-1);
-    size_t first = 0;
-    {
-        const auto& f = rows[0].fields;
-        const std::string p = trim(f[0]);
-        int64_t dummy;
-        const bool labelIsInt = ncols >= 2 && parseInt(trim(f[1]), dummy);
-        const bool looksHeader = isHeaderWord(p, kPathWords) || (ncols >= 2 && isHeaderWord(f[1], kLabelWords)) ||
-                                 !hasImageExtension(p);
-        if (!labelIsInt && !isRegularFile(resolve(p)) && looksHeader) {
-            first = 1;
-            for (size_t c = 0; c < ncols; ++c)
-                if (isHeaderWord(f[c], kPathWords)) {
-                    pathCol = c;
-                    break;
-                }
-            for (size_t c = 0; c < ncols; ++c)
-                if (c != pathCol && isHeaderWord(f[c], kLabelWords)) {
-                    labelCol = c;
-                    break;
-                }
-            if (labelCol == pathCol) labelCol = ncols >= 2 ? (pathCol == 0 ? 1 : 0) : size_t(-1);
-        }
-    }
+    const CsvColumns cols = detectColumns(rows[0], resolve);
 
     auto ds = std::make_unique<CsvDataset>();
     ds->file = file;
@@ -185,18 +229,18 @@ std::unique_ptr<Dataset> openCsv(const std::string& file, const OpenOptions& opt
     std::vector<std::string> rawLabels;
     bool allInt = true;
     size_t missing = 0;
-    for (size_t r = first; r < rows.size(); ++r) {
+    for (size_t r = cols.firstRow; r < rows.size(); ++r) {
         const Record& rec = rows[r];
         if (rec.fields.size() != ncols)
             failLine(file, rec.line,
                      "expected " + std::to_string(ncols) + " fields, found " + std::to_string(rec.fields.size()));
-        const std::string p = trim(rec.fields[pathCol]);
+        const std::string p = trim(rec.fields[cols.path]);
         if (p.empty()) failLine(file, rec.line, "empty path");
         const std::string full = resolve(p);
         if (!isRegularFile(full) && ++missing <= 20)
             ds->problems.push_back({"unreadable_file", full, "'" + full + "' listed in the CSV does not exist."});
         ds->paths.push_back(full);
-        std::string l = labelCol == size_t(-1) ? std::string() : trim(rec.fields[labelCol]);
+        std::string l = cols.label == size_t(-1) ? std::string() : trim(rec.fields[cols.label]);
         int64_t v;
         if (!l.empty() && !parseInt(l, v)) allInt = false;
         if (!l.empty() && parseInt(l, v) && v < 0 && v != -1)
@@ -210,24 +254,7 @@ std::unique_ptr<Dataset> openCsv(const std::string& file, const OpenOptions& opt
                                 std::to_string(missing - 20) + " more missing files not listed individually (" +
                                     std::to_string(missing) + " in total)."});
     if (ds->paths.empty()) throw Error(file + ": the CSV manifest has a header but no rows");
-
-    ds->labels.resize(rawLabels.size(), -1);
-    if (allInt) {
-        for (size_t i = 0; i < rawLabels.size(); ++i)
-            if (!rawLabels[i].empty()) parseInt(rawLabels[i], ds->labels[i]);
-    } else {
-        // Class names: sorted like torchvision sorts folder names.
-        std::vector<std::string> names;
-        for (const auto& l : rawLabels)
-            if (!l.empty()) names.push_back(l);
-        std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return pyLess(a, b); });
-        names.erase(std::unique(names.begin(), names.end()), names.end());
-        std::map<std::string, int64_t> idx;
-        for (size_t i = 0; i < names.size(); ++i) idx[names[i]] = int64_t(i);
-        for (size_t i = 0; i < rawLabels.size(); ++i)
-            if (!rawLabels[i].empty()) ds->labels[i] = idx[rawLabels[i]];
-        ds->classNames = std::move(names);
-    }
+    assignLabels(*ds, rawLabels, allInt);
     return ds;
 }
 
