@@ -115,18 +115,8 @@ void CompareView::buildUi() {
     outer->addWidget(header_);
     outer->addWidget(readouts_.error);
 
-    auto* top = new QSplitter(Qt::Horizontal);
-    top->addWidget(buildBatchLists());
-    top->addWidget(buildViews());
-    top->setStretchFactor(0, 0);
-    top->setStretchFactor(1, 1);
-    top->setSizes({300, 1200});
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(top);
-    split->addWidget(buildFindingsPane());
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 1);
-    outer->addWidget(split, 1);
+    QSplitter* top = splitPair(Qt::Horizontal, buildBatchLists(), buildViews(), 0, 1, {300, 1200});
+    outer->addWidget(splitPair(Qt::Vertical, top, buildFindingsPane(), 3, 1), 1);
     setCentralWidget(central);
 
     connectSelections();
@@ -136,18 +126,12 @@ void CompareView::buildUi() {
 
 // Left: batches of the dump, samples of the batch.
 QWidget* CompareView::buildBatchLists() {
-    auto* left = new QSplitter(Qt::Vertical);
     batches_ = new QListWidget;
     batches_->setToolTip(QStringLiteral("Dumped batches (Left/Right to step)"));
     samples_ = new QListWidget;
     samples_->setIconSize(QSize(kThumb, kThumb));
     samples_->setToolTip(QStringLiteral("Samples of the batch (Up/Down to step)"));
-    left->addWidget(batches_);
-    left->addWidget(samples_);
-    left->setStretchFactor(0, 1);
-    left->setStretchFactor(1, 3);
-
-    return left;
+    return splitPair(Qt::Vertical, batches_, samples_, 1, 3);
 }
 
 // Centre: the three views and what they show.

@@ -232,13 +232,8 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent)
 MainWindow::~MainWindow() = default;
 
 void MainWindow::buildUi() {
-    auto* split = new QSplitter(Qt::Vertical);
-    split->addWidget(buildSampleView());
-    split->addWidget(buildBatchGrid());
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 1);
-    split->setSizes({600, 250});
-    setCentralWidget(split);
+    setCentralWidget(
+        splitPair(Qt::Vertical, buildSampleView(), buildBatchGrid(), 3, 1, {600, 250}));
     buildNavigationBar();
 
     setDockNestingEnabled(true);

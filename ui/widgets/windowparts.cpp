@@ -1,5 +1,7 @@
 #include "ui/widgets/windowparts.h"
 
+#include <QSplitter>
+
 #include <QBoxLayout>
 #include <QKeyEvent>
 #include <QToolButton>
@@ -8,6 +10,17 @@ namespace bs::ui {
 
 QString formatNumber(double v) {
     return QString::number(v, 'g', 5);
+}
+
+QSplitter* splitPair(Qt::Orientation orientation, QWidget* first, QWidget* second, int stretchFirst,
+                     int stretchSecond, const QList<int>& sizes) {
+    auto* split = new QSplitter(orientation);
+    split->addWidget(first);
+    split->addWidget(second);
+    split->setStretchFactor(0, stretchFirst);
+    split->setStretchFactor(1, stretchSecond);
+    if (!sizes.isEmpty()) split->setSizes(sizes);
+    return split;
 }
 
 QLabel* selectableLabel(const QString& text) {

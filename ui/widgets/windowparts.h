@@ -4,9 +4,11 @@
 #pragma once
 
 #include <QLabel>
+#include <QList>
 #include <QString>
 
 class QBoxLayout;
+class QSplitter;
 class QToolButton;
 
 namespace bs::ui {
@@ -16,6 +18,12 @@ QString formatNumber(double v);
 
 // A label whose text the user can select and copy (paths, values).
 QLabel* selectableLabel(const QString& text = QString());
+
+// Two panes in a splitter, side by side (Qt::Horizontal) or stacked,
+// sharing extra space as stretchFirst : stretchSecond; `sizes` are the
+// starting sizes in pixels (empty: Qt's own split).
+QSplitter* splitPair(Qt::Orientation orientation, QWidget* first, QWidget* second, int stretchFirst,
+                     int stretchSecond, const QList<int>& sizes = {});
 
 // A tool button showing `text`, with `tip`, added at the end of `row`.
 QToolButton* addToolButton(QBoxLayout* row, const QString& text, const QString& tip);
