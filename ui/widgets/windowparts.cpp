@@ -1,9 +1,8 @@
 #include "ui/widgets/windowparts.h"
 
-#include <QSplitter>
-
 #include <QBoxLayout>
 #include <QKeyEvent>
+#include <QSplitter>
 #include <QToolButton>
 
 namespace bs::ui {
