@@ -163,10 +163,77 @@ struct JpegHeader {
     bool endsEarly = false;  // a segment or the walk ran past the end
 };
 
-bool jpegHeaderLikePillow(const uint8_t* d, size_t size, JpegHeader& out, std::string& why) {
+// What the walk has seen so far of the segments before SOS.
+struct PillowHeaderWalk {
     bool haveFrame = false;
     int width = 0, height = 0;
     bool haveExif = false, shortIcc = false;
+};
+
+// SOFn: Pillow accepts 8-bit frames of 1, 3 or 4 components.
+bool readFrameHeader(const uint8_t* s, size_t n, PillowHeaderWalk& walk, std::string& why) {
+    if (n < 6) {
+        why = "short frame header";
+        return false;
+    }
+    if (s[0] != 8) {
+        why = "cannot handle " + std::to_string(s[0]) + "-bit layers";
+        return false;
+    }
+    if (s[5] != 1 && s[5] != 3 && s[5] != 4) {
+        why = "cannot handle " + std::to_string(s[5]) + "-layer images";
+        return false;
+    }
+    // Pillow reads byte 13 of the first ICC fragment here.
+    if (walk.shortIcc) {
+        why = "short ICC profile segment";
+        return false;
+    }
+    walk.haveFrame = true;
+    walk.height = (s[1] << 8) | s[2];
+    walk.width = (s[3] << 8) | s[4];
+    return true;
+}
+
+// DQT: every table in the segment must be complete (64 entries of 8 or 16
+// bits after its precision/id byte).
+bool checkQuantTables(const uint8_t* s, size_t n, std::string& why) {
+    for (size_t k = 0; k < n;) {
+        const size_t tableLen = 1 + (s[k] >> 4 == 0 ? 1 : 2) * 64;
+        if (n - k < tableLen) {
+            why = "bad quantization table marker";
+            return false;
+        }
+        k += tableLen;
+    }
+    return true;
+}
+
+// One segment of `n` payload bytes at `s`, read as Pillow's marker handlers
+// read it. False (with `why`) when Pillow would reject the file.
+bool readPillowSegment(int code, const uint8_t* s, size_t n, PillowHeaderWalk& walk,
+                       JpegHeader& out, std::string& why) {
+    const bool sof =
+        (code >= 0xFFC0 && code <= 0xFFCF && code != 0xFFC4 && code != 0xFFCC) || code == 0xFFDE;
+    if (sof) return readFrameHeader(s, n, walk, why);
+    if (code == 0xFFDB) return checkQuantTables(s, n, why);
+    if ((code == 0xFFE0 && n >= 4 && std::memcmp(s, "JFIF", 4) == 0) ||
+        (code == 0xFFEE && n >= 5 && std::memcmp(s, "Adobe", 5) == 0)) {
+        if (n >= 7) return true;
+        why = "short JFIF or Adobe segment";
+        return false;
+    }
+    if (code == 0xFFE2 && n >= 12 && std::memcmp(s, "ICC_PROFILE", 12) == 0) {
+        walk.shortIcc = walk.shortIcc || n < 14;
+    } else if (code == 0xFFE1 && n >= 5 && std::memcmp(s, "Exif", 5) == 0 && !walk.haveExif) {
+        walk.haveExif = true;  // Pillow keeps the first EXIF block
+        out.exifOrientation = exifOrientation(s, n);
+    }
+    return true;
+}
+
+bool jpegHeaderLikePillow(const uint8_t* d, size_t size, JpegHeader& out, std::string& why) {
+    PillowHeaderWalk walk;
     size_t pos = 3;  // Pillow has read FF D8 FF and treats the third byte as the 0xFF
     for (;;) {
         if (pos >= size) {
@@ -202,52 +269,7 @@ bool jpegHeaderLikePillow(const uint8_t* d, size_t size, JpegHeader& out, std::s
                 why = "Truncated File Read";
                 return false;
             }
-            const uint8_t* s = d + pos;
-            const bool sof =
-                (code >= 0xFFC0 && code <= 0xFFCF && code != 0xFFC4 && code != 0xFFCC) ||
-                code == 0xFFDE;
-            if (sof) {
-                if (n < 6) {
-                    why = "short frame header";
-                    return false;
-                }
-                if (s[0] != 8) {
-                    why = "cannot handle " + std::to_string(s[0]) + "-bit layers";
-                    return false;
-                }
-                if (s[5] != 1 && s[5] != 3 && s[5] != 4) {
-                    why = "cannot handle " + std::to_string(s[5]) + "-layer images";
-                    return false;
-                }
-                // Pillow reads byte 13 of the first ICC fragment here.
-                if (shortIcc) {
-                    why = "short ICC profile segment";
-                    return false;
-                }
-                haveFrame = true;
-                height = (s[1] << 8) | s[2];
-                width = (s[3] << 8) | s[4];
-            } else if (code == 0xFFDB) {
-                for (size_t k = 0; k < n;) {
-                    const size_t tableLen = 1 + (s[k] >> 4 == 0 ? 1 : 2) * 64;
-                    if (n - k < tableLen) {
-                        why = "bad quantization table marker";
-                        return false;
-                    }
-                    k += tableLen;
-                }
-            } else if ((code == 0xFFE0 && n >= 4 && std::memcmp(s, "JFIF", 4) == 0) ||
-                       (code == 0xFFEE && n >= 5 && std::memcmp(s, "Adobe", 5) == 0)) {
-                if (n < 7) {
-                    why = "short JFIF or Adobe segment";
-                    return false;
-                }
-            } else if (code == 0xFFE2 && n >= 12 && std::memcmp(s, "ICC_PROFILE", 12) == 0) {
-                shortIcc = shortIcc || n < 14;
-            } else if (code == 0xFFE1 && n >= 5 && std::memcmp(s, "Exif", 5) == 0 && !haveExif) {
-                haveExif = true;  // Pillow keeps the first EXIF block
-                out.exifOrientation = exifOrientation(s, n);
-            }
+            if (!readPillowSegment(code, d + pos, n, walk, out, why)) return false;
             pos += n;
             if (code == 0xFFDA) break;
         }
@@ -255,7 +277,7 @@ bool jpegHeaderLikePillow(const uint8_t* d, size_t size, JpegHeader& out, std::s
         while (pos < size && d[pos] != 0xFF) ++pos;
         ++pos;
     }
-    if (!haveFrame || width <= 0 || height <= 0) {
+    if (!walk.haveFrame || walk.width <= 0 || walk.height <= 0) {
         why = "not identified by this driver";
         return false;
     }
