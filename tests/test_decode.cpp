@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <functional>
+#include <map>
 
 #include "core/decode/decode.h"
 #include "support/testsupport.h"
@@ -419,6 +420,89 @@ private Q_SLOTS:
         const bs::Image im = bs::decodeImageFile(webp.toStdString(), unlimited);
         QCOMPARE(im.width, 8000);
         QCOMPARE(int(im.at(7999, 7999, 1)), 200);
+    }
+
+    // Pillow walks a JPEG's header with rules of its own, stricter than
+    // libjpeg's; a file it refuses must be refused here (an unreadable_file
+    // finding), and one it loads must decode. Targeted header edits of a
+    // real JPEG, Pillow 9.4 the oracle: each rule of the walk is hit once.
+    void jpegHeaderRulesLikePillow() {
+        if (!bstest::torchvisionAvailable()) BSTEST_SKIP("python3 with PIL is the oracle");
+        const QByteArray jpeg = readAll(fixture("rgb_420.jpg"));
+        QVERIFY(jpeg.startsWith(QByteArray("\xFF\xD8", 2)));
+        auto segment = [](int code, const QByteArray& payload) {
+            const int len = int(payload.size()) + 2;
+            return QByteArray(1, char(0xFF)) + char(code) + char(len >> 8) + char(len & 0xFF) +
+                   payload;
+        };
+        auto afterSoi = [&](const QByteArray& inserted) {
+            return jpeg.left(2) + inserted + jpeg.mid(2);
+        };
+        const int sof = jpeg.indexOf(QByteArray("\xFF\xC0", 2));
+        QVERIFY(sof > 0);
+        // Offsets into the SOF0 payload: precision, height (2), width (2), components.
+        auto withSofByte = [&](int offset, char value) {
+            QByteArray b = jpeg;
+            b[sof + 4 + offset] = value;
+            return b;
+        };
+        const QByteArray quant8(64, char(1));
+        const std::map<QString, QByteArray> variants = {
+            {"control", jpeg},
+            {"short_jfif", afterSoi(segment(0xE0, QByteArray("JFIF\0", 5)))},
+            {"whole_jfif",
+             afterSoi(segment(0xE0, QByteArray("JFIF\0\x01\x01\0\0\x01\0\x01\0\0", 14)))},
+            {"short_adobe", afterSoi(segment(0xEE, QByteArray("Adobe\0", 6)))},
+            {"short_icc", afterSoi(segment(0xE2, QByteArray("ICC_PROFILE\0\x01", 13)))},
+            {"dqt_16bit_cut", afterSoi(segment(0xDB, QByteArray(1, char(0x10)) + quant8))},
+            {"dqt_16bit_whole",
+             afterSoi(segment(0xDB, QByteArray(1, char(0x10)) + quant8 + quant8))},
+            {"dqt_8bit_extra", afterSoi(segment(0xDB, QByteArray(1, char(0x01)) + quant8))},
+            {"unknown_marker", afterSoi(QByteArray("\xFF\x02", 2))},
+            {"fill_bytes", afterSoi(QByteArray("\xFF\xFF", 2))},
+            {"precision_12", withSofByte(0, char(12))},
+            {"two_components", withSofByte(5, char(2))},
+            {"zero_width",
+             [&] {
+                 QByteArray b = withSofByte(3, 0);
+                 b[sof + 4 + 4] = 0;
+                 return b;
+             }()},
+        };
+        QTemporaryDir dir;
+        QStringList paths;
+        for (const auto& [name, bytes] : variants) {
+            paths << dir.path() + "/" + name + ".jpg";
+            bstest::writeFile(paths.back(), bytes);
+        }
+        QStringList args{"-c",
+                         "import sys; from PIL import Image\n"
+                         "for p in sys.argv[1:]:\n"
+                         "    try:\n"
+                         "        Image.open(p).convert('RGB'); print('ok')\n"
+                         "    except Exception as e:\n"
+                         "        print('bad')\n"};
+        const auto r = bstest::runPython(args + paths);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QStringList verdicts = QString(r.out).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(verdicts.size(), paths.size());
+        int refusedByPillow = 0;
+        for (int i = 0; i < paths.size(); ++i) {
+            bool decoded = true;
+            try {
+                bs::decodeImageFile(paths[i].toStdString());
+            } catch (const bs::DecodeError& e) {
+                decoded = false;
+                QVERIFY2(QString(e.what()).contains(paths[i]), e.what());
+            }
+            refusedByPillow += verdicts[i] == "bad";
+            QVERIFY2(decoded == (verdicts[i] == "ok"),
+                     qPrintable(QFileInfo(paths[i]).fileName() + ": Pillow " + verdicts[i] +
+                                ", batchscope " + (decoded ? "decodes it" : "refuses it")));
+        }
+        // The edits must exercise both sides of the rules.
+        QVERIFY2(refusedByPillow >= 6, qPrintable(QString::number(refusedByPillow)));
+        QVERIFY2(paths.size() - refusedByPillow >= 3, qPrintable(QString::number(refusedByPillow)));
     }
 
     void imageExtensions() {
