@@ -1286,11 +1286,11 @@ std::string tallyText(const Group& g) {
     return s;
 }
 
-std::string messageFor(const Group& g) {
+// Messages of the kinds about files and decoded pixels; empty for others.
+std::string decodeMessage(const Group& g) {
     const size_t n = g.count;
     const std::string ex = examplePath(g);
-    const json& det = g.firstDetail;
-    const std::string samples = plural(n, "sample", "samples");
+    const std::string samples = plural(g.count, "sample", "samples");
     if (g.kind == "unreadable_file")
         return n == 1 ? "Cannot read " + ex + ": " + firstError(g) + "."
                       : plural(n, "file", "files") + " cannot be read as images (e.g. " + ex + ": " +
@@ -1314,6 +1314,13 @@ std::string messageFor(const Group& g) {
     if (g.kind == "conflicting_duplicate")
         return samples + " have decoded pixels identical to a sample with a different label (" +
                plural(g.tally.size(), "group", "groups") + "); e.g. " + ex + ".";
+    return {};
+}
+
+// Messages of the kinds about stage values; empty for others.
+std::string valueMessage(const Group& g) {
+    const json& det = g.firstDetail;
+    const std::string samples = plural(g.count, "sample", "samples");
     if (g.kind == "nan_or_inf") {
         std::string m = g.stage + " produced NaN or Inf values in " + samples;
         if (det.is_object() && det.contains("nan"))
@@ -1354,6 +1361,15 @@ std::string messageFor(const Group& g) {
             m += "; " + det["previous"].get<std::string>() + " already normalized it";
         return m + ".";
     }
+    return {};
+}
+
+std::string messageFor(const Group& g) {
+    if (std::string m = decodeMessage(g); !m.empty()) return m;
+    if (std::string m = valueMessage(g); !m.empty()) return m;
+    const size_t n = g.count;
+    const std::string ex = examplePath(g);
+    const std::string samples = plural(n, "sample", "samples");
     if (g.kind == "empty_class" || g.kind == "hidden_class" || g.kind == "skipped_file") {
         if (n == 1 && !g.firstMessage.empty()) return g.firstMessage;
         const char* what = g.kind == "empty_class" ? " class folders have no usable image"
