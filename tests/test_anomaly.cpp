@@ -294,31 +294,55 @@ private Q_SLOTS:
         QTest::addColumn<QString>("pipeline");
         QTest::addColumn<QString>("kind");
         QTest::addColumn<QString>("stage");
+        QTest::addColumn<QString>("says");  // what the finding's message must tell the user
         const QString pre = R"J([{"op":"Resize","size":64},{"op":"CenterCrop","size":56},{"op":"ToTensor"},)J";
         const QString norm = R"J({"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]})J";
-        QTest::newRow("double Normalize") << pre + norm + "," + norm + "]" << "double_normalization" << "5:Normalize";
+        QTest::newRow("double Normalize") << pre + norm + "," + norm + "]"
+                                          << "double_normalization"
+                                          << "5:Normalize"
+                                          << "already normalized";
         QTest::newRow("0-255 statistics")
-            << pre + R"J({"op":"Normalize","mean":[123.675,116.28,103.53],"std":[58.395,57.12,57.375]}])J"
-            << "collapsed_range" << "4:Normalize";
-        QTest::newRow("x * 255") << pre + R"J({"op":"Lambda","expr":"x * 255"},)J" + norm + "]" << "unscaled_input"
-                                 << "5:Normalize";
+            << pre +
+                   R"J({"op":"Normalize","mean":[123.675,116.28,103.53],"std":[58.395,57.12,57.375]}])J"
+            << "collapsed_range"
+            << "4:Normalize"
+            << "statistics for 0-255 data on 0-1 data";
+        QTest::newRow("x * 255") << pre + R"J({"op":"Lambda","expr":"x * 255"},)J" + norm + "]"
+                                 << "unscaled_input"
+                                 << "5:Normalize"
+                                 << "the data was not scaled";
         QTest::newRow("PILToTensor then float")
-            << R"J([{"op":"Resize","size":64},{"op":"CenterCrop","size":56},{"op":"PILToTensor"},{"op":"Lambda","expr":"x.float()"},)J" + norm + "]"
-            << "unscaled_input" << "5:Normalize";
-        QTest::newRow("divide by sum") << pre + R"J({"op":"Lambda","expr":"x / (x.sum() + 1e-9)"}])J"
-                                       << "collapsed_range" << "4:Lambda";
-        QTest::newRow("log over zero") << pre + R"J({"op":"Lambda","expr":"x.log() / (x - x)"},)J" + norm + "]"
-                                       << "nan_or_inf" << "4:Lambda";
+            << R"J([{"op":"Resize","size":64},{"op":"CenterCrop","size":56},{"op":"PILToTensor"},{"op":"Lambda","expr":"x.float()"},)J" +
+                   norm + "]"
+            << "unscaled_input"
+            << "5:Normalize"
+            << "receives values up to 255";
+        QTest::newRow("divide by sum")
+            << pre + R"J({"op":"Lambda","expr":"x / (x.sum() + 1e-9)"}])J"
+            << "collapsed_range"
+            << "4:Lambda"
+            << "squeezes the data into a sliver";
+        QTest::newRow("log over zero")
+            << pre + R"J({"op":"Lambda","expr":"x.log() / (x - x)"},)J" + norm + "]"
+            << "nan_or_inf"
+            << "4:Lambda"
+            << "produced NaN or Inf values in 10 samples";
         QTest::newRow("std 100x too small")
-            << pre + R"J({"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.00229,0.00224,0.00225]}])J"
-            << "extreme_values" << "4:Normalize";
-        QTest::newRow("huge Lambda") << pre + R"J({"op":"Lambda","expr":"x * 1e6 - 5"}])J" << "extreme_values"
-                                     << "4:Lambda";
+            << pre +
+                   R"J({"op":"Normalize","mean":[0.485,0.456,0.406],"std":[0.00229,0.00224,0.00225]}])J"
+            << "extreme_values"
+            << "4:Normalize"
+            << "its std is too small";
+        QTest::newRow("huge Lambda") << pre + R"J({"op":"Lambda","expr":"x * 1e6 - 5"}])J"
+                                     << "extreme_values"
+                                     << "4:Lambda"
+                                     << "times the magnitude of its input";
     }
     void pipelineBugs() {
         QFETCH(QString, pipeline);
         QFETCH(QString, kind);
         QFETCH(QString, stage);
+        QFETCH(QString, says);
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 10);
         AuditOptions opt = batched(4, 2);
@@ -329,6 +353,8 @@ private Q_SLOTS:
         QCOMPARE(f->count, size_t(10));
         QCOMPARE(f->severity, Severity::Error);
         QCOMPARE(QString::fromStdString(f->samples.at(0).path), root + "/img00.png");
+        const QString message = QString::fromStdString(f->message);
+        QVERIFY2(message.contains(says) && message.contains(stage), qPrintable(message));
         // The bug is reported at one stage only: no error at a later or
         // earlier stage of another value kind than the ones it implies.
         for (const auto& g : fs) {
