@@ -592,6 +592,32 @@ private Q_SLOTS:
         QVERIFY2(!find(clean, "transform_error"), qPrintable(describe(clean)));
     }
 
+    // The scan's unchecked batches compute no values of a final fused
+    // ToTensor+Normalize (only its shape is read); a Normalize that fails
+    // must still fail on every sample there, not only in the checked
+    // batches (10 samples in batches of 2: batches 0, 2 and 4 checked).
+    void uncheckedBatchesFailLikeTheTransform() {
+        QTemporaryDir dir;
+        const QString root = makeFolder(dir, 10, 40, 30);
+        const auto fs = audit(
+            root, R"J([{"op":"ToTensor"},{"op":"Normalize","mean":[0.5,0.5],"std":[0.2,0.2]}])J",
+            batched(2, 2));
+        const Finding* f = find(fs, "transform_error");
+        QVERIFY2(f, qPrintable(describe(fs)));
+        QCOMPARE(f->stage, std::string("2:Normalize"));
+        QCOMPARE(f->count, size_t(10));
+        // The same pipeline with a valid Normalize and a std 100 times too
+        // small: every sample is judged from the derived values.
+        const auto tiny = audit(
+            root,
+            R"J([{"op":"ToTensor"},{"op":"Normalize","mean":[0.5,0.5,0.5],"std":[0.002,0.002,0.002]}])J",
+            batched(2, 2));
+        const Finding* e = find(tiny, "extreme_values");
+        QVERIFY2(e, qPrintable(describe(tiny)));
+        QCOMPARE(e->count, size_t(10));
+        QVERIFY2(!find(tiny, "transform_error"), qPrintable(describe(tiny)));
+    }
+
     void cancelKeepsWhatWasScanned() {
         QTemporaryDir dir;
         const QString root = makeFolder(dir, 12, 32, 32);

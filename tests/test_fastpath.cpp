@@ -71,18 +71,54 @@ private Q_SLOTS:
     }
 
     // Normalize with the wrong number of values must still fail with its own
-    // message (the fused path steps aside instead of guessing).
+    // message (the fused path steps aside instead of guessing), also when
+    // the caller wants only the output's shape.
     void fusedPathKeepsNormalizeErrors() {
         const Pipeline p = Pipeline::parse(
             R"([{"op":"ToTensor"},{"op":"Normalize","mean":[0.1,0.2],"std":[0.3,0.4]}])");
         const Image im = randomImage(8, 8, 3, 7, false);
-        try {
-            p.run(StageValue::fromImage(im), RandomContext{}, false);
-            QFAIL("a 2-value mean on a 3-channel image must be rejected");
-        } catch (const PipelineError& e) {
-            QCOMPARE(e.stage(), 1);
-            QVERIFY(QString(e.what()).contains("mean has 2 values"));
+        Pipeline::OutputRow shapeOnly;
+        shapeOnly.shapeOnly = true;
+        const Pipeline::OutputRow* rows[] = {nullptr, &shapeOnly};
+        for (const Pipeline::OutputRow* row : rows) {
+            try {
+                p.run(StageValue::fromImage(im), RandomContext{}, Pipeline::StageMask(), p.size(),
+                      row);
+                QFAIL("a 2-value mean on a 3-channel image must be rejected");
+            } catch (const PipelineError& e) {
+                QCOMPARE(e.stage(), 1);
+                QVERIFY(QString(e.what()).contains("mean has 2 values"));
+            }
         }
+    }
+
+    // A shape-only run (the audit's scan, which reads only the output's
+    // shape) gives the shape and dtype of the full run, computes no values
+    // of a final fused ToTensor+Normalize, and computes the others as usual.
+    void shapeOnlyRunSkipsTheFinalFusedValues() {
+        Pipeline::OutputRow shapeOnly;
+        shapeOnly.shapeOnly = true;
+        const Image im = randomImage(120, 90, 3, 11, true);
+        const Pipeline fused = Pipeline::parse(
+            R"([{"op":"Resize","size":64},{"op":"CenterCrop","size":56},{"op":"ToTensor"},
+                {"op":"Normalize","mean":[0.5,0.4,0.3],"std":[0.2,0.2,0.2]}])");
+        const Pipeline::Result full = fused.run(StageValue::fromImage(im), RandomContext{}, false);
+        const Pipeline::Result shape = fused.run(StageValue::fromImage(im), RandomContext{},
+                                                 Pipeline::StageMask(), fused.size(), &shapeOnly);
+        QCOMPARE(shape.output.tensor.shape, full.output.tensor.shape);
+        QCOMPARE(shape.output.tensor.shape, (std::vector<int64_t>{3, 56, 56}));
+        QCOMPARE(int(shape.output.tensor.dtype), int(full.output.tensor.dtype));
+        QVERIFY(shape.outputInRow);
+        QVERIFY(shape.output.tensor.values.empty());
+        QCOMPARE(shape.sizes, full.sizes);
+        // Not ending in the fused pair: the output is computed whole.
+        const Pipeline unfused =
+            Pipeline::parse(R"([{"op":"ToTensor"},{"op":"Lambda","expr":"x * 2"}])");
+        const Pipeline::Result whole =
+            unfused.run(StageValue::fromImage(im), RandomContext{}, Pipeline::StageMask(),
+                        unfused.size(), &shapeOnly);
+        QVERIFY(!whole.outputInRow);
+        QCOMPARE(whole.output.tensor.values.size(), size_t(3 * 120 * 90));
     }
 };
 

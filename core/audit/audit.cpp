@@ -175,9 +175,16 @@ bool scanSamples(const AuditPass& pass, const std::vector<size_t>& indices,
                  std::vector<SampleResult>& results, size_t& observed) {
     results.assign(indices.size(), SampleResult());
     std::vector<char> done(indices.size(), 0);
+    // Without keepOutputs only the outputs' shapes are read (collation): a
+    // final fused ToTensor+Normalize, which the judge derives from the
+    // crop's byte counts, then computes no values (5% of a sample's time).
+    Pipeline::OutputRow shapeOnly;
+    shapeOnly.shapeOnly = true;
+    SampleOptions sampleOptions = options;
+    if (!keepOutputs) sampleOptions.row = &shapeOnly;
     parallelFor(indices.size(), pass.threads, [&](size_t i) {
         if (pass.cancelled()) return;
-        SampleResult r = processSample(pass.dataset, pass.pipeline, indices[i], ctx, options);
+        SampleResult r = processSample(pass.dataset, pass.pipeline, indices[i], ctx, sampleOptions);
         pass.engine.observeSample(r);
         // Keep only what the batch needs; stage values are large.
         results[i].record = std::move(r.record);

@@ -15,7 +15,7 @@ bool channelValues(const std::vector<double>& v, int channels, float* out) {
 }  // namespace
 
 bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize, const Image& in,
-                           Tensor& out, float* row) {
+                           Tensor& out, float* row, bool shapeOnly) {
     const NormalizeParams* n = normalize.normalization();
     if (toTensor.op() != "ToTensor" || !n) return false;
     const int C = in.channels;
@@ -24,6 +24,12 @@ bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize
         return false;
     float mean[4], stdv[4];
     if (!channelValues(n->mean, C, mean) || !channelValues(n->std, C, stdv)) return false;
+    if (shapeOnly) {
+        out.shape = {C, in.height, in.width};
+        out.dtype = DType::Float32;
+        out.values.clear();
+        return true;
+    }
     // Both divisions are correctly rounded float32 ops, as torch's div(255)
     // and Normalize's sub_/div_ are; a table of the 256 possible results per
     // channel is therefore exact.

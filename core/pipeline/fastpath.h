@@ -17,7 +17,9 @@ namespace bs {
 // them normally so errors keep their usual messages.
 // With `row`, the values go there (it holds channels x height x width
 // floats: the caller checked the shape) and `out` gets the shape alone.
+// With `shapeOnly`, `out` gets the shape alone and no values are computed:
+// for callers that only need to know the pair succeeds and its shape.
 bool fuseToTensorNormalize(const Transform& toTensor, const Transform& normalize, const Image& in,
-                           Tensor& out, float* row = nullptr);
+                           Tensor& out, float* row = nullptr, bool shapeOnly = false);
 
 }  // namespace bs

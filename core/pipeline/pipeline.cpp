@@ -503,10 +503,11 @@ bool Pipeline::runFused(size_t i, const Image& in, StageValue& out, const Output
         return true;
     }
     const std::vector<int64_t> shape = {in.channels, in.height, in.width};
-    float* dst = row && row->data && row->shape == shape ? row->data : nullptr;
+    const bool shapeOnly = row && row->shapeOnly;
+    float* dst = !shapeOnly && row && row->data && row->shape == shape ? row->data : nullptr;
     Tensor fusedTensor;
-    if (!fuseToTensorNormalize(t, next, in, fusedTensor, dst)) return false;
-    inRow = dst != nullptr;
+    if (!fuseToTensorNormalize(t, next, in, fusedTensor, dst, shapeOnly)) return false;
+    inRow = dst != nullptr || shapeOnly;
     out = StageValue::fromTensor(std::move(fusedTensor));
     return true;
 }

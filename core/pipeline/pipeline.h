@@ -193,10 +193,15 @@ public:
 
     // A caller-owned destination for the final output (a batch row): when
     // the output is exactly `shape` and comes from the fused
-    // ToTensor+Normalize, it is written there, not allocated.
+    // ToTensor+Normalize, it is written there, not allocated. With
+    // `shapeOnly` the caller reads only the output's shape (the audit's scan,
+    // which derives those stages from the crop's byte counts): a fused
+    // ToTensor+Normalize that accepts its input, and so cannot fail, then
+    // computes no values at all.
     struct OutputRow {
         float* data = nullptr;
         std::vector<int64_t> shape;
+        bool shapeOnly = false;
     };
 
     struct Result {
@@ -209,8 +214,8 @@ public:
         // (width, height) of the input then of each value after a transform
         // applied, the values a fused pair skips included.
         std::vector<std::pair<int, int>> sizes;
-        // The output's values are in OutputRow::data; `output` holds only
-        // its shape.
+        // The output's values are in OutputRow::data, or were not computed
+        // (OutputRow::shapeOnly); `output` holds only its shape.
         bool outputInRow = false;
     };
     // Applies the first `stopAfter` transforms (all by default). Throws
