@@ -1286,11 +1286,18 @@ std::string tallyText(const Group& g) {
     return s;
 }
 
+// The words every message of a group may use, made once per group.
+struct MessageWords {
+    size_t n;             // samples in the group
+    std::string ex;       // an example path
+    std::string samples;  // "1 sample", "3 samples"
+};
+
 // Messages of the kinds about files and decoded pixels; empty for others.
-std::string decodeMessage(const Group& g) {
-    const size_t n = g.count;
-    const std::string ex = examplePath(g);
-    const std::string samples = plural(g.count, "sample", "samples");
+std::string decodeMessage(const Group& g, const MessageWords& w) {
+    const size_t n = w.n;
+    const std::string& ex = w.ex;
+    const std::string& samples = w.samples;
     if (g.kind == "unreadable_file")
         return n == 1 ? "Cannot read " + ex + ": " + firstError(g) + "."
                       : plural(n, "file", "files") + " cannot be read as images (e.g. " + ex + ": " +
@@ -1318,9 +1325,9 @@ std::string decodeMessage(const Group& g) {
 }
 
 // Messages of the kinds about stage values; empty for others.
-std::string valueMessage(const Group& g) {
+std::string valueMessage(const Group& g, const MessageWords& w) {
     const json& det = g.firstDetail;
-    const std::string samples = plural(g.count, "sample", "samples");
+    const std::string& samples = w.samples;
     if (g.kind == "nan_or_inf") {
         std::string m = g.stage + " produced NaN or Inf values in " + samples;
         if (det.is_object() && det.contains("nan"))
@@ -1365,11 +1372,12 @@ std::string valueMessage(const Group& g) {
 }
 
 std::string messageFor(const Group& g) {
-    if (std::string m = decodeMessage(g); !m.empty()) return m;
-    if (std::string m = valueMessage(g); !m.empty()) return m;
-    const size_t n = g.count;
-    const std::string ex = examplePath(g);
-    const std::string samples = plural(n, "sample", "samples");
+    const MessageWords w{g.count, examplePath(g), plural(g.count, "sample", "samples")};
+    if (std::string m = decodeMessage(g, w); !m.empty()) return m;
+    if (std::string m = valueMessage(g, w); !m.empty()) return m;
+    const size_t n = w.n;
+    const std::string& ex = w.ex;
+    const std::string& samples = w.samples;
     if (g.kind == "empty_class" || g.kind == "hidden_class" || g.kind == "skipped_file") {
         if (n == 1 && !g.firstMessage.empty()) return g.firstMessage;
         const char* what = g.kind == "empty_class" ? " class folders have no usable image"
